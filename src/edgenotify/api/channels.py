@@ -1,0 +1,5 @@
+"""channels routes (to be built)."""
+
+from edgenotify.http.router import Route
+
+ROUTES: list[Route] = []

@@ -1,0 +1,44 @@
+"""What a handler or cron task gets: the bindings, settings, and the request's D1 facade."""
+
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from edgenotify.db import Database
+from edgenotify.env import Settings
+from edgenotify.http.request import HttpRequest
+
+
+@dataclass
+class Context:
+    env: Any
+    ctx: Any  # the runtime's ExecutionContext: waitUntil(coroutine)
+    settings: Settings
+    db: Database
+    request: HttpRequest | None = None
+    actor: str = "system"  # "client", "admin" or "system": recorded in audit_logs
+
+    @classmethod
+    def create(cls, env: Any, ctx: Any, request: HttpRequest | None = None) -> "Context":
+        return cls(env, ctx, Settings.from_env(env), Database(env.DB), request)
+
+    @property
+    def kv(self) -> Any:
+        return self.env.CONFIG_CACHE
+
+    @property
+    def r2(self) -> Any:
+        return self.env.BACKUPS
+
+    @property
+    def request_id(self) -> str:
+        return self.request.request_id if self.request else ""
+
+    def wait_until(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` after the response is sent (``ctx.waitUntil``)."""
+        self.ctx.waitUntil(work)
+
+    @property
+    def req(self) -> HttpRequest:
+        assert self.request is not None, "not an HTTP context"
+        return self.request

@@ -1,0 +1,143 @@
+"""One thin facade over the D1 binding, identical on the edge and in the embedded runtime.
+
+Why a facade: the binding speaks JavaScript types. On the edge (SDK wrapper mode) BLOBs come
+back as ``list[int]``, integers beyond 2**53 cannot be bound, and errors surface as
+``JsException``. The facade normalises those once, so query code sees Python values and a
+single ``D1Error``, and it counts round trips so tests and benchmarks can hold hot paths to
+their budget (one ``batch`` per send).
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_BOUND_PARAMS = 100
+MAX_STATEMENT_BYTES = 100_000
+MAX_SAFE_INTEGER = 2**53 - 1
+
+Param = None | bool | int | float | str | bytes
+
+
+class D1Error(Exception):
+    """A query D1 refused or failed. ``message`` is the runtime's text (e.g. ``D1_ERROR: ...``)."""
+
+    def __init__(self, message: str, sql: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.sql = sql
+
+    @property
+    def is_unique_violation(self) -> bool:
+        return "UNIQUE constraint failed" in self.message or "PRIMARY KEY" in self.message
+
+
+@dataclass(frozen=True)
+class Query:
+    """A statement and its bound parameters, to run alone or inside a batch."""
+
+    sql: str
+    params: tuple[Param, ...] = ()
+
+    @classmethod
+    def of(cls, sql: str, *params: Param) -> "Query":
+        return cls(sql, tuple(params))
+
+
+@dataclass
+class Result:
+    rows: list[dict[str, Any]]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def changes(self) -> int:
+        return int(self.meta.get("changes") or 0)
+
+    @property
+    def last_row_id(self) -> int:
+        return int(self.meta.get("last_row_id") or 0)
+
+    @property
+    def rows_read(self) -> int:
+        return int(self.meta.get("rows_read") or 0)
+
+    @property
+    def rows_written(self) -> int:
+        return int(self.meta.get("rows_written") or 0)
+
+
+def bind_value(value: Any) -> Param:
+    """Convert a Python value to one D1 accepts, or raise a clear error before the round trip."""
+    if value is None or isinstance(value, (str, float)):
+        return value
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise D1Error(f"D1_TYPE_ERROR: integer {value} is beyond 2**53 and cannot be bound; bind it as text")
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise D1Error(f"D1_TYPE_ERROR: cannot bind a value of type {type(value).__name__}")
+
+
+def _row(raw: Any) -> dict[str, Any]:
+    # BLOBs arrive as list[int] (JS Array.from of the bytes); SQLite has no other list type.
+    return {k: bytes(v) if isinstance(v, list) else v for k, v in dict(raw).items()}
+
+
+def _result(raw: Any) -> Result:
+    rows = raw["results"] if "results" in raw else None
+    meta = raw["meta"] if "meta" in raw else None
+    return Result([_row(r) for r in rows or []], dict(meta or {}))
+
+
+class Database:
+    """The D1 binding with Python types in and out. One per request; counts round trips."""
+
+    def __init__(self, binding: Any):
+        self.binding = binding
+        self.round_trips = 0
+
+    def _prepare(self, query: Query) -> Any:
+        if len(query.params) > MAX_BOUND_PARAMS:
+            raise D1Error(f"D1_ERROR: too many SQL variables ({len(query.params)} > {MAX_BOUND_PARAMS})", query.sql)
+        stmt = self.binding.prepare(query.sql)
+        return stmt.bind(*[bind_value(p) for p in query.params]) if query.params else stmt
+
+    async def execute(self, query: Query) -> Result:
+        stmt = self._prepare(query)
+        self.round_trips += 1
+        try:
+            return _result(await stmt.all())
+        except D1Error:
+            raise
+        except Exception as exc:  # JsException on the edge, the embedded runtime's error locally
+            raise D1Error(str(exc), query.sql) from exc
+
+    async def all(self, sql: str, *params: Param) -> list[dict[str, Any]]:
+        return (await self.execute(Query(sql, params))).rows
+
+    async def first(self, sql: str, *params: Param) -> dict[str, Any] | None:
+        rows = await self.all(sql, *params)
+        return rows[0] if rows else None
+
+    async def run(self, sql: str, *params: Param) -> Result:
+        return await self.execute(Query(sql, params))
+
+    async def batch(self, queries: Sequence[Query]) -> list[Result]:
+        """Run statements as one atomic transaction in one round trip (D1's only transaction)."""
+        if not queries:
+            return []
+        stmts = [self._prepare(q) for q in queries]
+        self.round_trips += 1
+        try:
+            raw = await self.binding.batch(stmts)
+        except Exception as exc:
+            raise D1Error(str(exc)) from exc
+        return [_result(r) for r in raw]
+
+
+def chunked(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    """Split bound values so that no statement exceeds D1's 100-parameter limit."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,1 @@
+"""HTTP plumbing independent of any runtime: request/response values, errors, routing."""

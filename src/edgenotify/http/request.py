@@ -1,0 +1,44 @@
+"""The request as the application sees it: plain Python values, already read from the runtime."""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from edgenotify.http.errors import ApiError
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    url: str
+    headers: dict[str, str]  # lower-cased names
+    body: bytes = b""
+    path_params: dict[str, str] = field(default_factory=dict)
+    request_id: str = ""
+
+    @property
+    def path(self) -> str:
+        return unquote(urlsplit(self.url).path) or "/"
+
+    @property
+    def query(self) -> dict[str, str]:
+        """Query parameters; the last value wins for repeated names."""
+        return dict(parse_qsl(urlsplit(self.url).query, keep_blank_values=True))
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def json(self) -> Any:
+        """The body as JSON, with stable error codes for everything a client can get wrong."""
+        ctype = (self.header("content-type") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json")
+        if len(self.body) > MAX_BODY_BYTES:
+            raise ApiError(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}") from exc

@@ -1,0 +1,49 @@
+"""Path routing with ``{param}`` segments, 404 for unknown paths and 405 for wrong methods."""
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from edgenotify.http.errors import ApiError
+
+Handler = Callable[..., Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: str  # e.g. "/v1/users/{user_id}/channels/{channel}"
+    handler: Handler
+    role: str = "client"  # "public", "client" or "admin"
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
+    return re.compile(f"^{regex}$")
+
+
+class Router:
+    def __init__(self, routes: list[Route]):
+        self._routes = [(route, _compile(route.pattern)) for route in routes]
+
+    @property
+    def routes(self) -> list[Route]:
+        return [route for route, _ in self._routes]
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        allowed: list[str] = []
+        for route, regex in self._routes:
+            m = regex.match(path)
+            if not m:
+                continue
+            if route.method == method or (method == "HEAD" and route.method == "GET"):
+                return route, m.groupdict()
+            allowed.append(route.method)
+        if allowed:
+            raise ApiError(
+                405,
+                "method_not_allowed",
+                f"{method} is not allowed on {path}",
+                headers={"allow": ", ".join(sorted(set(allowed)))},
+            )
+        raise ApiError(404, "not_found", f"no route for {path}")

@@ -1,0 +1,30 @@
+"""Cloudflare Python Worker entrypoint.
+
+This module is the only place the Workers SDK meets the application: it turns the SDK's
+request into an ``HttpRequest`` and the application's ``HttpResponse`` back into an SDK
+``Response``. Everything below ``edgenotify`` is plain Python that sees bindings with the
+Workers API shape, whether they are real (Pyodide) or embedded (CPython, local files).
+"""
+
+from workers import Response, WorkerEntrypoint
+
+from edgenotify.app import handle_fetch
+from edgenotify.http.request import HttpRequest
+from edgenotify.scheduled import handle_scheduled
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        body = await request.bytes() if request.method not in ("GET", "HEAD") else b""
+        incoming = HttpRequest(
+            method=str(request.method),
+            url=str(request.url),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=bytes(body),
+        )
+        out = await handle_fetch(incoming, self.env, self.ctx)
+        return Response(out.body, status=out.status, headers=list(out.headers.items()))
+
+    async def scheduled(self, controller, env, ctx):
+        # workerd passes env and ctx as None to class entrypoints: use self.env / self.ctx.
+        await handle_scheduled(str(controller.cron), self.env, self.ctx)
