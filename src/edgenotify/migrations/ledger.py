@@ -36,7 +36,8 @@ def read_queries() -> list[Query]:
         Query(CREATE_LEDGER),
         Query(CREATE_CHECKSUMS),
         Query(
-            f'SELECT l.id, l.name, l.applied_at, c.sha256 FROM "{LEDGER}" l LEFT JOIN "{CHECKSUMS}" c ON c.name = l.name ORDER BY l.id'
+            f'SELECT l.id, l.name, l.applied_at, c.sha256 FROM "{LEDGER}" l '
+            f'LEFT JOIN "{CHECKSUMS}" c ON c.name = l.name ORDER BY l.id'
         ),
     ]
 
