@@ -15,6 +15,12 @@ class Route:
     pattern: str  # e.g. "/v1/users/{user_id}/channels/{channel}"
     handler: Handler
     role: str = "client"  # "public", "client" or "admin"
+    summary: str = ""
+    # pydantic models for the OpenAPI document (/openapi.json); None when there is no body.
+    request_model: type | None = None
+    response_model: type | None = None
+    status: int = 200  # the success status the OpenAPI document declares
+    query_model: type | None = None
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
