@@ -1,5 +1,12 @@
-"""Cron dispatch: ``controller.cron`` names which scheduled work runs (see wrangler.toml)."""
+"""Cron dispatch: ``controller.cron`` names which scheduled work runs (see wrangler.toml).
 
+Tasks are named by import path and imported when their cron fires, so a retry run never
+pays the import cost of the backup code and vice versa. Each task is
+``async def task(context: Context) -> Any`` and records its own outcome.
+"""
+
+import importlib
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,25 +19,31 @@ RETRY_CRON = "*/5 * * * *"
 BACKUP_CRON = "0 3 * * *"
 MAINTENANCE_CRON = "0 4 * * *"
 
-
-def tasks_for(cron: str) -> list[Task]:
-    """The tasks a cron expression runs. Imported lazily: a cron never pays for the others."""
-    if cron == RETRY_CRON:
-        return []
-    if cron == BACKUP_CRON:
-        return []
-    if cron == MAINTENANCE_CRON:
-        return []
-    return []
+CRON_TASKS: dict[str, list[str]] = {
+    RETRY_CRON: ["edgenotify.notify.retry:retry_due"],
+    BACKUP_CRON: ["edgenotify.ops.backup_task:scheduled_backup", "edgenotify.ops.retention:apply_retention"],
+    MAINTENANCE_CRON: ["edgenotify.ops.maintenance:run_maintenance"],
+}
 
 
-async def handle_scheduled(cron: str, env: Any, ctx: Any) -> list[Any]:
+def load_task(path: str) -> Task:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+async def handle_scheduled(cron: str, env: Any, ctx: Any) -> dict[str, Any]:
+    """Run every task of ``cron``; one failing task never stops the others."""
     context = Context.create(env, ctx)
     if context.settings.development:
         await ensure_migrated(env.DB)
-    results = []
-    for task in tasks_for(cron):
-        results.append(await task(context))
-    if not results:
+    outcomes: dict[str, Any] = {}
+    paths = CRON_TASKS.get(cron, [])
+    if not paths:
         print(f"cron {cron!r}: no scheduled work matches")
-    return results
+    for path in paths:
+        try:
+            outcomes[path] = await load_task(path)(context)
+        except Exception as exc:
+            print(f"cron {cron!r}: task {path} failed:\n{traceback.format_exc()}")
+            outcomes[path] = {"status": "failed", "error": str(exc)}
+    return outcomes
