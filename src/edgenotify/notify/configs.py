@@ -1,0 +1,154 @@
+"""Channel configs: load (KV first, then D1), save and delete (one D1 batch with the audit row).
+
+Interface for the send path (stable):
+
+``await load_active_configs(context, user_id, channels=None) -> list[ChannelConfig]``
+    The user's ACTIVE configs, secrets decrypted, ordered by channel name; ``channels`` restricts
+    to those names (unknown names are simply absent). Served by one KV read (``cfgs:v1:{user}``)
+    when warm, so a warm send costs zero D1 round trips for configs; on a miss, one D1 query
+    fills the cache. Raises :class:`~edgenotify.notify.crypto.ConfigCryptoError` (503) when a
+    stored config cannot be decrypted with the configured key.
+
+pydantic-free on purpose (delivery and the parity runtime import it).
+"""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgenotify.audit import audit_query
+from edgenotify.clock import now_iso
+from edgenotify.db import Query
+from edgenotify.http.errors import ApiError
+from edgenotify.notify import config_cache as cache
+from edgenotify.notify.crypto import is_encrypted, seal, unseal
+
+_COLUMNS = "channel_type, config_data, is_active, created_at, updated_at"
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """One user's config for one channel; ``config`` holds decrypted secrets (never return it as is)."""
+
+    user_id: str
+    channel: str
+    config: dict[str, Any]
+    is_active: bool
+    created_at: str = ""
+    updated_at: str = ""
+    encrypted: bool = field(default=False, compare=False)  # whether the stored form is ciphertext
+
+
+def _stored(row: dict[str, Any]) -> dict[str, Any]:
+    """A D1 row in the form cached in KV (config_data stays as stored, possibly encrypted)."""
+    return {
+        "channel": row["channel_type"],
+        "data": row["config_data"],
+        "is_active": bool(row["is_active"]),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def _aad(user_id: str, channel: str) -> str:
+    return f"{user_id}/{channel}"
+
+
+def _open(context: Any, user_id: str, stored: dict[str, Any]) -> ChannelConfig:
+    channel = stored["channel"]
+    text = unseal(stored["data"], context.settings.encryption_key, _aad(user_id, channel))
+    try:
+        config = json.loads(text)
+    except ValueError:
+        raise ApiError(503, "config_corrupt", f"stored {channel} config of this user is not valid JSON") from None
+    return ChannelConfig(
+        user_id=user_id,
+        channel=channel,
+        config=config,
+        is_active=stored["is_active"],
+        created_at=stored["created_at"],
+        updated_at=stored["updated_at"],
+        encrypted=is_encrypted(stored["data"]),
+    )
+
+
+async def _user_rows(context: Any, user_id: str) -> list[dict[str, Any]]:
+    key = cache.user_configs_key(user_id)
+    cached = await cache.cache_get(context, key)
+    if cached is not cache.MISS:
+        return cached
+    rows = await context.db.all(f"SELECT {_COLUMNS} FROM user_configs WHERE user_id = ? ORDER BY channel_type", user_id)
+    stored = [_stored(row) for row in rows]
+    await cache.cache_put(context, key, stored)
+    return stored
+
+
+async def load_user_configs(context: Any, user_id: str) -> list[ChannelConfig]:
+    """Every config of the user (active or not), decrypted, ordered by channel."""
+    return [_open(context, user_id, stored) for stored in await _user_rows(context, user_id)]
+
+
+async def load_active_configs(context: Any, user_id: str, channels: list[str] | None = None) -> list[ChannelConfig]:
+    """The user's active configs (optionally only ``channels``); KV first. See the module docstring."""
+    wanted = set(channels) if channels is not None else None
+    rows = await _user_rows(context, user_id)
+    return [
+        _open(context, user_id, stored)
+        for stored in rows
+        if stored["is_active"] and (wanted is None or stored["channel"] in wanted)
+    ]
+
+
+async def load_config(context: Any, user_id: str, channel: str) -> ChannelConfig | None:
+    """One config (active or not) or None; KV key ``cfg:v1:{user}:{channel}`` first."""
+    key = cache.config_key(user_id, channel)
+    stored = await cache.cache_get(context, key)
+    if stored is cache.MISS:
+        row = await context.db.first(
+            f"SELECT {_COLUMNS} FROM user_configs WHERE user_id = ? AND channel_type = ?", user_id, channel
+        )
+        stored = _stored(row) if row else None
+        await cache.cache_put(context, key, stored)
+    return _open(context, user_id, stored) if stored else None
+
+
+async def _invalidate(context: Any, user_id: str, channel: str) -> None:
+    await cache.cache_delete(context, cache.config_key(user_id, channel), cache.user_configs_key(user_id))
+
+
+async def save_config(
+    context: Any, user_id: str, channel: str, config: dict[str, Any], is_active: bool
+) -> ChannelConfig:
+    """Create or replace a config: upsert + audit row in ONE batch, then invalidate the KV keys."""
+    text = json.dumps(config, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    data = seal(text, context.settings.encryption_key, _aad(user_id, channel))
+    now = now_iso()
+    upsert = Query.of(
+        "INSERT INTO user_configs (user_id, channel_type, config_data, is_active, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (user_id, channel_type) DO UPDATE SET config_data = excluded.config_data,"
+        " is_active = excluded.is_active, updated_at = excluded.updated_at"
+        f" RETURNING {_COLUMNS}",
+        user_id,
+        channel,
+        data,
+        is_active,
+        now,
+        now,
+    )
+    details = {"channel": channel, "is_active": is_active, "encrypted": is_encrypted(data)}
+    audit = audit_query(context, "config.put", "user_config", _aad(user_id, channel), details)
+    results = await context.db.batch([upsert, audit])
+    await _invalidate(context, user_id, channel)
+    row = _stored(results[0].rows[0])
+    return ChannelConfig(user_id, channel, config, row["is_active"], row["created_at"], row["updated_at"])
+
+
+async def delete_config(context: Any, user_id: str, channel: str) -> bool:
+    """Delete a config (audit row only if it existed), in ONE batch; False when there was none."""
+    exists = Query.of("EXISTS (SELECT 1 FROM user_configs WHERE user_id = ? AND channel_type = ?)", user_id, channel)
+    audit = audit_query(context, "config.delete", "user_config", _aad(user_id, channel), {"channel": channel}, exists)
+    delete = Query.of("DELETE FROM user_configs WHERE user_id = ? AND channel_type = ? RETURNING id", user_id, channel)
+    results = await context.db.batch([audit, delete])
+    await _invalidate(context, user_id, channel)
+    return bool(results[1].rows)
