@@ -141,7 +141,9 @@ async def save_config(
     results = await context.db.batch([upsert, audit])
     await _invalidate(context, user_id, channel)
     row = _stored(results[0].rows[0])
-    return ChannelConfig(user_id, channel, config, row["is_active"], row["created_at"], row["updated_at"])
+    return ChannelConfig(
+        user_id, channel, config, row["is_active"], row["created_at"], row["updated_at"], is_encrypted(data)
+    )
 
 
 async def delete_config(context: Any, user_id: str, channel: str) -> bool:

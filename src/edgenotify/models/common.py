@@ -1,0 +1,61 @@
+"""Shared API shapes: the error body and path-parameter rules.
+
+Path parameters are validated here (not by the router's ``[^/]+``) so that every handler gives
+the same answer for an over-long or oddly-charactered id: 422 ``invalid_path_param`` naming the
+parameter. The same table feeds the OpenAPI document's parameter schemas.
+"""
+
+import re
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from edgenotify.http.errors import ApiError
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable error code, e.g. invalid_json, unknown_field")
+    message: str = Field(description="Human-readable explanation")
+    field: str | None = Field(None, description="The offending field or parameter, when there is one")
+
+
+class ErrorResponse(BaseModel):
+    """Every error the API returns has this shape."""
+
+    error: ErrorDetail
+
+
+@dataclass(frozen=True)
+class PathParam:
+    pattern: str
+    max_length: int
+    description: str
+
+    def schema(self) -> dict:
+        return {"type": "string", "pattern": self.pattern, "minLength": 1, "maxLength": self.max_length}
+
+
+_ID = r"^[A-Za-z0-9._:@+\-]+$"
+
+PATH_PARAMS: dict[str, PathParam] = {
+    "user_id": PathParam(_ID, 128, "The user the configs belong to (letters, digits and . _ : @ + -)"),
+    "channel": PathParam(r"^(webhook|telegram|lark)$", 16, "Delivery channel"),
+    "template_key": PathParam(r"^[A-Za-z0-9._\-]+$", 128, "Template key (letters, digits and . _ -)"),
+    "message_id": PathParam(r"^[A-Za-z0-9._:\-]+$", 128, "Message id returned by the send route"),
+}
+_COMPILED = {name: re.compile(p.pattern) for name, p in PATH_PARAMS.items()}
+
+
+def path_param(request, name: str) -> str:
+    """The validated value of path parameter ``name`` (422 ``invalid_path_param`` otherwise)."""
+    value = request.path_params.get(name, "")
+    rule = PATH_PARAMS.get(name)
+    if rule is None:
+        return value
+    if not 1 <= len(value) <= rule.max_length:
+        raise ApiError(422, "invalid_path_param", f"{name} must be 1 to {rule.max_length} characters", field=name)
+    if not _COMPILED[name].match(value):
+        if name == "channel":
+            raise ApiError(422, "unsupported_channel", "channel must be one of webhook, telegram, lark", field=name)
+        raise ApiError(422, "invalid_path_param", f"{name} has characters outside {rule.pattern}", field=name)
+    return value
