@@ -17,15 +17,31 @@ from edgenotify.notify.channels import CHANNELS
 from edgenotify.notify.logs import DEFAULT_LIMIT, MAX_LIMIT
 
 Status = Literal["pending", "success", "failed"]
-UserId = Field(min_length=1, max_length=128, pattern=PATH_PARAMS["user_id"].pattern, description="The recipient user")
-TemplateKey = Field(max_length=128, pattern=PATH_PARAMS["template_key"].pattern, description="Template to render")
+
+
+def _user_id() -> Any:
+    return Field(min_length=1, max_length=128, pattern=PATH_PARAMS["user_id"].pattern, description="The recipient user")
+
+
+def _template_key() -> Any:
+    return Field(None, max_length=128, pattern=PATH_PARAMS["template_key"].pattern, description="Template to render")
+
+
+def _iso(value: str | None) -> str | None:
+    """Normalise an ISO-8601 time to the stored form (UTC, milliseconds, Z) so text order is time order."""
+    if value is None:
+        return None
+    try:
+        return iso(parse_iso(value))
+    except ValueError:
+        raise ValueError("must be an ISO-8601 date-time, e.g. 2026-01-31T12:00:00Z") from None
 
 
 class SendRequest(StrictModel):
     """Either ``template_key`` (+ ``variables``) or inline ``content`` (+ optional ``subject``)."""
 
-    user_id: str = UserId
-    template_key: str | None = TemplateKey
+    user_id: str = _user_id()
+    template_key: str | None = _template_key()
     variables: dict[str, Any] | None = Field(
         None, description="Template variables; with inline content, fills its {{ placeholders }}"
     )
@@ -85,35 +101,32 @@ class NotificationPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page; null on the last")
 
 
-def _iso(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return iso(parse_iso(value))
-    except ValueError:
-        raise ValueError("must be an ISO-8601 date-time, e.g. 2026-01-31T12:00:00Z") from None
-
-
 class ListQuery(StrictModel):
-    user_id: str = UserId
+    user_id: str = _user_id()
     status: Status | None = None
     channel: Literal["webhook", "telegram", "lark"] | None = None
-    template_key: str | None = TemplateKey
+    template_key: str | None = _template_key()
     since: str | None = Field(None, description="Created at or after (ISO-8601)")
     until: str | None = Field(None, description="Created before (ISO-8601)")
     keyword: str | None = Field(None, min_length=1, max_length=48, description="Substring of subject or content")
     cursor: str | None = Field(None, max_length=512, description="next_cursor of the previous page")
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
-    _times = field_validator("since", "until")(_iso)
+    @field_validator("since", "until")
+    @classmethod
+    def _times(cls, value: str | None) -> str | None:
+        return _iso(value)
 
 
 class StatsQuery(StrictModel):
-    user_id: str = UserId
+    user_id: str = _user_id()
     since: str | None = Field(None, description="Count messages created at or after (ISO-8601)")
     until: str | None = Field(None, description="Count messages created before (ISO-8601)")
 
-    _times = field_validator("since", "until")(_iso)
+    @field_validator("since", "until")
+    @classmethod
+    def _times(cls, value: str | None) -> str | None:
+        return _iso(value)
 
 
 class StatusCounts(BaseModel):

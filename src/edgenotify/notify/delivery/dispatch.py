@@ -50,6 +50,7 @@ class Delivery:
     config: dict[str, Any] | None  # the decrypted channel config; None when the user has none active
     lease: str  # next_attempt_at as this worker found it: proves ownership of the row
     retry_count: int = 0  # failed attempts before this one
+    unavailable: str | None = None  # the config could not be loaded now (a retryable failure)
 
 
 @dataclass
@@ -98,6 +99,8 @@ async def attempt(client: Any, delivery: Delivery, development: bool, timeout: f
     sender = SENDERS.get(channel)
     if sender is None:
         return failure(f"unknown channel {channel!r}", permanent=True)
+    if delivery.unavailable is not None:
+        return failure(delivery.unavailable)
     if delivery.config is None:
         return failure(f"user has no active {channel} config", permanent=True)
     refused = _refused_url(delivery, development)
@@ -118,6 +121,8 @@ async def attempt(client: Any, delivery: Delivery, development: bool, timeout: f
 
 
 async def attempt_all(context: Any, deliveries: Sequence[Delivery]) -> list[Attempt]:
+    if not deliveries:
+        return []
     timeout = timeout_seconds(context.env)
     development = context.settings.development
     gate = asyncio.Semaphore(MAX_CONCURRENT)
@@ -166,10 +171,8 @@ def outcome_queries(delivery: Delivery, result: Attempt, moment: datetime) -> tu
     return [Query.of(_RETRYING, result.error, failures, due, *owned)], "retrying"
 
 
-async def deliver_and_record(context: Any, deliveries: Sequence[Delivery], extra: Sequence[Query] = ()) -> Summary:
-    """Attempt every delivery, then record all outcomes (plus ``extra``) in one batch."""
-    results = await attempt_all(context, deliveries) if deliveries else []
-    moment = utcnow()
+def record(deliveries: Sequence[Delivery], results: Sequence[Attempt], moment: datetime) -> tuple[list[Query], Summary]:
+    """The statements recording every outcome, and what they amount to."""
     summary = Summary()
     queries: list[Query] = []
     for delivery, result in zip(deliveries, results, strict=True):
@@ -178,7 +181,14 @@ async def deliver_and_record(context: Any, deliveries: Sequence[Delivery], extra
         setattr(summary, state, getattr(summary, state) + 1)
         if result.error:
             summary.errors.append(f"{delivery.message.message_id}: {result.error}")
-    await context.db.batch([*queries, *extra])
+    return queries, summary
+
+
+async def deliver_and_record(context: Any, deliveries: Sequence[Delivery]) -> Summary:
+    """Attempt every delivery, then record all outcomes in one batch."""
+    results = await attempt_all(context, deliveries)
+    queries, summary = record(deliveries, results, utcnow())
+    await context.db.batch(queries)
     return summary
 
 
