@@ -10,6 +10,17 @@ from edgenotify.http.errors import ApiError
 MAX_BODY_BYTES = 64 * 1024
 
 
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
 @dataclass
 class HttpRequest:
     method: str
@@ -39,6 +50,12 @@ class HttpRequest:
         if len(self.body) > MAX_BODY_BYTES:
             raise ApiError(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
         try:
-            return json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}") from exc
+            data = json.loads(self.body.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float)
+            # Lone surrogates (``"\ud800"``) are valid JSON but not encodable text: refuse them here, not
+            # later as a 500 when storing or echoing them.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+            return data
+        except RecursionError:
+            raise ApiError(400, "invalid_json", "body is nested too deeply") from None
+        except ValueError as exc:  # includes UnicodeDecodeError / UnicodeEncodeError
+            raise ApiError(400, "invalid_json", f"body is not valid JSON: {str(exc)[:200]}") from exc
