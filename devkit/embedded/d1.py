@@ -1,0 +1,429 @@
+"""A D1 binding on a local SQLite file, shaped like D1 seen through the Python SDK's wrapper.
+
+What it mirrors, and from where:
+
+* the JS binding (workerd ``src/cloudflare/internal/d1-api.ts``): ``prepare/bind/all/run/
+  first/raw``, ``batch``, ``exec`` (which splits its input on newlines, one statement per
+  line), ``withSession``/``getBookmark``, ``D1_TYPE_ERROR`` from ``bind``,
+  ``D1_COLUMN_NOTFOUND`` from ``first(col)``, ``D1_EXEC_ERROR: Error in line ...``;
+* Miniflare's database object (workers-sdk ``packages/miniflare/src/workers/d1/
+  database.worker.ts``): every call, single query or batch, runs in one transaction
+  (so ``batch`` is all-or-nothing), ``meta`` has exactly ``served_by="miniflare.db"``,
+  ``duration``, ``changes`` (total_changes delta, trigger rows included), ``last_row_id``,
+  ``changed_db``, ``size_after``, ``rows_read``, ``rows_written``; ``run()`` returns rows
+  too; comment-only statements are dropped and an empty call fails with
+  ``No SQL statements detected.``;
+* workerd's SQLite guard (``util/sqlite.c++``, ``api/sql.c++``): BEGIN/COMMIT/ROLLBACK/
+  SAVEPOINT/RELEASE rejected with the Durable Object "please use state.storage.transaction()"
+  message, ATTACH/DETACH/VACUUM/TEMP objects/other virtual tables refused (``not authorized``),
+  PRAGMAs limited to D1's allow-list, names starting ``_cf_`` reserved, foreign keys on;
+* D1's documented limits: 100 bound parameters, 100,000-byte statements (both enforced by
+  SQLite limits, so the messages are SQLite's own);
+* the SDK wrapper (``workers/rpc.py``): results are ``JsDict``/lists, ``None`` binds as NULL,
+  ``bool`` as 1/0, ``bytes`` as a BLOB that reads back as ``list[int]``, ints beyond 2**53 are
+  refused as BigInt and numbers read back as JS numbers (see ``jsvalues.js_number``).
+
+Approximations (stock SQLite has no per-statement row counters; workerd patches them in):
+``rows_written`` = rows changed (``total_changes`` delta, so index writes are not counted)
+and ``rows_read`` = rows returned + rows changed by UPDATE/DELETE, a lower bound that does not
+see rows a scan examined and filtered out.
+
+No threads: every call runs synchronously inside its coroutine, so a transaction never spans
+an ``await`` and two bindings on one file in one event loop never wait on each other. A busy
+timeout covers other threads and processes (the test server thread, the migrate CLI).
+"""
+
+import math
+import re
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from devkit.embedded.jsvalues import MAX_SAFE_INTEGER, JsDict, JsException, check_sendable, js_number, options
+
+SERVED_BY = "miniflare.db"
+MAX_BOUND_PARAMETERS = 100
+MAX_STATEMENT_BYTES = 100_000
+BUSY_TIMEOUT_SECONDS = 10.0
+
+TRANSACTION_REFUSED = (
+    "To execute a transaction, please use the state.storage.transaction() or "
+    "state.storage.transactionSync() APIs instead of the SQL BEGIN TRANSACTION or SAVEPOINT "
+    "statements. The JavaScript API is safer because it will automatically roll back on "
+    "exceptions, and because it interacts correctly with Durable Objects' automatic atomic "
+    "write coalescing."
+)
+NO_STATEMENTS = "No SQL statements detected."
+MULTI_WITH_PARAMS = (
+    "When executing multiple SQL statements in a single call, only the last statement can have parameters."
+)
+WRONG_BINDINGS = "Wrong number of parameter bindings for SQL query."
+
+# D1's PRAGMA allow-list (CLOUDFLARE.md §3; workerd util/sqlite.c++ ALLOWED_PRAGMAS).
+ALLOWED_PRAGMAS = frozenset(
+    {
+        "table_list",
+        "table_info",
+        "table_xinfo",
+        "index_list",
+        "index_info",
+        "index_xinfo",
+        "quick_check",
+        "foreign_key_check",
+        "foreign_key_list",
+        "case_sensitive_like",
+        "ignore_check_constraints",
+        "legacy_alter_table",
+        "recursive_triggers",
+        "reverse_unordered_selects",
+        "foreign_keys",
+        "defer_foreign_keys",
+        "optimize",
+        "data_version",
+    }
+)
+READ_ONLY_PRAGMAS = frozenset({"page_size"})
+ALLOWED_VIRTUAL_TABLES = frozenset({"fts5", "fts5vocab", "rtree"})
+
+_DENIED_ACTIONS = frozenset(
+    {
+        sqlite3.SQLITE_ATTACH,
+        sqlite3.SQLITE_DETACH,
+        sqlite3.SQLITE_CREATE_TEMP_INDEX,
+        sqlite3.SQLITE_CREATE_TEMP_TABLE,
+        sqlite3.SQLITE_CREATE_TEMP_TRIGGER,
+        sqlite3.SQLITE_CREATE_TEMP_VIEW,
+        sqlite3.SQLITE_DROP_TEMP_INDEX,
+        sqlite3.SQLITE_DROP_TEMP_TABLE,
+        sqlite3.SQLITE_DROP_TEMP_TRIGGER,
+        sqlite3.SQLITE_DROP_TEMP_VIEW,
+    }
+)
+_COMMENT_LINE = re.compile(r"^\s*--.*$", re.MULTILINE)
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+_CHANGING_VERB = re.compile(r"^\s*(UPDATE|DELETE)\b", re.IGNORECASE)
+
+
+class _Guard:
+    """The SQLite authorizer: what D1 refuses, refused at prepare time with SQLite's own error."""
+
+    def __init__(self) -> None:
+        self.internal = False  # our own BEGIN/COMMIT and bookkeeping pass
+        self.transaction_attempted = False
+
+    def __call__(self, action: int, arg1: str | None, arg2: str | None, db: str | None, trigger: str | None) -> int:
+        if self.internal:
+            return sqlite3.SQLITE_OK
+        if action in (sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT):
+            self.transaction_attempted = True
+            return sqlite3.SQLITE_DENY
+        if action in _DENIED_ACTIONS:
+            return sqlite3.SQLITE_DENY
+        if action == sqlite3.SQLITE_PRAGMA:
+            return sqlite3.SQLITE_OK if _pragma_allowed(arg1, arg2) else sqlite3.SQLITE_DENY
+        if action in (sqlite3.SQLITE_CREATE_VTABLE, sqlite3.SQLITE_DROP_VTABLE):
+            if (arg2 or "").lower() not in ALLOWED_VIRTUAL_TABLES:
+                return sqlite3.SQLITE_DENY
+        if db == "temp" and action not in (sqlite3.SQLITE_READ, sqlite3.SQLITE_SELECT, sqlite3.SQLITE_FUNCTION):
+            return sqlite3.SQLITE_DENY
+        for name in (arg1, arg2):
+            if isinstance(name, str) and name.startswith("_cf_"):
+                return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+
+def _pragma_allowed(name: str | None, value: str | None) -> bool:
+    name = (name or "").lower()
+    return name in ALLOWED_PRAGMAS or (name in READ_ONLY_PRAGMAS and value is None)
+
+
+def _is_blank(sql: str) -> bool:
+    text = _BLOCK_COMMENT.sub("", _COMMENT_LINE.sub("", sql))
+    return not text.replace(";", "").strip()
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split at statement ends as SQLite sees them (quotes, comments and trigger bodies honoured)."""
+    parts: list[str] = []
+    start = 0
+    for i, ch in enumerate(sql):
+        if ch == ";" and sqlite3.complete_statement(sql[start : i + 1]):
+            parts.append(sql[start : i + 1])
+            start = i + 1
+    parts.append(sql[start:])
+    return [p for p in parts if not _is_blank(p)]
+
+
+def bind_value(value: Any) -> Any:
+    """One bound value as the SDK wrapper and the JS ``bind()`` would pass it, or a D1_TYPE_ERROR."""
+    check_sendable(value)  # tuple/bytearray: TypeError from the SDK wrapper
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:  # Pyodide sends it as a BigInt
+            raise JsException(f"D1_TYPE_ERROR: Type 'bigint' not supported for value '{value}'")
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None  # JSON.stringify(NaN/Infinity) is null
+    if isinstance(value, (bytes, memoryview)):
+        return bytes(value)
+    if isinstance(value, list) and all(type(b) is int and 0 <= b < 256 for b in value):
+        return bytes(value)  # an array of bytes is a BLOB to D1
+    shown = ",".join(str(v) for v in value) if isinstance(value, list) else "[object Object]"
+    raise JsException(f"D1_TYPE_ERROR: Type 'object' not supported for value '{shown}'")
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return list(value)  # Array.from(Uint8Array): BLOBs arrive as list[int]
+    return js_number(value)
+
+
+def _error_text(exc: Exception, guard: _Guard) -> str:
+    if guard.transaction_attempted:
+        return TRANSACTION_REFUSED
+    message = str(exc)
+    if message == "You can only execute one statement at a time.":
+        return MULTI_WITH_PARAMS
+    if message.startswith("Incorrect number of bindings supplied"):
+        return WRONG_BINDINGS
+    if message == "query string is too large":
+        return "statement too long: SQLITE_TOOBIG"
+    code = getattr(exc, "sqlite_errorname", None)
+    if code:
+        return f"{message}: {'_'.join(code.split('_')[:2])}"  # primary code, as workerd prints it
+    return message
+
+
+class _Query:
+    """One statement and its bound values, the unit Miniflare runs inside a transaction."""
+
+    def __init__(self, sql: str, params: Sequence[Any] = ()):
+        self.sql = sql
+        self.params = list(params)
+
+
+class D1Database:
+    """``env.DB``. One SQLite connection: a binding is one isolate's view of the database.
+
+    ``calls`` counts round trips (all/run/first/raw/batch/exec, sessions included).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.calls = 0
+        self._conn: sqlite3.Connection | None = None
+        self._guard = _Guard()
+        self._bookmark_seq = 0
+
+    # -- the JS API ------------------------------------------------------------------
+    def prepare(self, query: str) -> "D1PreparedStatement":
+        return D1PreparedStatement(self, str(query))
+
+    async def batch(self, statements: list["D1PreparedStatement"]) -> list[JsDict]:
+        check_sendable(statements)
+        queries = []
+        for stmt in statements:
+            if not isinstance(stmt, D1PreparedStatement):
+                raise JsException("TypeError: batch() expects D1PreparedStatement objects", "TypeError")
+            queries.append(_Query(stmt.statement, stmt.params))
+        self.calls += 1
+        return [_objects(r) for r in self._run_or_throw(queries)]
+
+    async def exec(self, query: str) -> JsDict:
+        lines = str(query).strip().split("\n")
+        self.calls += 1
+        try:
+            results = self._transaction([_Query(line) for line in lines])
+        except _Failure as exc:
+            # Miniflare answers one error for the whole call, which d1-api.ts reports as line 1.
+            raise JsException(f"D1_EXEC_ERROR: Error in line 1: {lines[0]}: {exc}") from None
+        return JsDict(count=len(results), duration=sum(r["meta"]["duration"] for r in results))
+
+    def withSession(self, constraint_or_bookmark: str | None = None) -> "D1DatabaseSession":
+        return D1DatabaseSession(self, constraint_or_bookmark)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- execution -------------------------------------------------------------------
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+            )
+            conn.text_factory = lambda b: b.decode("utf-8", "replace")
+            conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, MAX_BOUND_PARAMETERS)
+            conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_STATEMENT_BYTES)
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+            conn.set_authorizer(self._guard)
+            self._conn = conn
+        return self._conn
+
+    def _internal(self, sql: str) -> Any:
+        self._guard.internal = True
+        try:
+            return self._connection().execute(sql).fetchone()
+        finally:
+            self._guard.internal = False
+
+    def _state(self) -> tuple[int, int, int]:
+        rowid, pages = self._internal("SELECT last_insert_rowid(), (SELECT page_count FROM pragma_page_count())")
+        return self._connection().total_changes, rowid, pages * self._page_size
+
+    def _run_or_throw(self, queries: list[_Query]) -> list[dict[str, Any]]:
+        try:
+            return self._transaction(queries)
+        except _Failure as exc:
+            raise JsException(f"D1_ERROR: {exc}") from None
+
+    def _transaction(self, queries: list[_Query]) -> list[dict[str, Any]]:
+        """Miniflare's ``#txn``: drop comment-only queries, run the rest all-or-nothing."""
+        queries = [q for q in queries if not _is_blank(q.sql)]
+        if not queries:
+            raise _Failure(NO_STATEMENTS)
+        conn = self._connection()
+        self._internal("BEGIN IMMEDIATE")
+        try:
+            results = [self._query(conn, q) for q in queries]
+        except BaseException:
+            self._internal("ROLLBACK")
+            raise
+        self._internal("COMMIT")
+        return results
+
+    def _query(self, conn: sqlite3.Connection, query: _Query) -> dict[str, Any]:
+        started = time.perf_counter()
+        before_changes, before_rowid, before_size = self._state()
+        self._guard.transaction_attempted = False
+        try:
+            cursor = self._execute(conn, query)
+            columns = [d[0] for d in cursor.description or ()]
+            rows = [[_cell(v) for v in row] for row in cursor.fetchall()]
+        except (sqlite3.Error, OverflowError) as exc:
+            raise _Failure(_error_text(exc, self._guard)) from None
+        changes_after, rowid_after, size_after = self._state()
+        changes = changes_after - before_changes
+        read_extra = changes if _CHANGING_VERB.match(query.sql) else 0
+        return {
+            "success": True,
+            "columns": columns,
+            "rows": rows,
+            "meta": {
+                "served_by": SERVED_BY,
+                "duration": (time.perf_counter() - started) * 1000,
+                "changes": changes,
+                "last_row_id": rowid_after,
+                "changed_db": bool(changes or rowid_after != before_rowid or size_after != before_size),
+                "size_after": size_after,
+                "rows_read": len(rows) + read_extra,
+                "rows_written": changes,
+            },
+        }
+
+    def _execute(self, conn: sqlite3.Connection, query: _Query) -> sqlite3.Cursor:
+        try:
+            return conn.execute(query.sql, query.params)
+        except sqlite3.ProgrammingError as exc:
+            if str(exc) != "You can only execute one statement at a time.":
+                raise
+        # Several statements in one string: the Durable Object SQL API runs them in order and
+        # returns the last one's rows; only the last may have parameters.
+        *head, last = split_statements(query.sql)
+        for sql in head:
+            try:
+                conn.execute(sql).fetchall()
+            except sqlite3.ProgrammingError as exc:
+                if str(exc).startswith("Incorrect number of bindings supplied"):
+                    raise _Failure(MULTI_WITH_PARAMS) from None
+                raise
+        return conn.execute(last, query.params)
+
+    def _next_bookmark(self) -> str:
+        self._bookmark_seq += 1
+        return f"{time.time_ns() // 1_000_000:016x}-{self._bookmark_seq:08x}"
+
+
+class _Failure(Exception):
+    """A query Miniflare refused; its text becomes the binding's D1_ERROR / D1_EXEC_ERROR."""
+
+
+def _objects(result: dict[str, Any]) -> JsDict:
+    """d1-api.ts ``toArrayOfObjects``: rows as objects (a repeated column name keeps the last value)."""
+    columns = result["columns"]
+    rows = [JsDict(zip(columns, row, strict=True)) for row in result["rows"]]
+    return JsDict(success=True, meta=JsDict(result["meta"]), results=rows)
+
+
+class D1PreparedStatement:
+    """``db.prepare(sql)``; ``bind`` returns a new statement, as in JS."""
+
+    def __init__(self, database: D1Database, statement: str, params: list[Any] | None = None, session: Any = None):
+        self.database = database
+        self.statement = statement
+        self.params = params or []
+        self._session = session
+
+    def bind(self, *values: Any) -> "D1PreparedStatement":
+        return D1PreparedStatement(self.database, self.statement, [bind_value(v) for v in values], self._session)
+
+    def _send(self) -> dict[str, Any]:
+        self.database.calls += 1
+        result = self.database._run_or_throw([_Query(self.statement, self.params)])[0]
+        if self._session is not None:
+            self._session._advance()
+        return result
+
+    async def all(self) -> JsDict:
+        return _objects(self._send())
+
+    async def run(self) -> JsDict:
+        return _objects(self._send())  # Miniflare returns rows for run() as well
+
+    async def first(self, colName: str | None = None) -> Any:
+        rows = _objects(self._send())["results"]
+        if not rows:
+            return None
+        if colName is None:
+            return rows[0]
+        if colName not in rows[0]:
+            raise JsException(f"D1_COLUMN_NOTFOUND: Column not found ({colName})")
+        return rows[0][colName]
+
+    async def raw(self, *args: Any, **kwargs: Any) -> list[list[Any]]:
+        column_names = bool(options(args, kwargs, 0).get("columnNames"))
+        result = self._send()
+        return ([list(result["columns"])] if column_names else []) + [list(r) for r in result["rows"]]
+
+
+class D1DatabaseSession:
+    """``db.withSession(...)``: same primary here; tracks the bookmark of its latest query."""
+
+    CONSTRAINTS = ("first-primary", "first-unconstrained")
+
+    def __init__(self, database: D1Database, constraint_or_bookmark: str | None):
+        self.database = database
+        given = constraint_or_bookmark or "first-unconstrained"
+        self._bookmark: str | None = None if given in self.CONSTRAINTS else str(given)
+
+    def prepare(self, query: str) -> D1PreparedStatement:
+        return D1PreparedStatement(self.database, str(query), session=self)
+
+    async def batch(self, statements: list[D1PreparedStatement]) -> list[JsDict]:
+        results = await self.database.batch(statements)
+        self._advance()
+        return results
+
+    def getBookmark(self) -> str | None:
+        return self._bookmark
+
+    def _advance(self) -> None:
+        self._bookmark = self.database._next_bookmark()

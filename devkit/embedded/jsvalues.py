@@ -1,0 +1,98 @@
+"""The values a Python Worker sees when it talks to a binding through the SDK's wrapper mode.
+
+On the edge every binding call crosses into JavaScript and back (workers-runtime-sdk
+``workers/rpc.py``): arguments go through ``python_to_rpc`` and results through
+``python_from_rpc``. These helpers reproduce what that round trip does to Python values so
+that code which works here also works there:
+
+* JS objects come back as ``JsDict`` (a dict that also allows ``.attr`` access);
+* JS numbers come back as ``int`` when they are safe integers and ``float`` otherwise
+  (Pyodide's rule), so a REAL ``3.0`` reads back as ``3`` and an INTEGER beyond 2**53 reads
+  back as an imprecise ``float``;
+* keyword arguments become one trailing options object (Pyodide's rule for calling JS);
+* ``tuple`` and ``bytearray`` cannot be sent at all (``_raise_on_disabled_type``);
+* a rejected promise surfaces as an exception whose ``str`` is the JS error's message
+  (``JsException`` in Pyodide).
+"""
+
+from typing import Any
+
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+class JsDict(dict):
+    """A dict with attribute access to its keys, like the SDK's ``workers.rpc.JsDict``.
+
+    As in the SDK, keys that collide with dict methods (``keys``, ``items``, ``get``...) are
+    only reachable by subscription: ``page["keys"]``, never ``page.keys``.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+
+class JsException(Exception):
+    """An error thrown by a binding's JavaScript, as Pyodide's ``pyodide.ffi.JsException``.
+
+    ``str(exc)`` is the JS message, e.g. ``D1_ERROR: no such table: t: SQLITE_ERROR``.
+    """
+
+    def __init__(self, message: str, name: str = "Error"):
+        super().__init__(message)
+        self.message = message
+        self.name = name
+
+
+def js_number(value: Any) -> Any:
+    """A number as it arrives after a trip through a JS ``number`` (Pyodide's conversion)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else float(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_SAFE_INTEGER:
+        return int(value)
+    return value
+
+
+def to_py(value: Any) -> Any:
+    """Recursively convert plain data to what ``python_from_rpc`` yields (JsDict, list, numbers)."""
+    if isinstance(value, dict):
+        return JsDict({k: to_py(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return [to_py(v) for v in value]
+    return js_number(value)
+
+
+def check_sendable(value: Any) -> None:
+    """Refuse what the SDK refuses to send over RPC (its ``_raise_on_disabled_type``)."""
+    if isinstance(value, (tuple, bytearray)):
+        raise TypeError(f"{type(value)} cannot be sent over RPC.")
+    if isinstance(value, dict):
+        for v in value.values():
+            check_sendable(v)
+    elif isinstance(value, list):
+        for v in value:
+            check_sendable(v)
+
+
+def options(args: tuple[Any, ...], kwargs: dict[str, Any], index: int) -> dict[str, Any]:
+    """The JS options object at position ``index``: a dict passed positionally and/or kwargs.
+
+    Pyodide turns ``f(a, x=1)`` into ``f(a, {x: 1})``; the SDK wrapper additionally accepts
+    ``f(a, {"x": 1})`` and ``f(a, None)``. Both forms are merged here.
+    """
+    merged: dict[str, Any] = {}
+    if len(args) > index and args[index] is not None:
+        if not isinstance(args[index], dict):
+            raise JsException(f"TypeError: argument {index + 1} must be an options object", "TypeError")
+        merged.update(args[index])
+    merged.update(kwargs)
+    for value in merged.values():
+        check_sendable(value)
+    return merged
