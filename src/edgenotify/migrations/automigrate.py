@@ -4,6 +4,11 @@ Each file is applied with its ledger row in one ``batch`` (D1's transaction), so
 leaves schema and ledger unchanged, and two isolates racing cannot both apply it: the loser's
 ledger INSERT hits UNIQUE(name) and its whole batch rolls back. Once current, an isolate
 remembers it and later requests cost no D1 query at all. Never runs in production.
+
+"Remembers" is keyed on the identity of the database object behind the binding, not on the
+Python object handed to us: the Workers SDK wraps ``env`` afresh for every request, so
+``id(env.DB)`` changes per request on the edge (and a dict keyed on it grows without bound).
+Under Pyodide the JavaScript object's ``js_id`` is stable for the isolate's lifetime.
 """
 
 import asyncio
@@ -22,9 +27,18 @@ class MigrationFailed(Exception):
         self.message = message
 
 
-# Bindings this isolate has brought up to date (kept referenced so ids are never reused).
-_current: dict[int, Any] = {}
-_locks: dict[int, asyncio.Lock] = {}
+# Databases this isolate has brought up to date (objects kept referenced so ids are never reused).
+_current: dict[tuple[str, int], Any] = {}
+_locks: dict[tuple[str, int], asyncio.Lock] = {}
+
+
+def _identity(binding: Any) -> tuple[tuple[str, int], Any]:
+    """A key that stays the same for the same database across requests, and the object it names."""
+    target = getattr(binding, "_binding", binding)  # the SDK's binding wrapper holds the JS object
+    js_id = getattr(target, "js_id", None)  # pyodide.ffi.JsProxy: same JS object → same js_id
+    if isinstance(js_id, int):
+        return ("js", js_id), target
+    return ("py", id(target)), target
 
 
 def bundled_files() -> list[MigrationFile]:
@@ -50,7 +64,13 @@ async def apply_file(db: Database, file: MigrationFile) -> bool:
 
 
 async def apply_pending(db: Database, files: list[MigrationFile], to: str | None = None) -> list[str]:
-    """Apply pending files in wrangler's order (up to and including ``to``); return the names applied."""
+    """Apply pending files in wrangler's order (up to and including ``to``); return the names applied.
+
+    Raises ValueError when ``to`` names no file: silently applying everything would be the
+    opposite of what was asked.
+    """
+    if to is not None and to not in {f.name for f in files}:
+        raise ValueError(f"no migration file named {to!r}")
     done = {row.name for row in await ledger.read(db)}
     applied: list[str] = []
     for file in ordered(files):
@@ -63,7 +83,7 @@ async def apply_pending(db: Database, files: list[MigrationFile], to: str | None
 
 async def ensure_migrated(binding: Any, files: list[MigrationFile] | None = None) -> list[str]:
     """Bring the database behind ``binding`` up to date once per isolate."""
-    key = id(binding)
+    key, target = _identity(binding)
     if key in _current:
         return []
     lock = _locks.setdefault(key, asyncio.Lock())
@@ -71,10 +91,10 @@ async def ensure_migrated(binding: Any, files: list[MigrationFile] | None = None
         if key in _current:
             return []
         applied = await apply_pending(Database(binding), bundled_files() if files is None else files)
-        _current[key] = binding
+        _current[key] = target
         return applied
 
 
 def forget(binding: Any) -> None:
     """Make the next request check again (tests, and after a restore replaced the schema)."""
-    _current.pop(id(binding), None)
+    _current.pop(_identity(binding)[0], None)

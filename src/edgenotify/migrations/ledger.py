@@ -44,7 +44,26 @@ def read_queries() -> list[Query]:
 
 async def read(db: Database) -> list[AppliedMigration]:
     results = await db.batch(read_queries())
-    return [AppliedMigration(int(r["id"]), str(r["name"]), str(r["applied_at"]), r["sha256"]) for r in results[-1].rows]
+    return _rows(results[-1].rows)
+
+
+async def read_if_present(db: Database) -> list[AppliedMigration]:
+    """The ledger without creating anything: for read-only tools (status, verify) on any database."""
+    present = {
+        r["name"]
+        for r in await db.all(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)", LEDGER, CHECKSUMS
+        )
+    }
+    if LEDGER not in present:
+        return []
+    if CHECKSUMS in present:
+        return _rows((await db.execute(read_queries()[-1])).rows)
+    return _rows(await db.all(f'SELECT id, name, applied_at, NULL AS sha256 FROM "{LEDGER}" ORDER BY id'))
+
+
+def _rows(rows: list[dict]) -> list[AppliedMigration]:
+    return [AppliedMigration(int(r["id"]), str(r["name"]), str(r["applied_at"]), r["sha256"]) for r in rows]
 
 
 def record_queries(name: str, sha256: str) -> list[Query]:

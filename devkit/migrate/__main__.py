@@ -1,0 +1,5 @@
+import sys
+
+from devkit.migrate.cli import main
+
+sys.exit(main())
