@@ -1,0 +1,5 @@
+import sys
+
+from devkit.lint.cli import main
+
+sys.exit(main())
