@@ -96,5 +96,11 @@ async def ensure_migrated(binding: Any, files: list[MigrationFile] | None = None
 
 
 def forget(binding: Any) -> None:
-    """Make the next request check again (tests, and after a restore replaced the schema)."""
-    _current.pop(_identity(binding)[0], None)
+    """Make the next request check again (tests, and after a restore replaced the schema).
+
+    The lock goes too: an ``asyncio.Lock`` must not outlive its event loop, and once the
+    binding is gone its id may be reused by a binding living on another loop.
+    """
+    key = _identity(binding)[0]
+    _current.pop(key, None)
+    _locks.pop(key, None)
