@@ -107,13 +107,26 @@ def analyze(stmt: Statement, index: int) -> Analyzed:
     try:
         trees = sqlglot.parse(stmt.sql, read="sqlite")
     except ParseError as exc:
-        return Analyzed(stmt, index, "unparsed", parse_error=_parse_error(stmt, exc))
+        return _unparsed(stmt, index, first, _parse_error(stmt, exc))
     trees = [t for t in trees if t is not None]
     a = Analyzed(stmt, index, "other", ast=trees[0] if trees else None)
     if a.ast is not None:
         _classify(a)
     if first == "CREATE":
         _create_head(a)
+    return a
+
+
+_DML_HEAD = re.compile(rf"(?:UPDATE(?:\s+OR\s+[A-Z]+)?|DELETE\s+FROM)\s+{_QNAME}", re.IGNORECASE)
+
+
+def _unparsed(stmt: Statement, index: int, first: str, error: tuple[int, str]) -> Analyzed:
+    """sqlglot failed (e.g. ``UPDATE OR IGNORE``): keep what the head says, so unfiltered writes still count."""
+    a = Analyzed(stmt, index, "unparsed", parse_error=error)
+    m = _DML_HEAD.match(stmt.sql)
+    if first in ("UPDATE", "DELETE") and m:
+        a.kind, a.target = first.lower(), unquote(m.group(1))
+        a.has_where = re.search(r"\bWHERE\b", stmt.sql, re.IGNORECASE) is not None
     return a
 
 
