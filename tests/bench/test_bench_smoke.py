@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import coldstart, datagen, measure, pagination, report
+from bench import coldstart, datagen, measure, pagination, report, roundtrips
 from bench.__main__ import main
 from bench.options import Options
 
@@ -68,6 +68,11 @@ def test_pagination_smoke(opts: Options) -> None:
 def test_coldstart_smoke(opts: Options) -> None:
     body = coldstart.run(opts)
     assert "D1 queries per request once migrations are current" in body and "sqlglot imported" in body
+
+
+def test_roundtrips_smoke(opts: Options) -> None:
+    body = roundtrips.run(opts)
+    assert "| send (KV warm) | 202 |" in body and "D1 round trips of a send with a warm cache" in body
 
 
 def test_cli_smoke_prints_and_leaves_results_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
