@@ -156,8 +156,30 @@ def _fail(as_json: bool, code: str, message: str, exit_code: int) -> int:
     return exit_code
 
 
+def lint_argv(argv: list[str]) -> list[str]:
+    """The linter's own arguments, with ``--migrations DIR`` (as for the other commands) as its DIR.
+
+    Without a directory the linter would read ``./migrations`` relative to the working
+    directory; the CLI's default is the repository's, wherever it is run from.
+    """
+    out: list[str] = []
+    directory: str | None = None
+    items = iter(argv)
+    for arg in items:
+        if arg == "--migrations":
+            directory = next(items, None)
+        elif arg.startswith("--migrations="):
+            directory = arg.split("=", 1)[1]
+        else:
+            out.append(arg)
+    if directory is None and any(not a.startswith("-") for a in out):
+        return out  # a directory given the linter's way
+    return [*out, directory or str(DEFAULT_DIR)]
+
+
 def run_lint(argv: list[str]) -> int:
     """Delegate to the linter's ``main(argv)`` (package ``devkit.lint`` or its ``cli`` module)."""
+    argv = lint_argv(argv)
     for module in ("devkit.lint", "devkit.lint.cli"):
         try:
             entry = getattr(importlib.import_module(module), "main", None)

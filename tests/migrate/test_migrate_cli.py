@@ -5,7 +5,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from migrate_helpers import ADD_LOCALE, ADD_NOTES, BROKEN, ROOT, add_migration, ledger_names, query, table_names
+from migrate_helpers import (
+    ADD_LOCALE,
+    ADD_NOTES,
+    BROKEN,
+    REPO_MIGRATIONS,
+    ROOT,
+    add_migration,
+    ledger_names,
+    query,
+    table_names,
+)
 
 from devkit.lint import sumfile
 
@@ -323,6 +333,17 @@ def test_lint_is_delegated_to_the_linter(cli, migrations, monkeypatch):
     import devkit.lint
 
     seen = []
-    monkeypatch.setattr(devkit.lint, "main", lambda argv: seen.append(argv) or 3, raising=False)
-    run = cli("lint", "--json", str(migrations), target=False)
-    assert run.code == 3 and seen == [["--json", str(migrations)]]
+    monkeypatch.setattr(devkit.lint, "main", lambda argv: seen.append(argv) or 3)
+    assert cli("lint", "--json", "--migrations", str(migrations), target=False).code == 3
+    assert cli("lint", "-v", str(migrations), target=False).code == 3
+    assert cli("lint", target=False).code == 3
+    assert seen == [["--json", str(migrations)], ["-v", str(migrations)], [str(REPO_MIGRATIONS)]]
+
+
+def test_lint_runs_the_real_linter(cli, migrations):
+    clean = cli("lint", "--migrations", str(migrations), target=False)
+    assert clean.code == 0, clean.out
+    add_migration(migrations, "0002_drop_audit.sql", "DROP TABLE IF EXISTS audit_logs;\n")
+    risky = cli("lint", "--json", "--migrations", str(migrations), target=False)
+    assert risky.code == 1 and "0002_drop_audit.sql" in risky.out
+    risky.json  # noqa: B018 (it is one JSON document)
