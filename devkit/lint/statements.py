@@ -55,6 +55,7 @@ class Analyzed:
     column: str | None = None
     if_not_exists: bool = False
     temporary: bool = False
+    unique: bool = False  # CREATE UNIQUE INDEX
     module: str | None = None  # virtual table module
     pragma: tuple[str, str | None] | None = None  # (lower-cased name, value)
     copy_from: list[str] = field(default_factory=list)  # INSERT ... SELECT source tables
@@ -168,6 +169,7 @@ def _create_head(a: Analyzed) -> None:
     if not m:
         return
     a.temporary = bool(m.group(1))
+    a.unique = (m.group(2) or "").upper() == "UNIQUE"
     a.kind = "create_" + m.group(3).lower()
     a.if_not_exists = bool(m.group(4))
     a.target = unquote(m.group(5))

@@ -140,3 +140,13 @@ def test_alter_column_type_is_flagged_and_rejected(mdir):
     result = mdir.lint("ALTER TABLE plain ALTER COLUMN note TYPE INTEGER;\n")
     assert finding(result, "column-type-change").risk == "medium"
     assert "sqlite-error" in rules(result)
+
+
+def test_unique_index_on_a_table_with_data(mdir):
+    result = mdir.lint("CREATE UNIQUE INDEX IF NOT EXISTS idx_plain_note ON plain (note);\n")
+    assert finding(result, "unique-index-on-data").risk == "medium"
+
+
+def test_unique_index_on_a_new_table_is_fine(mdir):
+    sql = "CREATE TABLE IF NOT EXISTS t (a);\nCREATE UNIQUE INDEX IF NOT EXISTS idx_t_a ON t (a);\n"
+    assert not rules(mdir.lint(sql), file=NEW)

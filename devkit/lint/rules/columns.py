@@ -51,11 +51,23 @@ NOT_NULL_ADDED = rule(
     "Backfill NULLs first (UPDATE ... SET col = ... WHERE col IS NULL), or COALESCE in the INSERT ... SELECT.",
     ackable=True,
 )
+UNIQUE_ON_DATA = rule(
+    "unique-index-on-data",
+    "warning",
+    "medium",
+    "CREATE UNIQUE INDEX on a table that earlier migrations created: fails if existing rows hold duplicates.",
+    "Check for duplicates first (SELECT cols, count(*) ... GROUP BY cols HAVING count(*) > 1) and clean them up in "
+    "this migration before creating the index.",
+    ackable=True,
+)
 
 
 def check(ctx: FileContext) -> list[Finding]:
     out: list[Finding] = []
     for a in ctx.statements:
+        if a.kind == "create_index" and a.unique and ctx.existed_before(a.table) and not a.sqlite_error:
+            message = f"UNIQUE index {a.target} on {a.table}: the migration fails if existing rows are duplicates"
+            out.append(ctx.finding(UNIQUE_ON_DATA, a.line, message))
         if a.kind == "add_column" and not a.sqlite_error:
             out.extend(_add_column(ctx, a))
         elif a.kind == "alter_column":
