@@ -28,6 +28,11 @@ Approximations (stock SQLite has no per-statement row counters; workerd patches 
 and ``rows_read`` = rows returned + rows changed by UPDATE/DELETE, a lower bound that does not
 see rows a scan examined and filtered out.
 
+Speed: ``synchronous=OFF`` and ``journal_mode=TRUNCATE`` bring a write call from ~13 ms (an
+fsync per commit) to ~0.1 ms. A process crash still rolls back cleanly; only an OS crash can
+lose the last commits of this local, disposable state. The file stays a single plain SQLite
+file (no WAL), so any sqlite3 tool can read or copy it after a commit.
+
 No threads: every call runs synchronously inside its coroutine, so a transaction never spans
 an ``await`` and two bindings on one file in one event loop never wait on each other. A busy
 timeout covers other threads and processes (the test server thread, the migrate CLI).
@@ -263,15 +268,19 @@ class D1Database:
             conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, MAX_BOUND_PARAMETERS)
             conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_STATEMENT_BYTES)
             conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = OFF")  # local dev state: no fsync per commit
+            conn.execute("PRAGMA journal_mode = TRUNCATE")  # no journal file created and deleted per commit
             self._page_size = conn.execute("PRAGMA page_size").fetchone()[0]
             conn.set_authorizer(self._guard)
             self._conn = conn
         return self._conn
 
     def _internal(self, sql: str) -> Any:
+        """Run our own statement past the guard. The marker keeps it out of the user's statement
+        cache entries: sqlite3 caches by SQL text, and a cached statement is not re-authorized."""
         self._guard.internal = True
         try:
-            return self._connection().execute(sql).fetchone()
+            return self._connection().execute(f"{sql} /* embedded-d1 */").fetchone()
         finally:
             self._guard.internal = False
 

@@ -78,6 +78,8 @@ class KVNamespace:
             self._conn = sqlite3.connect(
                 self.directory / "kv.sqlite3", timeout=10.0, isolation_level=None, check_same_thread=False
             )
+            self._conn.execute("PRAGMA synchronous = OFF")  # local dev state, as in d1.py
+            self._conn.execute("PRAGMA journal_mode = TRUNCATE")
             self._conn.execute(_SCHEMA)
         return self._conn
 

@@ -184,6 +184,8 @@ class R2Bucket:
                 self.directory / "bucket.sqlite3", timeout=10.0, isolation_level=None, check_same_thread=False
             )
             conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA synchronous = OFF")  # local dev state, as in d1.py
+            conn.execute("PRAGMA journal_mode = TRUNCATE")
             conn.executescript(_SCHEMA)
             self._conn = conn
         return self._conn
@@ -398,16 +400,22 @@ class R2MultipartUpload:
             raise _fail(op, ENTITY_TOO_LARGE)
         digest = hashlib.md5(b"".join(bytes.fromhex(p["md5"]) for p in parts)).hexdigest()
         db = self.bucket._db()
-        obj = self.bucket._store(
-            self.key,
-            data,
-            f"{digest}-{len(parts)}",
-            None,
-            json.loads(upload["http_metadata"]),
-            json.loads(upload["custom_metadata"]),
-        )
-        db.execute("UPDATE uploads SET state = 'completed' WHERE upload_id = ?", (self.uploadId,))
-        db.execute("DELETE FROM parts WHERE upload_id = ?", (self.uploadId,))
+        db.execute("BEGIN IMMEDIATE")  # the object appears and the upload ends together
+        try:
+            obj = self.bucket._store(
+                self.key,
+                data,
+                f"{digest}-{len(parts)}",
+                None,
+                json.loads(upload["http_metadata"]),
+                json.loads(upload["custom_metadata"]),
+            )
+            db.execute("UPDATE uploads SET state = 'completed' WHERE upload_id = ?", (self.uploadId,))
+            db.execute("DELETE FROM parts WHERE upload_id = ?", (self.uploadId,))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
         return obj
 
     def _selected_parts(self, op: str, selected: list[Any]) -> list[sqlite3.Row]:
