@@ -37,7 +37,7 @@ _RECORD = (
 )
 
 
-def claim_query(now: str, lease: str, limit: int = BATCH_LIMIT) -> Query:
+def claim_query(now: str, lease: str, limit: int) -> Query:
     return Query.of(_CLAIM, lease, now, limit)
 
 
@@ -77,10 +77,11 @@ async def retry_due(context: Any) -> dict[str, Any]:
     started = time.monotonic()
     moment = utcnow()
     started_at = iso(moment)
-    details: dict[str, Any] = {"limit": BATCH_LIMIT, "claimed": 0}
+    limit = BATCH_LIMIT
+    details: dict[str, Any] = {"limit": limit, "claimed": 0}
     try:
         lease = iso_after(LEASE_SECONDS, moment)
-        claimed = (await context.db.execute(claim_query(started_at, lease))).rows
+        claimed = (await context.db.execute(claim_query(started_at, lease, limit))).rows
         details["claimed"] = len(claimed)
         deliveries = await deliveries_for(context, claimed, lease)
         results = await attempt_all(context, deliveries)
