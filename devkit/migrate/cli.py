@@ -18,6 +18,7 @@ from devkit.migrate import commands
 from devkit.migrate.commands import Outcome, Target, UsageError
 from devkit.migrate.source import DEFAULT_DIR
 from devkit.migrate.target import DEFAULT_STATE_DIR, database_path
+from edgenotify.db import D1Error
 
 EXIT_CODES = """exit codes:
   0  ok: nothing to report
@@ -130,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args.json, "usage", str(exc), commands.USAGE)
     except commands.MigrationsBroken as exc:
         return _fail(args.json, "migration_failed", str(exc), commands.PROBLEMS)
+    except D1Error as exc:  # not a database, locked for too long, a table D1 refuses to read...
+        return _fail(args.json, "database", f"{exc.message} ({args.command} on {exc.sql or 'the database'})", 2)
     except OSError as exc:
         return _fail(args.json, "io", str(exc), commands.USAGE)
     _print(outcome, args.json)

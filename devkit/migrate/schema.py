@@ -12,6 +12,10 @@ with the same columns is the same table) with type, NOT NULL, default and primar
 position; indexes by name, except the auto-indexes behind UNIQUE / PRIMARY KEY constraints,
 whose names depend on declaration order and which are compared by their columns instead;
 foreign keys as sets; views and triggers by their whitespace-normalised SQL.
+
+Not compared, because no pragma reports them and comparing CREATE TABLE text would flag
+every equivalent spelling: CHECK constraints, COLLATE clauses, AUTOINCREMENT, STRICT and
+WITHOUT ROWID, generated columns (``pragma_table_info`` hides them).
 """
 
 import re

@@ -1,5 +1,6 @@
 """Every ``migrate`` subcommand, human and ``--json`` output, and its exit codes (0 ok, 1 problems, 2 usage/IO)."""
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -20,19 +21,17 @@ from migrate_helpers import (
 from devkit.lint import sumfile
 
 FIRST = "0001_initial_schema.sql"
+MIGRATE = [sys.executable, "-m", "devkit.migrate"]
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
 
 
 def test_help_lists_every_command_and_the_exit_codes(cli):
-    run = subprocess.run(
-        [sys.executable, "-m", "devkit.migrate", "--help"], cwd=ROOT, capture_output=True, text=True, check=True
-    )
+    run = subprocess.run([*MIGRATE, "--help"], env=ENV, capture_output=True, text=True, check=True)
     for command in ("status", "apply", "new", "baseline", "lint", "verify", "hash"):
         assert command in run.stdout
     assert "exit codes" in run.stdout
     for command in ("status", "apply", "new", "baseline", "verify", "hash"):
-        sub = subprocess.run(
-            [sys.executable, "-m", "devkit.migrate", command, "--help"], cwd=ROOT, capture_output=True, text=True
-        )
+        sub = subprocess.run([*MIGRATE, command, "--help"], env=ENV, capture_output=True, text=True)
         assert sub.returncode == 0 and "--json" in sub.stdout and "2  usage" in sub.stdout, command
 
 
@@ -320,6 +319,16 @@ def test_verify_and_status_errors(cli, migrations, db_path, tmp_path):
     broken = cli("verify", "--json")
     assert broken.code == 1 and broken.json["error"]["code"] == "migration_failed"
     assert "0002_broken.sql fails on an empty database" in broken.json["error"]["message"]
+
+
+def test_a_file_that_is_not_a_database_is_an_io_error(cli, db_path):
+    db_path.parent.mkdir(parents=True)
+    db_path.write_bytes(b"not a database, just bytes" * 100)
+    for command in ("status", "apply", "verify"):
+        run = cli(command, "--json")
+        assert run.code == 2 and run.json["error"]["code"] == "database", command
+        assert "not a database" in run.json["error"]["message"]
+    assert "migrate: file is not a database" in cli("status").err
 
 
 def test_state_dir_selects_the_embedded_runtime_database(cli, migrations, tmp_path):
