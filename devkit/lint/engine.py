@@ -58,7 +58,7 @@ def run(path: str | Path) -> LintResult:
 
 
 def _context(replay: Replay, path: Path, display: str) -> FileContext:
-    text = path.read_text(encoding="utf-8")
+    text = path.read_bytes().decode("utf-8", errors="replace")  # a bad byte is reported by SQLite, not a crash
     start = replay.schema()
     replay.begin_file()
     statements = [analyze(stmt, i) for i, stmt in enumerate(split_sql(text))]

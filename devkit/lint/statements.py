@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import SqlglotError
 
 from devkit.lint.schema_model import Schema, key
 from edgenotify.db.sqlsplit import Statement, split_sql
@@ -85,8 +85,9 @@ def _leading_words(sql: str, n: int) -> list[str]:
     return [w.upper() for w in _WORDS.findall(sql[:200])[:n]]
 
 
-def _parse_error(stmt: Statement, exc: ParseError) -> tuple[int, str]:
-    info = exc.errors[0] if exc.errors else {}
+def _parse_error(stmt: Statement, exc: SqlglotError) -> tuple[int, str]:
+    errors = getattr(exc, "errors", None)  # ParseError has structured errors; TokenError does not
+    info = errors[0] if errors else {}
     line = stmt.line + max(int(info.get("line") or 1), 1) - 1
     desc = str(info.get("description") or exc).splitlines()[0]
     return line, desc
@@ -107,7 +108,7 @@ def analyze(stmt: Statement, index: int) -> Analyzed:
         return _trigger(stmt, index)
     try:
         trees = sqlglot.parse(stmt.sql, read="sqlite")
-    except ParseError as exc:
+    except SqlglotError as exc:
         return _unparsed(stmt, index, first, _parse_error(stmt, exc))
     trees = [t for t in trees if t is not None]
     a = Analyzed(stmt, index, "other", ast=trees[0] if trees else None)
@@ -115,7 +116,40 @@ def analyze(stmt: Statement, index: int) -> Analyzed:
         _classify(a)
     if first == "CREATE":
         _create_head(a)
+    elif first == "ALTER" and a.kind in ("other", "alter_other"):
+        _alter_head(a)
     return a
+
+
+_ALTER = re.compile(rf"ALTER\s+TABLE\s+{_QNAME}\s+(.*)$", re.IGNORECASE | re.DOTALL)
+_ALTER_ACTIONS = (
+    ("rename_table", re.compile(rf"RENAME\s+TO\s+{_QNAME}", re.I)),
+    ("rename_column", re.compile(rf"RENAME\s+(?:COLUMN\s+)?({_NAME})\s+TO\s+({_NAME})", re.I)),
+    ("drop_column", re.compile(rf"DROP\s+(?:COLUMN\s+)?({_NAME})", re.I)),
+    ("add_column", re.compile(rf"ADD\s+(?:COLUMN\s+)?(({_NAME}).*)$", re.I | re.S)),
+)
+
+
+def _alter_head(a: Analyzed) -> None:
+    """ALTER TABLE that sqlglot kept as a Command (e.g. ``ADD COLUMN c`` without a type): classify from the text."""
+    m = _ALTER.match(a.stmt.sql)
+    if not m:
+        return
+    a.target = unquote(m.group(1))
+    for kind, pattern in _ALTER_ACTIONS:
+        action = pattern.match(m.group(2))
+        if not action:
+            continue
+        a.kind = kind
+        if kind == "rename_table":
+            a.new_name = unquote(action.group(1))
+        elif kind == "rename_column":
+            a.column, a.new_name = unquote(action.group(1)), unquote(action.group(2))
+        elif kind == "drop_column":
+            a.column = unquote(action.group(1))
+        else:
+            a.column_sql, a.column = action.group(1).strip(), unquote(action.group(2))
+        return
 
 
 _DML_HEAD = re.compile(rf"(?:UPDATE(?:\s+OR\s+[A-Z]+)?|DELETE\s+FROM)\s+{_QNAME}", re.IGNORECASE)
@@ -158,7 +192,7 @@ def _trigger(stmt: Statement, index: int) -> Analyzed:
         a.body.append(Statement(inner.sql, line))
         try:
             sqlglot.parse(inner.sql, read="sqlite")
-        except ParseError as exc:
+        except SqlglotError as exc:
             a.body_errors.append(_parse_error(Statement(inner.sql, line), exc))
     return a
 

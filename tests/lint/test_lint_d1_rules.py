@@ -135,3 +135,14 @@ def test_writing_the_ledger_is_an_error(mdir):
 
 def test_reading_other_tables_is_not_ledger(mdir):
     assert "ledger-table" not in rules(mdir.lint("DELETE FROM plain WHERE id = 1;\n"))
+
+
+def test_odd_files_are_findings_not_crashes(mdir):
+    mdir.add("", name="0002_empty.sql")
+    mdir.add("-- only a comment\n/* and a block */\n", name="0003_comments.sql")
+    mdir.add("INSERT INTO plain (name) VALUES ('unterminated\n", name="0004_unterminated.sql")
+    (mdir.path / "0005_binary.sql").write_bytes(b"\xff\xfe not utf-8")
+    result = mdir.lint()
+    assert rules(result, file="0004_unterminated.sql") == {"parse-error"}
+    assert rules(result, file="0005_binary.sql") == {"sqlite-error"}
+    assert not rules(result, file="0002_empty.sql") | rules(result, file="0003_comments.sql")

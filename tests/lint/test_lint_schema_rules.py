@@ -150,3 +150,19 @@ def test_unique_index_on_a_table_with_data(mdir):
 def test_unique_index_on_a_new_table_is_fine(mdir):
     sql = "CREATE TABLE IF NOT EXISTS t (a);\nCREATE UNIQUE INDEX IF NOT EXISTS idx_t_a ON t (a);\n"
     assert not rules(mdir.lint(sql), file=NEW)
+
+
+@pytest.mark.parametrize(
+    ("sql", "rule"),
+    [
+        ("ALTER TABLE plain ADD COLUMN untyped NOT NULL", "add-column-not-null-no-default"),
+        ("ALTER TABLE plain ADD untyped DEFAULT NULL NOT NULL", "add-column-not-null-no-default"),
+        ("ALTER TABLE plain ADD COLUMN untyped DEFAULT CURRENT_TIMESTAMP", "add-column-rejected"),
+    ],
+)
+def test_typeless_add_column_that_sqlglot_keeps_as_a_command(mdir, sql, rule):
+    assert finding(mdir.lint(sql + ";\n"), rule).severity == "error"
+
+
+def test_typeless_add_column_with_default_is_fine(mdir):
+    assert not rules(mdir.lint("ALTER TABLE plain ADD COLUMN untyped NOT NULL DEFAULT 0;\n"), file=NEW)

@@ -1,6 +1,8 @@
 """Column changes: ADD COLUMN constraints SQLite only rejects once the table has rows, and type / default /
 nullability changes (SQLite has no ALTER COLUMN, so they come from a table rebuild)."""
 
+import re
+
 from sqlglot import exp
 
 from devkit.lint.context import FileContext
@@ -79,7 +81,7 @@ def check(ctx: FileContext) -> list[Finding]:
 def _add_column(ctx: FileContext, a: Analyzed) -> list[Finding]:
     out: list[Finding] = []
     coldef = a.ast.find(exp.ColumnDef) if a.ast is not None else None
-    if coldef is not None and _not_null_without_default(coldef):
+    if _not_null_without_default(coldef, a.column_sql or ""):
         out.append(ctx.finding(NOT_NULL_NO_DEFAULT, a.line, f"{a.target}.{a.column} is NOT NULL without a DEFAULT"))
     table = a.before.table(a.target)
     if table is not None and a.column_sql and ctx.existed_before(a.target):
@@ -89,7 +91,10 @@ def _add_column(ctx: FileContext, a: Analyzed) -> list[Finding]:
     return out
 
 
-def _not_null_without_default(coldef: exp.ColumnDef) -> bool:
+def _not_null_without_default(coldef: exp.ColumnDef | None, text: str) -> bool:
+    if coldef is None:  # sqlglot kept the statement as a Command: judge the column text
+        upper = " ".join(text.upper().split())
+        return "NOT NULL" in upper and not re.search(r"\bDEFAULT\s+(?!NULL\b)", upper)
     kinds = [c.args.get("kind") for c in coldef.args.get("constraints") or []]
     not_null = any(isinstance(k, exp.NotNullColumnConstraint) and not k.args.get("allow_null") for k in kinds)
     defaults = [k for k in kinds if isinstance(k, exp.DefaultColumnConstraint)]
