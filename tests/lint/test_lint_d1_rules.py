@@ -144,5 +144,5 @@ def test_odd_files_are_findings_not_crashes(mdir):
     (mdir.path / "0005_binary.sql").write_bytes(b"\xff\xfe not utf-8")
     result = mdir.lint()
     assert rules(result, file="0004_unterminated.sql") == {"parse-error"}
-    assert rules(result, file="0005_binary.sql") == {"sqlite-error"}
+    assert rules(result, file="0005_binary.sql") == {"parse-error"}
     assert not rules(result, file="0002_empty.sql") | rules(result, file="0003_comments.sql")
