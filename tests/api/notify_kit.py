@@ -144,3 +144,54 @@ class Api:
 
     def task_runs(self) -> list[dict[str, Any]]:
         return self.sql("SELECT * FROM task_execution_records WHERE task_name = 'retry_due' ORDER BY id")
+
+
+class SendGate:
+    """Wraps the server's D1 binding and holds every idempotent send's batch until ``expected`` of
+    them are waiting, then releases them all at once.
+
+    This forces the worst case of a race: every request has resolved its channels and generated
+    its own message ids before any of them reaches D1. (Without it the embedded server might
+    finish one request before the next is read.) ``_binding`` lets the auto-migrator recognise
+    the wrapped database as already migrated.
+    """
+
+    def __init__(self, inner: Any, expected: int, timeout: float = 20) -> None:
+        self._binding = inner
+        self.expected = expected
+        self.timeout = timeout
+        self.held = 0
+        self._open: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._binding, name)
+
+    def prepare(self, sql: str) -> Any:
+        return self._binding.prepare(sql)
+
+    async def batch(self, statements: list[Any]) -> Any:
+        import asyncio
+
+        if statements and statements[0].statement.startswith("INSERT INTO idempotency_keys"):
+            if self._open is None:
+                self._open = asyncio.Event()
+            self.held += 1
+            if self.held >= self.expected:
+                self._open.set()
+            await asyncio.wait_for(self._open.wait(), self.timeout)
+        return await self._binding.batch(statements)
+
+
+@pytest.fixture
+def send_gate(api: Api) -> Iterator[Any]:
+    """``send_gate(n)`` installs a :class:`SendGate` on the server's env; removed at teardown."""
+    env = api.worker.server_env
+    original = env.DB
+    api.send({"user_id": "gate-warmup", "content": "x"})  # migrate through the real binding first
+
+    def install(expected: int) -> SendGate:
+        env.DB = SendGate(original, expected)
+        return env.DB
+
+    yield install
+    env.DB = original
