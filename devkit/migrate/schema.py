@@ -1,7 +1,7 @@
 """The schema of a database as structured facts, and the drift between two of them (``verify``).
 
 Read through the D1 binding with what D1 allows: ``sqlite_master`` and the table-valued
-``pragma_table_info`` / ``pragma_index_list`` / ``pragma_index_info`` /
+``pragma_table_xinfo`` (``table_info`` plus generated columns) / ``pragma_index_list`` / ``pragma_index_info`` /
 ``pragma_foreign_key_list`` functions, all in one ``batch`` (one round trip, one consistent
 snapshot). Objects that are bookkeeping rather than schema are left out: wrangler's ledger
 and our checksum side table (``d1_migrations*``), SQLite's own ``sqlite_*`` tables and
@@ -15,7 +15,8 @@ foreign keys as sets; views and triggers by their whitespace-normalised SQL.
 
 Not compared, because no pragma reports them and comparing CREATE TABLE text would flag
 every equivalent spelling: CHECK constraints, COLLATE clauses, AUTOINCREMENT, STRICT and
-WITHOUT ROWID, generated columns (``pragma_table_info`` hides them).
+WITHOUT ROWID, and a generated column's expression (``pragma_table_xinfo`` only says that
+it is generated, stored or virtual).
 """
 
 import re
@@ -31,7 +32,7 @@ _TABLES = f"SELECT name FROM sqlite_master WHERE type = 'table' AND NOT {_IGNORE
 
 QUERIES = [
     Query(f"SELECT type, name, tbl_name, sql FROM sqlite_master WHERE NOT {_IGNORED.replace('name', 'tbl_name')}"),
-    Query(f"SELECT t.name AS tbl, c.* FROM ({_TABLES}) t JOIN pragma_table_info(t.name) c"),
+    Query(f"SELECT t.name AS tbl, c.* FROM ({_TABLES}) t JOIN pragma_table_xinfo(t.name) c"),
     Query(f"SELECT t.name AS tbl, i.* FROM ({_TABLES}) t JOIN pragma_index_list(t.name) i"),
     Query(
         f"SELECT t.name AS tbl, i.name AS idx, c.seqno, c.name AS col FROM ({_TABLES}) t "
@@ -51,6 +52,7 @@ class Column:
     notnull: bool
     default: str | None
     pk: int  # position in the primary key, 0 when not part of it
+    generated: str = ""  # "", "VIRTUAL" or "STORED" (pragma_table_xinfo hidden = 2 / 3)
 
     def describe(self) -> str:
         parts = [self.type or "(no type)"]
@@ -60,6 +62,8 @@ class Column:
             parts.append(f"DEFAULT {self.default}")
         if self.pk:
             parts.append(f"PRIMARY KEY#{self.pk}")
+        if self.generated:
+            parts.append(f"GENERATED {self.generated}")
         return " ".join(parts)
 
 
@@ -127,8 +131,13 @@ async def read_schema(db: Database) -> Schema:
             schema.tables.setdefault(row["name"], {})
             schema.foreign_keys.setdefault(row["name"], set())
     for row in columns:
+        generated = {2: "VIRTUAL", 3: "STORED"}.get(int(row["hidden"]), "")
         schema.tables.setdefault(row["tbl"], {})[row["name"]] = Column(
-            (_norm(row["type"]) or "").upper(), bool(row["notnull"]), _norm(row["dflt_value"]), int(row["pk"])
+            (_norm(row["type"]) or "").upper(),
+            bool(row["notnull"]),
+            _norm(row["dflt_value"]),
+            int(row["pk"]),
+            generated,
         )
     cols: dict[str, list[tuple[int, str]]] = {}
     for row in index_columns:
