@@ -23,7 +23,8 @@ class Default(WorkerEntrypoint):
             body=bytes(body),
         )
         out = await handle_fetch(incoming, self.env, self.ctx)
-        return Response(out.body, status=out.status, headers=list(out.headers.items()))
+        # A null-body status (204, 304) must have a null body, not b"" (the Response constructor throws).
+        return Response(out.body or None, status=out.status, headers=list(out.headers.items()))
 
     async def scheduled(self, controller, env, ctx):
         # workerd passes env and ctx as None to class entrypoints: use self.env / self.ctx.
