@@ -49,7 +49,7 @@ CREATE INDEX IF NOT EXISTS idx_plain_name ON plain (name);
 """
     result = mdir.lint(sql)
     assert finding(result, "table-rebuild").risk == "medium"
-    assert not rules(result) & {"rebuild-cascade", "drop-table", "rename-table", "rebuild-lost-objects"}
+    assert rules(result, file="0002_change.sql") == {"table-rebuild"}  # same columns, index re-created, no children
     assert result.exit_code == 0
 
 
@@ -103,6 +103,10 @@ def test_plain_drop_of_a_parent_with_cascading_children(mdir):
     result = mdir.lint("DROP TABLE parent;\n")
     assert finding(result, "drop-cascade").severity == "error"
     assert "drop-table" in rules(result)
+
+
+def test_plain_drop_of_a_table_nobody_references_is_not_a_cascade(mdir):
+    assert rules(mdir.lint("DROP TABLE child;\n"), file="0002_change.sql") == {"drop-table"}
 
 
 def test_drop_and_recreate_without_copy_is_a_drop_not_a_rebuild(mdir):
