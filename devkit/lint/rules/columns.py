@@ -127,7 +127,13 @@ def _column_changes(ctx: FileContext, line: int, where: str, col: Column, now: C
     if _norm(col.type) != _norm(now.type):
         out.append(ctx.finding(TYPE_CHANGE, line, f"{where}: type changes from {col.type!r} to {now.type!r}"))
     if _norm(col.default) != _norm(now.default):
-        out.append(ctx.finding(DEFAULT_CHANGE, line, f"{where}: DEFAULT changes from {col.default} to {now.default}"))
+        out.append(
+            ctx.finding(
+                DEFAULT_CHANGE,
+                line,
+                f"{where}: DEFAULT changes from {col.default or 'none'} to {now.default or 'none'}",
+            )
+        )
     if now.notnull and not col.notnull and not now.pk:
         out.append(ctx.finding(NOT_NULL_ADDED, line, f"{where}: was nullable, becomes NOT NULL"))
     return out
