@@ -14,6 +14,9 @@ from typing import Any
 MAX_BOUND_PARAMS = 100
 MAX_STATEMENT_BYTES = 100_000
 MAX_SAFE_INTEGER = 2**53 - 1
+# Pyodide sends an int as a JS number only when |v| < 2**53 - 1; from there on it becomes a BigInt,
+# which D1 refuses (seen on Miniflare: 2**53 - 1 -> "D1_TYPE_ERROR: Type 'bigint' not supported").
+MAX_BINDABLE_INTEGER = 2**53 - 2
 
 Param = None | bool | int | float | str | bytes
 
@@ -72,8 +75,8 @@ def bind_value(value: Any) -> Param:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
-        if abs(value) > MAX_SAFE_INTEGER:
-            raise D1Error(f"D1_TYPE_ERROR: integer {value} is beyond 2**53 and cannot be bound; bind it as text")
+        if abs(value) > MAX_BINDABLE_INTEGER:
+            raise D1Error(f"D1_TYPE_ERROR: integer {value} is beyond 2**53 - 2 and cannot be bound; bind it as text")
         return value
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
@@ -101,8 +104,12 @@ class Database:
     def _prepare(self, query: Query) -> Any:
         if len(query.params) > MAX_BOUND_PARAMS:
             raise D1Error(f"D1_ERROR: too many SQL variables ({len(query.params)} > {MAX_BOUND_PARAMS})", query.sql)
-        stmt = self.binding.prepare(query.sql)
-        return stmt.bind(*[bind_value(p) for p in query.params]) if query.params else stmt
+        values = [bind_value(p) for p in query.params]
+        try:  # the JS bind() refuses some values synchronously: still a D1Error, never a raw JsException
+            stmt = self.binding.prepare(query.sql)
+            return stmt.bind(*values) if values else stmt
+        except Exception as exc:
+            raise D1Error(str(exc), query.sql) from exc
 
     async def execute(self, query: Query) -> Result:
         stmt = self._prepare(query)
