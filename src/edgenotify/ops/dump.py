@@ -1,0 +1,139 @@
+"""Reading a table as exact SQL literals, in keyset pages, with a digest of what was read.
+
+Each page is ONE query. SQLite computes the literals itself (``quote()``), so integers beyond
+2**53, REALs (``%!.15g`` or ``%!.20e``, whichever round-trips), BLOBs, NULL vs '' and any TEXT
+come back as text and never pass through a JavaScript number. ``quote()`` prints -0.0 as
+``0.0``; where a column can hold -0.0 at all (see ``schema.affinity_may_hold_negative_zero``)
+its sign is read with ``atan2(x, -1.0)`` and written as ``-0.0``.
+
+Pages are bounded twice: at most ``max_rows`` rows and (for rowid tables) about ``max_bytes``
+of value text, measured in SQL before any literal is built: a window sum over the first
+``max_rows`` keys keeps only the prefix whose cumulative ``length()`` stays under the budget
+(always at least one row). Memory per page is therefore flat whatever the table size and the
+row size (a D1 row is at most 2 MB). The keyset cursor is the last row's key, inlined as its
+exact literal, so rowids beyond 2**53 work too.
+
+The digest of a table is SHA-256 over its rows in key order, each row being its value
+literals written ``<length in characters>:<literal>,`` and ended by a newline. Backup and
+restore verification compute it with this same reader, so equal digests mean equal data.
+"""
+
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgenotify.db import Database
+from edgenotify.ops.schema import ROWID_ALIASES, TableSpec, affinity_may_hold_negative_zero, quote_ident
+from edgenotify.ops.sqlwriter import Row
+
+MAX_PAGE_ROWS = 2000
+MAX_PAGE_BYTES = 2_000_000
+WITHOUT_ROWID_PAGE_ROWS = 200  # no byte budget there (see _page_sql); such tables hold small rows
+
+
+def _key_sql(name: str) -> str:
+    return name if name.lower() in ROWID_ALIASES else quote_ident(name)
+
+
+def literal_sql(expr: str, negative_zero: bool) -> str:
+    if not negative_zero:
+        return f"quote({expr})"
+    negative = f"typeof({expr}) = 'real' AND {expr} = 0 AND atan2({expr}, -1.0) < 0"
+    return f"CASE WHEN {negative} THEN '-0.0' ELSE quote({expr}) END"
+
+
+def row_text(values: list[str]) -> str:
+    return "".join(f"{len(v)}:{v}," for v in values) + "\n"
+
+
+@dataclass
+class TableDigest:
+    rows: int = 0
+    _hash: Any = field(default_factory=hashlib.sha256)
+
+    def update(self, rows: list[Row]) -> None:
+        self.rows += len(rows)
+        self._hash.update("".join(row_text(r.values) for r in rows).encode("utf-8"))
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+
+class TableReader:
+    """Keyset pages of ``Row`` for one table; ``pages()`` is an async iterator."""
+
+    def __init__(
+        self,
+        db: Database,
+        spec: TableSpec,
+        negative_zero: bool = True,
+        max_rows: int = MAX_PAGE_ROWS,
+        max_bytes: int = MAX_PAGE_BYTES,
+    ):
+        self.db = db
+        self.spec = spec
+        self.max_rows = max(1, max_rows)
+        self.max_bytes = max(1, max_bytes)
+        self.keys = [_key_sql(k) for k in spec.key]
+        self.rowid_keyed = len(spec.key) == 1 and spec.key[0].lower() in ROWID_ALIASES
+        zero = [negative_zero and affinity_may_hold_negative_zero(t) for t in spec.decl_types]
+        self.value_exprs = [literal_sql(f"t.{quote_ident(c)}", z) for c, z in zip(spec.columns, zero, strict=True)]
+        self.queries = 0
+
+    def _cursor(self, last: list[str] | None, prefix: str = "") -> str:
+        if last is None:
+            return ""
+        cols = [f"{prefix}{k}" for k in self.keys]
+        if len(cols) == 1:
+            return f" WHERE {cols[0]} > {last[0]}"
+        return f" WHERE ({', '.join(cols)}) > ({', '.join(last)})"
+
+    def _select_list(self) -> str:
+        keys = [f"quote(t.{k}) AS _k{i}" for i, k in enumerate(self.keys)]
+        values = [f"{e} AS _v{i}" for i, e in enumerate(self.value_exprs)]
+        return ", ".join(keys + values)
+
+    def page_sql(self, last: list[str] | None) -> str:
+        table = quote_ident(self.spec.name)
+        if not self.rowid_keyed:
+            order = ", ".join(f"t.{k}" for k in self.keys)
+            limit = min(self.max_rows, WITHOUT_ROWID_PAGE_ROWS)
+            where = self._cursor(last, "t.")
+            return f"SELECT {self._select_list()} FROM {table} AS t{where} ORDER BY {order} LIMIT {limit}"
+        key = self.keys[0]
+        sizes = " + ".join(f"ifnull(length({quote_ident(c)}), 0)" for c in self.spec.columns) or "0"
+        return (
+            f"WITH lim AS (SELECT {key} AS _k, {sizes} AS _sz FROM {table}{self._cursor(last)} "
+            f"ORDER BY {key} LIMIT {self.max_rows}), "
+            "page AS (SELECT _k, sum(_sz) OVER (ORDER BY _k ROWS UNBOUNDED PRECEDING) - _sz AS _before FROM lim) "
+            f"SELECT {self._select_list()} FROM page JOIN {table} AS t ON t.{key} = page._k "
+            f"WHERE page._before < {self.max_bytes} ORDER BY page._k"
+        )
+
+    def _row(self, raw: dict) -> Row:
+        key = [str(raw[f"_k{i}"]) for i in range(len(self.keys))]
+        values = [str(raw[f"_v{i}"]) for i in range(len(self.value_exprs))]
+        return Row(key, [key[0], *values] if self.spec.explicit_rowid else values)
+
+    async def pages(self) -> AsyncIterator[list[Row]]:
+        last: list[str] | None = None
+        while True:
+            raw = await self.db.all(self.page_sql(last))
+            self.queries += 1
+            if not raw:
+                return
+            rows = [self._row(r) for r in raw]
+            yield rows
+            last = rows[-1].key
+            if not self.rowid_keyed and len(rows) < min(self.max_rows, WITHOUT_ROWID_PAGE_ROWS):
+                return
+
+
+async def digest_table(db: Database, spec: TableSpec, negative_zero: bool = True, **limits: int) -> TableDigest:
+    """Row count and SHA-256 of one table, read exactly as a backup reads it."""
+    digest = TableDigest()
+    async for page in TableReader(db, spec, negative_zero, **limits).pages():
+        digest.update(page)
+    return digest

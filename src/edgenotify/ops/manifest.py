@@ -1,0 +1,129 @@
+"""Backup naming in R2 and the manifest, whose presence marks a backup complete.
+
+Layout (one "directory" per backup)::
+
+    backups/<id>/data.sql.gz      gzip SQL, restorable by ``wrangler d1 execute --file`` once gunzipped
+    backups/<id>/manifest.json    written LAST; absent = incomplete (failed or still running)
+
+``<id>`` is ``YYYYMMDDTHHMMSSmmmZ-<6 hex>``: it sorts by creation time and carries it, so
+listing and retention need no per-object metadata.
+"""
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+FORMAT = "edgenotify-d1-backup"
+FORMAT_VERSION = 1
+PREFIX = "backups/"
+DATA_NAME = "data.sql.gz"
+MANIFEST_NAME = "manifest.json"
+DIGEST_RULE = "sha256 over rows in key order; row = '<len>:<quote() literal>,' per value + '\\n'"
+
+_ID = re.compile(r"^(\d{8}T\d{6})(\d{3})Z-[0-9a-f]{6}$")
+
+
+class ManifestError(ValueError):
+    """A manifest that is missing, unreadable or of a format this code does not know."""
+
+
+def new_backup_id(now: datetime) -> str:
+    now = now.astimezone(UTC)
+    return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + secrets.token_hex(3)
+
+
+def is_backup_id(text: str) -> bool:
+    return bool(_ID.match(text))
+
+
+def id_time(backup_id: str) -> datetime:
+    m = _ID.match(backup_id)
+    if not m:
+        raise ValueError(f"not a backup id: {backup_id!r}")
+    base = datetime.strptime(m.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    return base.replace(microsecond=int(m.group(2)) * 1000)
+
+
+def data_key(backup_id: str) -> str:
+    return f"{PREFIX}{backup_id}/{DATA_NAME}"
+
+
+def manifest_key(backup_id: str) -> str:
+    return f"{PREFIX}{backup_id}/{MANIFEST_NAME}"
+
+
+def split_key(key: str) -> tuple[str, str] | None:
+    """(backup id, file name) of a key under ``backups/``, or None for anything else."""
+    if not key.startswith(PREFIX):
+        return None
+    rest = key[len(PREFIX) :]
+    backup_id, sep, name = rest.partition("/")
+    return (backup_id, name) if sep and is_backup_id(backup_id) else None
+
+
+@dataclass
+class TableEntry:
+    name: str
+    kind: str
+    rows: int
+    sha256: str | None  # None when the table's rows are not dumped (e.g. contentless FTS5)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "rows": self.rows, "sha256": self.sha256}
+
+
+def build(
+    *,
+    backup_id: str,
+    created_at: str,
+    completed_at: str,
+    duration_ms: int,
+    database: str,
+    trigger: str,
+    migrations: list[str],
+    tables: list[TableEntry],
+    sequences: dict[str, str],
+    object_info: dict[str, Any],
+    warnings: list[str],
+) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "id": backup_id,
+        "created_at": created_at,
+        "completed_at": completed_at,
+        "duration_ms": duration_ms,
+        "database": database,
+        "trigger": trigger,
+        "migration": {"last_applied": migrations[-1] if migrations else None, "applied": migrations},
+        "tables": [t.as_dict() for t in tables],
+        "sequences": sequences,
+        "totals": {"tables": len(tables), "rows": sum(t.rows for t in tables)},
+        "digest": DIGEST_RULE,
+        "object": object_info,
+        "warnings": warnings,
+    }
+
+
+def encode(manifest: dict[str, Any]) -> bytes:
+    return json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def parse(data: bytes | str) -> dict[str, Any]:
+    """Decode and check a manifest; raises ManifestError with a reason an operator can act on."""
+    try:
+        manifest = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ManifestError(f"manifest is not valid JSON: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ManifestError("not an edgenotify backup manifest")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ManifestError(f"backup format version {version!r} is newer than this code supports ({FORMAT_VERSION})")
+    for name in ("id", "created_at", "tables", "object", "migration"):
+        if name not in manifest:
+            raise ManifestError(f"manifest lacks {name!r}")
+    return manifest

@@ -1,0 +1,262 @@
+"""What a backup contains: the database's own objects, classified, with keys and FK order.
+
+Read from ``sqlite_master`` and ``PRAGMA table_list``/``table_xinfo`` (all on D1's allow-list),
+in two round trips. Excluded: SQLite's and D1's internals (``sqlite_*``, ``_cf_*``) and the
+shadow tables of virtual tables, which are rebuilt by recreating the virtual table and refilling
+it. The migration ledger (``d1_migrations`` and our checksum side table) IS included: it states
+which migrations produced the schema in the backup, so a restored database has a ledger that
+matches its schema and neither wrangler nor the auto-migrator re-applies anything.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from edgenotify.db import D1Error, Database, Query
+
+INTERNAL_PREFIXES = ("sqlite_", "_cf_")
+ROWID_ALIASES = ("rowid", "_rowid_", "oid")
+
+# Table kinds. Rows are dumped for "table", "fts5" (own content) and "rtree"; an external-content
+# FTS5 table is refilled with its 'rebuild' command; the others carry no data of their own.
+TABLE = "table"
+FTS5 = "fts5"
+FTS5_EXTERNAL = "fts5-external"
+FTS5_CONTENTLESS = "fts5-contentless"
+FTS5_VOCAB = "fts5vocab"
+RTREE = "rtree"
+VIRTUAL_OTHER = "virtual"
+DUMPED_KINDS = (TABLE, FTS5, RTREE)
+
+_VIRTUAL = re.compile(r"^\s*CREATE\s+VIRTUAL\s+TABLE\s+.*?\bUSING\s+(\w+)\s*\((.*)\)\s*$", re.I | re.S)
+_CONTENT_OPTION = re.compile(r"""\bcontent\s*=\s*('(?:[^']|'')*'|"(?:[^"]|"")*"|[^,\s)]+)""", re.I)
+_CONTENTLESS_DELETE = re.compile(r"\bcontentless_delete\s*=\s*'?1", re.I)
+_REFERENCES = re.compile(r"""\bREFERENCES\s+("(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|'(?:[^']|'')+'|[A-Za-z_][\w$]*)""", re.I)
+_WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\s*(?:,|$)", re.I)
+
+
+def quote_ident(name: str) -> str:
+    """A double-quoted SQL identifier, exact for any name."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def unquote_ident(token: str) -> str:
+    token = token.strip()
+    if len(token) >= 2 and token[0] == token[-1] and token[0] in "\"'`":
+        return token[1:-1].replace(token[0] * 2, token[0])
+    if len(token) >= 2 and token[0] == "[" and token[-1] == "]":
+        return token[1:-1]
+    return token
+
+
+def is_internal(name: str) -> bool:
+    return name.lower().startswith(INTERNAL_PREFIXES)
+
+
+def virtual_module(sql: str) -> tuple[str, str] | None:
+    """(module, argument text) of a CREATE VIRTUAL TABLE statement, or None for ordinary DDL."""
+    m = _VIRTUAL.match(sql or "")
+    return (m.group(1).lower(), m.group(2)) if m else None
+
+
+def fts5_kind(args: str) -> str:
+    """Own content, external content (``content=tbl``) or contentless (``content=''``)."""
+    if _CONTENTLESS_DELETE.search(args):
+        return FTS5_CONTENTLESS
+    m = _CONTENT_OPTION.search(args)
+    if not m:
+        return FTS5
+    return FTS5_CONTENTLESS if unquote_ident(m.group(1)) == "" else FTS5_EXTERNAL
+
+
+def table_kind(sql: str) -> str:
+    virtual = virtual_module(sql)
+    if virtual is None:
+        return TABLE
+    module, args = virtual
+    if module == "fts5":
+        return fts5_kind(args)
+    if module == "fts5vocab":
+        return FTS5_VOCAB
+    if module == "rtree" or module.startswith("rtree"):
+        return RTREE
+    return VIRTUAL_OTHER
+
+
+def references(sql: str) -> list[str]:
+    """Parent tables named by REFERENCES clauses of a CREATE TABLE statement."""
+    seen: list[str] = []
+    for m in _REFERENCES.finditer(sql or ""):
+        name = unquote_ident(m.group(1))
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
+def affinity_may_hold_negative_zero(decl_type: str) -> bool:
+    """SQLite keeps -0.0 only where no numeric/text affinity converts it (BLOB affinity, STRICT ANY).
+
+    INTEGER and NUMERIC affinity store it as integer 0, REAL affinity stores integral reals as
+    integers, TEXT affinity renders it as text: in those columns -0.0 cannot exist.
+    """
+    t = decl_type.upper()
+    if "INT" in t or "CHAR" in t or "CLOB" in t or "TEXT" in t:
+        return False
+    if "REAL" in t or "FLOA" in t or "DOUB" in t:
+        return False
+    return t == "" or "BLOB" in t or t == "ANY"
+
+
+@dataclass
+class TableSpec:
+    name: str
+    sql: str
+    kind: str = TABLE
+    columns: list[str] = field(default_factory=list)  # written columns (no hidden/generated ones)
+    decl_types: list[str] = field(default_factory=list)
+    key: list[str] = field(default_factory=lambda: ["rowid"])  # keyset order: rowid or the PK columns
+    explicit_rowid: str | None = None  # rowid alias written as the first column (no INTEGER PRIMARY KEY)
+    references: list[str] = field(default_factory=list)
+
+    @property
+    def dumps_rows(self) -> bool:
+        return self.kind in DUMPED_KINDS
+
+    @property
+    def virtual(self) -> bool:
+        return self.kind != TABLE
+
+    @property
+    def insert_columns(self) -> list[str]:
+        """SQL fragments of the INSERT column list (the rowid alias bare, names quoted)."""
+        cols = [quote_ident(c) for c in self.columns]
+        return [self.explicit_rowid, *cols] if self.explicit_rowid else cols
+
+    @property
+    def value_types(self) -> list[str]:
+        return ["INTEGER", *self.decl_types] if self.explicit_rowid else list(self.decl_types)
+
+
+@dataclass
+class SchemaObject:
+    type: str  # index, view, trigger
+    name: str
+    table: str
+    sql: str
+
+
+@dataclass
+class Schema:
+    tables: list[TableSpec]  # creation order
+    others: list[SchemaObject]  # indexes, views, triggers in creation order
+    has_sequence: bool = False
+    negative_zero: bool = True  # whether atan2() is available to tell -0.0 from 0.0
+
+    def table(self, name: str) -> TableSpec:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [t.name for t in self.tables]
+
+    def data_order(self) -> list[TableSpec]:
+        """Ordinary tables parents first, then virtual tables (their content tables are filled by then)."""
+        ordinary = [t for t in self.tables if not t.virtual]
+        ordered = fk_order([t.name for t in ordinary], {t.name: t.references for t in ordinary})
+        return [self.table(n) for n in ordered] + [t for t in self.tables if t.virtual]
+
+    def objects(self, kind: str) -> list[SchemaObject]:
+        return [o for o in self.others if o.type == kind]
+
+
+def fk_order(names: list[str], parents: dict[str, list[str]]) -> list[str]:
+    """Parents before children, otherwise creation order; a cycle is broken where it closes.
+
+    Depth-first: each table is placed right after its (recursively placed) parents, so an order
+    that is already safe comes back unchanged. Pure, so the dump and the restore of a foreign
+    file order tables identically.
+    """
+    known = set(names)
+    done: list[str] = []
+    placed: set[str] = set()
+    visiting: set[str] = set()
+
+    def place(name: str) -> None:
+        if name in placed or name in visiting:
+            return
+        visiting.add(name)
+        for parent in parents.get(name, []):
+            if parent in known and parent != name:
+                place(parent)
+        visiting.discard(name)
+        placed.add(name)
+        done.append(name)
+
+    for name in names:
+        place(name)
+    return done
+
+
+def _rowid_alias(columns: list[str]) -> str | None:
+    lowered = {c.lower() for c in columns}
+    return next((a for a in ROWID_ALIASES if a not in lowered), None)
+
+
+def build_table(name: str, sql: str, without_rowid: bool, xinfo: list[dict]) -> TableSpec:
+    """Classify one table and decide its keyset key and written columns from ``table_xinfo``."""
+    kind = table_kind(sql)
+    visible = [r for r in xinfo if int(r["hidden"] or 0) == 0]
+    spec = TableSpec(name, sql, kind, [str(r["name"]) for r in visible], [str(r["type"] or "") for r in visible])
+    if kind == TABLE:
+        spec.references = references(sql)
+        pk = sorted((r for r in xinfo if int(r["pk"] or 0) > 0), key=lambda r: int(r["pk"]))
+        if without_rowid or _WITHOUT_ROWID.search(sql):
+            spec.key = [str(r["name"]) for r in pk]
+        elif not (len(pk) == 1 and str(pk[0]["type"] or "").upper() == "INTEGER"):
+            alias = _rowid_alias(spec.columns)
+            if alias is None:
+                raise D1Error(f"table {name} hides its rowid behind columns named rowid, _rowid_ and oid")
+            spec.key = [alias]
+            spec.explicit_rowid = alias
+        else:
+            spec.key = ["rowid"] if "rowid" not in {c.lower() for c in spec.columns} else [str(pk[0]["name"])]
+    elif kind == FTS5:
+        spec.explicit_rowid = "rowid"
+    return spec
+
+
+async def _has_atan2(db: Database) -> bool:
+    try:
+        await db.all("SELECT atan2(0.0, -1.0) AS probe")
+        return True
+    except D1Error:
+        return False
+
+
+async def inspect(db: Database) -> Schema:
+    """The database's schema in three round trips (objects, table columns, a function probe)."""
+    master, listing = await db.batch(
+        [Query("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"), Query("PRAGMA table_list")]
+    )
+    info = {str(r["name"]): r for r in listing.rows if str(r.get("schema", "main")) == "main"}
+    shadow = {n for n, r in info.items() if str(r["type"]) == "shadow"}
+    rows = [r for r in master.rows if r["sql"] and not is_internal(str(r["name"]))]
+    tables = [r for r in rows if r["type"] == "table" and str(r["name"]) not in shadow]
+    has_sequence = any(str(r["name"]) == "sqlite_sequence" for r in master.rows)
+    queries = [Query(f"PRAGMA table_xinfo({quote_ident(str(r['name']))})") for r in tables]
+    results = await db.batch(queries) if queries else []
+    specs = []
+    for r, res in zip(tables, results, strict=True):
+        name = str(r["name"])
+        wr = bool(int(info.get(name, {}).get("wr", 0) or 0))
+        specs.append(build_table(name, str(r["sql"]), wr, res.rows))
+    others = [
+        SchemaObject(str(r["type"]), str(r["name"]), str(r["tbl_name"]), str(r["sql"]))
+        for r in rows
+        if r["type"] in ("index", "view", "trigger")
+        and str(r["tbl_name"]) not in shadow
+        and not is_internal(str(r["tbl_name"]))
+    ]
+    return Schema(specs, others, has_sequence, await _has_atan2(db))

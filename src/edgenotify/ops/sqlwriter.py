@@ -1,0 +1,169 @@
+"""SQL text for a backup file: statements D1 and ``wrangler d1 execute --file`` both accept.
+
+Values arrive as exact SQL literals computed by SQLite's ``quote()`` (see ``dump.py``), so no
+value ever passes through a JavaScript number. This module only arranges them:
+
+* rows of one table are grouped into multi-row INSERTs of at most ``STATEMENT_BUDGET`` bytes
+  (D1 refuses statements over 100,000 bytes);
+* a row too large for one statement is inserted with its largest values empty, then each value
+  is appended in pieces: ``UPDATE t SET c = c || '<piece>'`` (BLOBs: ``CAST(c || X'..' AS BLOB)``,
+  as ``||`` alone would turn bytes into TEXT);
+* the file never contains the words TRANSACTION or COMMIT inside a value: ``wrangler d1
+  execute`` deletes the first ``BEGIN TRANSACTION;`` and ``COMMIT;`` it finds anywhere in the
+  file, string literals included, and reports success. Such text is written as a
+  concatenation, ``'... TRANS' || 'ACTION ...'``, which SQLite evaluates back to the same TEXT.
+"""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from edgenotify.ops.schema import TableSpec, quote_ident
+
+STATEMENT_BUDGET = 98_000  # bytes per statement, under D1's 100,000
+PIECE_BYTES = 40_000  # raw bytes of a large value per UPDATE (quotes may double it when escaped)
+_FORBIDDEN = re.compile(r"TRANSACTION|COMMIT", re.I)
+# What must never appear in a file meant for `wrangler d1 execute --file` (checked on every statement).
+WRANGLER_TRAPS = re.compile(r"BEGIN\s+TRANSACTION|COMMIT\s*;", re.I)
+
+
+class RowTooLarge(ValueError):
+    """A row whose key or many mid-sized values cannot be written under the statement limit."""
+
+
+def nbytes(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def safe_literal(lit: str) -> str:
+    """The same value, with TRANSACTION/COMMIT split across a ``||`` concatenation (TEXT only)."""
+    if not lit.startswith("'") or not _FORBIDDEN.search(lit):
+        return lit
+    inner = lit[1:-1]
+    parts: list[str] = []
+    pos = 0
+    for m in _FORBIDDEN.finditer(inner):
+        cut = m.start() + 4  # inside the word's letters, so never between the quotes of a '' escape
+        parts.append(inner[pos:cut])
+        pos = cut
+    parts.append(inner[pos:])
+    return " || ".join(f"'{p}'" for p in parts)
+
+
+def is_blob(lit: str) -> bool:
+    return lit[:2] in ("X'", "x'")
+
+
+def is_text(lit: str) -> bool:
+    return lit.startswith("'")
+
+
+def text_value(lit: str) -> str:
+    return lit[1:-1].replace("''", "'")
+
+
+def text_literal(raw: str) -> str:
+    return "'" + raw.replace("'", "''") + "'"
+
+
+def split_literal(lit: str, piece_bytes: int = PIECE_BYTES) -> tuple[str, list[str]]:
+    """(the empty literal of the value's type, piece literals concatenating to the value)."""
+    if is_blob(lit):
+        digits = lit[2:-1]
+        step = piece_bytes * 2
+        return "X''", [f"X'{digits[i : i + step]}'" for i in range(0, len(digits), step)]
+    if not is_text(lit):
+        raise RowTooLarge(f"a {len(lit)}-byte non-text literal cannot be split")
+    raw = text_value(lit)
+    pieces: list[str] = []
+    i = 0
+    while i < len(raw):
+        chunk = raw[i : i + piece_bytes]
+        rendered = safe_literal(text_literal(chunk))
+        while nbytes(rendered) > 2 * piece_bytes and len(chunk) > 1:  # escapes/multibyte: shrink
+            chunk = chunk[: len(chunk) // 2]
+            rendered = safe_literal(text_literal(chunk))
+        pieces.append(rendered)
+        i += len(chunk)
+    return "''", pieces
+
+
+@dataclass
+class Row:
+    key: list[str]  # literals of the keyset key (rowid or PK), for UPDATE ... WHERE
+    values: list[str]  # literals in ``TableSpec.insert_columns`` order
+
+
+class TableWriter:
+    """Renders rows of one table as INSERT (and, for large values, UPDATE) statements."""
+
+    def __init__(self, spec: TableSpec, budget: int = STATEMENT_BUDGET, piece_bytes: int = PIECE_BYTES):
+        self.spec = spec
+        self.budget = budget
+        self.piece_bytes = piece_bytes
+        self.table = quote_ident(spec.name)
+        self.head = f"INSERT INTO {self.table} ({', '.join(spec.insert_columns)}) VALUES\n"
+        self.head_bytes = nbytes(self.head)
+
+    def statements(self, rows: list[Row]) -> Iterator[str]:
+        group: list[str] = []
+        size = self.head_bytes
+        for row in rows:
+            values = [safe_literal(v) for v in row.values]
+            tup = "(" + ",".join(values) + ")"
+            tb = nbytes(tup) + 2
+            if self.head_bytes + tb > self.budget:
+                if group:
+                    yield self._insert(group)
+                    group, size = [], self.head_bytes
+                yield from self._split_row(row)
+                continue
+            if size + tb > self.budget:
+                yield self._insert(group)
+                group, size = [], self.head_bytes
+            group.append(tup)
+            size += tb
+        if group:
+            yield self._insert(group)
+
+    def _insert(self, tuples: list[str]) -> str:
+        return self.head + ",\n".join(tuples) + ";\n"
+
+    def _where(self, key: list[str]) -> str:
+        names = [k if k.lower() in ("rowid", "_rowid_", "oid") else quote_ident(k) for k in self.spec.key]
+        lits = [safe_literal(k) for k in key]
+        if len(names) == 1:
+            return f"{names[0]} = {lits[0]}"
+        return f"({', '.join(names)}) = ({', '.join(lits)})"
+
+    def _split_row(self, row: Row) -> Iterator[str]:
+        current = [safe_literal(v) for v in row.values]
+        appends: list[tuple[int, str]] = []
+        for i in sorted(range(len(row.values)), key=lambda i: -len(row.values[i])):
+            if self.head_bytes + nbytes("(" + ",".join(current) + ")") + 2 <= self.budget:
+                break
+            lit = row.values[i]
+            if not (is_text(lit) or is_blob(lit)):
+                continue
+            empty, pieces = split_literal(lit, self.piece_bytes)
+            current[i] = empty
+            appends.extend((i, p) for p in pieces)
+        statement = self._insert(["(" + ",".join(current) + ")"])
+        if nbytes(statement) > self.budget:
+            raise RowTooLarge(f"a row of {self.spec.name} does not fit in {self.budget} bytes even with values split")
+        yield statement
+        where = self._where(row.key)
+        columns = self.spec.insert_columns
+        for i, piece in appends:
+            col = columns[i]
+            expr = f"CAST({col} || {piece} AS BLOB)" if is_blob(piece) else f"{col} || {piece}"
+            update = f"UPDATE {self.table} SET {col} = {expr} WHERE {where};\n"
+            if nbytes(update) > self.budget:
+                raise RowTooLarge(f"a key of {self.spec.name} is too large to address a row in pieces")
+            yield update
+
+
+def ddl_statement(sql: str) -> str:
+    """A CREATE statement from sqlite_master, terminated safely even after a trailing comment."""
+    last_line = sql.rsplit("\n", 1)[-1]
+    return f"{sql}\n;\n" if "--" in last_line else f"{sql};\n"
