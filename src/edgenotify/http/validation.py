@@ -27,7 +27,8 @@ class StrictModel(BaseModel):
 
 
 def _field(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "body"
+    # pydantic marks a bad dict KEY with a trailing "[key]" part: the key itself names the field.
+    return ".".join(str(part) for part in loc if part != "[key]") or "body"
 
 
 def validation_error(exc: ValidationError) -> ApiError:
