@@ -42,22 +42,17 @@ def test_help_lists_every_command_and_the_exit_codes(capsys):
     assert "usage: python -m devkit.lint" in _help(capsys, "lint")  # the linter's own help
 
 
-def test_scripts_migrate_wrapper_runs_the_cli(migrations, db_path):
+def test_scripts_migrate_wrapper_runs_the_cli(migrations, db_path, tmp_path):
+    """The bash wrapper sets up the environment and keeps the caller's directory for relative paths."""
     run = subprocess.run(
-        [
-            str(ROOT / "scripts" / "migrate"),
-            "status",
-            "--json",
-            "--migrations",
-            str(migrations),
-            "--database",
-            str(db_path),
-        ],
+        [str(ROOT / "scripts" / "migrate"), "apply", "--json", "--migrations", "migrations", "--state-dir", "state"],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
     )
-    assert run.returncode == 1, run.stderr  # nothing applied yet
-    assert '"pending"' in run.stdout and FIRST in run.stdout
+    assert run.returncode == 0, run.stderr
+    assert '"applied": [\n    "0001_initial_schema.sql"' in run.stdout
+    assert ledger_names(db_path) == [FIRST]  # tmp_path/state/d1/DB.sqlite3
 
 
 def test_status_on_a_missing_database_creates_nothing(cli, db_path):
