@@ -29,7 +29,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--smoke", action="store_true", help="tiny sizes, no slow anchors, do not record")
     p.add_argument("--timeout", type=float, help="per-contender time limit in seconds (default scales with rows)")
     p.add_argument("--rss-cap-mib", type=int, default=4096, help="kill a contender above this RSS (default 4096)")
-    p.add_argument("--requests", type=int, help="HTTP benchmark: requests per endpoint")
+    p.add_argument("--duration", type=float, help="HTTP benchmark: seconds of load per endpoint (default 10)")
+    p.add_argument("--driver", choices=["auto", "wrk", "httpx"], default="auto", help="HTTP load driver")
     p.add_argument("--no-record", action="store_true", help="print only; leave bench/RESULTS.md alone")
     p.add_argument("--results", type=Path, default=report.RESULTS, help="results file to update")
     p.add_argument("--out", type=Path, help="work and cache directory (default bench/out)")
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         smoke=args.smoke,
         timeout=args.timeout,
         rss_cap_mib=args.rss_cap_mib,
-        requests=args.requests,
+        duration=args.duration,
+        driver=args.driver,
     )
     if args.out:
         opts.out = args.out

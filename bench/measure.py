@@ -4,10 +4,12 @@ Every tool in a comparison (our CLIs, ``sqlite3``, wrangler) runs under ``/usr/b
 for wall time and peak RSS, with a per-run timeout and an RSS cap enforced by sampling the
 child's whole session (wrangler's memory is mostly its ``workerd`` grandchild). A tool that
 fails, times out or blows the cap yields a ``Run`` saying so (``failed: <reason> after <t>``)
-instead of an exception: an anchor dying is a result worth recording, not a crash.
+instead of an exception: an anchor dying is a result worth recording, not a crash. Without
+``/usr/bin/time`` (Debian ``time``) only the sampled RSS is reported.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -86,6 +88,8 @@ def run(
     env: dict[str, str] | None = None,
 ) -> Run:
     """Run ``argv``; ``output`` is the file whose size is reported (defaults to ``stdout``)."""
+    if shutil.which(argv[0]) is None:
+        return Run(label, 0.0, False, f"{argv[0]} is not installed")
     work.mkdir(parents=True, exist_ok=True)
     slug = "".join(c if c.isalnum() else "_" for c in label)
     timefile, errfile = work / f"{slug}.time", work / f"{slug}.stderr"
@@ -95,7 +99,7 @@ def run(
     try:
         with open(errfile, "wb") as err_fh:
             proc = subprocess.Popen(
-                [TIME, "-v", "-o", str(timefile), *argv],
+                [TIME, "-v", "-o", str(timefile), *argv] if os.access(TIME, os.X_OK) else argv,
                 stdin=in_fh,
                 stdout=out_fh,
                 stderr=err_fh,

@@ -13,7 +13,8 @@ class Options:
     smoke: bool = False  # tiny sizes, no slow anchors: proves the code path still runs
     timeout: float | None = None  # per-contender limit in seconds (None: scaled by rows)
     rss_cap_mib: int = 4096  # a contender above this is killed (shared machine) and recorded as failed
-    requests: int | None = None  # HTTP benchmark: requests per endpoint
+    duration: float | None = None  # HTTP benchmark: seconds of load per endpoint (wrk)
+    driver: str = "auto"  # HTTP benchmark: "wrk", "httpx" or "auto" (wrk when installed)
     out: Path = OUT
 
     def sizes(self, default: list[int], smoke: list[int]) -> list[int]:

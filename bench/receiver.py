@@ -5,6 +5,7 @@ any third-party service. Minimal HTTP/1.1 with keep-alive, enough for httpx's cl
 """
 
 import asyncio
+from collections.abc import Callable
 
 
 class Receiver:
@@ -12,6 +13,7 @@ class Receiver:
         self.hits = 0
         self._server: asyncio.Server | None = None
         self.port = 0
+        self.on_hit: Callable[[], None] | None = None  # called after each request (e.g. to wake a waiter)
 
     @property
     def url(self) -> str:
@@ -39,6 +41,8 @@ class Receiver:
                 if length:
                     await reader.readexactly(length)
                 self.hits += 1
+                if self.on_hit is not None:
+                    self.on_hit()
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok")
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import coldstart, datagen, measure, pagination, report, roundtrips
+from bench import coldstart, datagen, http_load, measure, pagination, report, roundtrips
 from bench.__main__ import main
 from bench.options import Options
 
@@ -62,7 +62,7 @@ def test_targets_report_pass_and_miss_with_margin() -> None:
 
 def test_pagination_smoke(opts: Options) -> None:
     body = pagination.run(opts)
-    assert "| keyset | 90% |" in body and "keyset page at 90 % depth" in body
+    assert "| table | keyset | 90% (row" in body and "api: keyset page at 90 % depth" in body
 
 
 def test_coldstart_smoke(opts: Options) -> None:
@@ -73,6 +73,12 @@ def test_coldstart_smoke(opts: Options) -> None:
 def test_roundtrips_smoke(opts: Options) -> None:
     body = roundtrips.run(opts)
     assert "| send (KV warm) | 202 |" in body and "D1 round trips of a send with a warm cache" in body
+
+
+def test_http_smoke(opts: Options) -> None:
+    body = http_load.run(opts)
+    assert "| GET /health |" in body and "| send (webhook to loopback) |" in body
+    assert "accepted sends were delivered" in body and "NOT all delivered" not in body
 
 
 def test_cli_smoke_prints_and_leaves_results_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
