@@ -1,0 +1,122 @@
+// The parity runtime: our Python code on real Pyodide (Python 3.13) against Miniflare's real D1, KV and R2.
+//
+//   node devkit/parity/harness.mjs --root <repo> --wheels <dir> [--json <out.json>] [--only name,name]
+//
+// 1. wrangler's getPlatformProxy() starts Miniflare with the bindings of the project's wrangler.toml
+//    (persisted in a fresh temporary directory, removed at exit; offline, no worker script is run).
+// 2. Pyodide 0.28 from the npm package loads, the pinned pure-Python wheels (workers-runtime-sdk, sqlglot)
+//    are installed from local files, and src/, tests/contract/ and devkit/parity/ are mounted read-through.
+// 3. devkit/parity/pyodide_glue.py wraps each binding with the SDK's _BindingWrapper (as production does),
+//    runs the harness self-checks and every contract in tests/contract/, and returns the results.
+// Prints one line per test and "N passed, N failed"; exits 1 when anything failed or could not run.
+// Miniflare and Pyodide start once per run: the whole suite is one process.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+
+const RUN_TIMEOUT_MS = 240_000;
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      root: { type: "string" },
+      wheels: { type: "string" },
+      json: { type: "string" },
+      only: { type: "string" },
+    },
+  });
+  if (!values.root || !values.wheels) {
+    console.error("usage: harness.mjs --root <repo> --wheels <dir> [--json <file>] [--only a,b]");
+    process.exit(2);
+  }
+  return {
+    root: path.resolve(values.root),
+    wheels: path.resolve(values.wheels),
+    json: values.json ? path.resolve(values.json) : null,
+    only: values.only ? values.only.split(",").filter(Boolean) : [],
+  };
+}
+
+async function startBindings(root, persistDir) {
+  const { getPlatformProxy } = await import("wrangler");
+  // Declared secrets are not used by the bindings; defining them keeps wrangler from warning.
+  for (const name of ["API_TOKEN", "ADMIN_TOKEN"]) process.env[name] ??= "parity-unused";
+  return getPlatformProxy({
+    configPath: path.join(root, "wrangler.toml"),
+    persist: { path: persistDir },
+    remoteBindings: false,
+    envFiles: [],
+  });
+}
+
+async function startPython(opts) {
+  const { loadPyodide } = await import("pyodide");
+  // Python's own output goes to stderr so that stdout carries only the results.
+  const write = (line) => process.stderr.write(`[pyodide] ${line}\n`);
+  const py = await loadPyodide({ stdout: write, stderr: write });
+  const wheels = fs.readdirSync(opts.wheels).filter((f) => f.endsWith(".whl"));
+  if (wheels.length === 0) throw new Error(`no wheels in ${opts.wheels} (run devkit/parity/fetch_wheels.sh)`);
+  for (const wheel of wheels) {
+    // unpackArchive refuses a Node Buffer: it needs a plain Uint8Array.
+    py.unpackArchive(new Uint8Array(fs.readFileSync(path.join(opts.wheels, wheel))), "wheel");
+  }
+  const mounts = {
+    "/parity/src": path.join(opts.root, "src"),
+    "/parity/tests/contract": path.join(opts.root, "tests", "contract"),
+    "/parity/glue": path.join(opts.root, "devkit", "parity"),
+  };
+  for (const [target, host] of Object.entries(mounts)) {
+    py.FS.mkdirTree(target);
+    py.mountNodeFS(target, host);
+  }
+  py.runPython("import sys; sys.path[:0] = ['/parity/src', '/parity', '/parity/glue']");
+  return py;
+}
+
+function report(results) {
+  for (const r of results) {
+    const line = `${r.ok ? "PASS" : "FAIL"} ${r.name} (${r.ms} ms)`;
+    console.log(r.ok ? line : `${line}\n    ${String(r.error).split("\n").join("\n    ")}`);
+  }
+  const passed = results.filter((r) => r.ok).length;
+  console.log(`${passed} passed, ${results.length - passed} failed`);
+  return results.length > 0 && passed === results.length;
+}
+
+async function main() {
+  const opts = options();
+  const started = Date.now();
+  const persistDir = fs.mkdtempSync(path.join(os.tmpdir(), "edgenotify-parity-"));
+  const timer = setTimeout(() => {
+    console.error(`parity: gave up after ${RUN_TIMEOUT_MS} ms`);
+    process.exit(1);
+  }, RUN_TIMEOUT_MS);
+  let proxy = null;
+  let ok = false;
+  try {
+    // Miniflare and Pyodide start in parallel; a failure of either still disposes Miniflare below.
+    const [bindings, python] = await Promise.allSettled([startBindings(opts.root, persistDir), startPython(opts)]);
+    if (bindings.status === "fulfilled") proxy = bindings.value;
+    for (const s of [bindings, python]) if (s.status === "rejected") throw s.reason;
+    const py = python.value;
+    const startup = Date.now() - started;
+    const glue = py.pyimport("pyodide_glue");
+    const out = await glue.run(proxy.env, opts.only.join(","), startup);
+    // Written as Python produced it: a round trip through JS numbers would turn 1e20 (a float) into an int.
+    if (opts.json) fs.writeFileSync(opts.json, out);
+    const payload = JSON.parse(out);
+    ok = report(payload.results);
+    const total = Date.now() - started;
+    console.log(`parity: Python ${payload.python}, Pyodide ${py.version}, startup ${startup} ms, total ${total} ms`);
+  } catch (err) {
+    console.error(`parity: harness error: ${err && err.stack ? err.stack : err}`);
+  } finally {
+    clearTimeout(timer);
+    if (proxy) await proxy.dispose();
+    fs.rmSync(persistDir, { recursive: true, force: true });
+  }
+  process.exit(ok ? 0 : 1);
+}
+
+await main();

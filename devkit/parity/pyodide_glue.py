@@ -1,0 +1,133 @@
+"""The Python half of the parity harness. Runs INSIDE Pyodide (it imports ``js``/``pyodide``), never under CPython.
+
+``harness.mjs`` mounts ``src/`` and ``tests/contract/`` and calls :func:`run` with the ``env`` object that
+wrangler's ``getPlatformProxy`` built from ``wrangler.toml`` (Miniflare's real D1, KV and R2).
+
+Production (compatibility date >= 2026-04-21, vendored ``workers-runtime-sdk``) hands the worker an
+``_EnvWrapper`` whose D1/KV/R2 attributes are ``workers.rpc._BindingWrapper`` objects: every argument goes
+through ``python_to_rpc`` (``None`` -> JS ``null``, ``bytes`` -> ``Uint8Array``, dicts -> JS objects) and every
+result through ``python_from_rpc`` (JS objects -> ``JsDict``, ``null`` -> ``None``). The harness gives our code
+exactly that, with the SDK's own code, so the FFI conversions under test are the real ones.
+"""
+
+import asyncio
+import json
+import sys
+import time
+import types
+from typing import Any
+
+BINDINGS = ("DB", "CONFIG_CACHE", "BACKUPS")
+
+
+def stub_runtime_modules() -> None:
+    """Provide the two workerd-private modules the SDK imports, with only what its import path touches.
+
+    ``_pyodide_entrypoint_helper``: the SDK calls ``patchWaitUntil(ctx)`` when a ``WorkerEntrypoint`` is
+    constructed and ``doAnImport``/``cloudflare*Module`` for ``import_from_javascript``; the harness does
+    neither, so the stub only needs to exist. ``_cloudflare_compat_flags``: read by workflow steps only;
+    the flag keeps its default (off). Nothing else of the SDK is replaced.
+    """
+    helper = types.ModuleType("_pyodide_entrypoint_helper")
+    helper.patchWaitUntil = lambda ctx: None
+    flags = types.ModuleType("_cloudflare_compat_flags")
+    flags.python_workflows_implicit_dependencies = False
+    sys.modules.setdefault("_pyodide_entrypoint_helper", helper)
+    sys.modules.setdefault("_cloudflare_compat_flags", flags)
+
+
+def wrap_env(js_env: Any) -> Any:
+    """The env our code sees: the SDK's ``_EnvWrapper``, with each binding in a ``_BindingWrapper``.
+
+    Why wrap by hand: ``_EnvWrapper`` picks bindings by JS constructor name (``D1Database``,
+    ``KvNamespace``, ``R2Bucket``, ...). The objects ``getPlatformProxy`` returns are Node proxies that
+    forward to Miniflare, and their constructor name is not one of those, so ``_EnvWrapper`` would pass
+    them through RAW (no ``None``->null, no result conversion) and silently test the wrong thing. For
+    those three names ``_EnvWrapper`` does nothing but ``_BindingWrapper(binding)``; pre-setting the
+    attribute is what its own attribute cache would hold. Vars still go through ``_EnvWrapper``.
+    """
+    from workers.rpc import _BindingWrapper, _EnvWrapper
+
+    env = _EnvWrapper(js_env)
+    for name in BINDINGS:
+        setattr(env, name, _BindingWrapper(getattr(js_env, name)))
+    return env
+
+
+async def check_python_version(env: Any, js_env: Any) -> dict[str, Any]:
+    """The edge runs Python 3.13 (compat date >= 2025-09-29); CPython here is 3.11. Prove we test 3.13."""
+    assert sys.version_info[:2] == (3, 13), f"Pyodide runs Python {sys.version}, expected 3.13"
+    import pyodide
+
+    return {"python": list(sys.version_info[:3]), "pyodide": pyodide.__version__}
+
+
+async def check_env_wrapper_needs_help(env: Any, js_env: Any) -> dict[str, Any]:
+    """Record why :func:`wrap_env` exists: ``_EnvWrapper`` alone leaves the proxies unwrapped."""
+    from workers.rpc import _BindingWrapper, _EnvWrapper
+
+    plain = _EnvWrapper(js_env)
+    unwrapped = [name for name in BINDINGS if not isinstance(getattr(plain, name), _BindingWrapper)]
+    assert all(isinstance(getattr(env, name), _BindingWrapper) for name in BINDINGS)
+    return {"left_raw_by_EnvWrapper": unwrapped}
+
+
+async def check_raw_mode_trap(env: Any, js_env: Any) -> dict[str, Any]:
+    """Without the SDK wrapper ``None`` reaches D1 as JS ``undefined``; with it, NULL is bound.
+
+    Both halves must hold: if the wrapped call also failed, or the raw call also succeeded, the harness
+    would not be exercising the real FFI conversion (e.g. wrappers bypassed, or a fake binding).
+    """
+    sql = "SELECT ?1 IS NULL AS is_null, typeof(?1) AS type"
+    wrapped = await env.DB.prepare(sql).bind(None).first()
+    assert dict(wrapped) == {"is_null": 1, "type": "null"}, f"wrapped bind of None gave {wrapped!r}"
+    try:
+        raw = await js_env.DB.prepare(sql).bind(None).first()
+    except Exception as exc:  # pyodide.ffi.JsException
+        raw_error = str(exc)
+    else:
+        raise AssertionError(f"raw bind of None was accepted ({raw!r}): the FFI is not the real one")
+    assert "D1_TYPE_ERROR: Type 'undefined' not supported" in raw_error, raw_error
+    return {"wrapped": dict(wrapped), "raw_error": raw_error}
+
+
+async def check_sqlglot_imports(env: Any, js_env: Any) -> dict[str, Any]:
+    """sqlglot (linter, query-plan endpoint) is pure Python and must load and parse under Pyodide."""
+    import sqlglot
+
+    tree = sqlglot.parse_one("SELECT id FROM notification_logs WHERE status = ?", read="sqlite")
+    return {"sql": tree.sql(dialect="sqlite")}
+
+
+SELF_CHECKS = (check_python_version, check_env_wrapper_needs_help, check_raw_mode_trap, check_sqlglot_imports)
+
+
+async def _self_check(check: Any, env: Any, js_env: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    name = "harness:" + check.__name__.removeprefix("check_")
+    try:
+        observed, error = await check(env, js_env), None
+    except Exception as exc:
+        observed, error = None, f"{type(exc).__name__}: {exc}"
+    return {"name": name, "ok": error is None, "error": error, "observed": observed, "ms": _ms(started)}
+
+
+def _ms(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
+
+
+async def run_async(js_env: Any, only: str = "", startup_ms: int = 0) -> str:
+    stub_runtime_modules()
+    env = wrap_env(js_env)
+    from tests.contract import contracts
+
+    results = [await _self_check(check, env, js_env) for check in SELF_CHECKS]
+    selected = [name for name in only.split(",") if name]
+    results += await contracts.run_all(env, selected)
+    python = ".".join(str(v) for v in sys.version_info[:3])
+    return json.dumps({"python": python, "startup_ms": startup_ms, "results": results})
+
+
+def run(js_env: Any, only: str = "", startup_ms: int = 0) -> Any:
+    """Entry point for harness.mjs: returns an awaitable of the JSON results (self-checks + contracts)."""
+    return asyncio.ensure_future(run_async(js_env, only, startup_ms))

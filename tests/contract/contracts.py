@@ -1,0 +1,93 @@
+"""The contract suite: one set of async checks, run on both runtimes our code meets.
+
+* CPython + the embedded runtime (``devkit/embedded``: SQLite and local files) — by
+  ``tests/contract/test_contract_parity.py`` in-process;
+* Pyodide (Python 3.13) + Miniflare's real D1/KV/R2 behind the SDK's binding wrappers — by
+  ``devkit/parity/harness.mjs``, which that test runs as a subprocess.
+
+A contract is ``async def name(env) -> observation``. It raises (``AssertionError``) when a documented
+behaviour does not hold, and returns a small JSON-able observation of what it saw; the pytest runner
+requires every contract to pass on both runtimes AND the two observations to be equal, so a behaviour
+that one runtime has and the other lacks cannot hide behind a loose assertion.
+
+Rules for contracts: pure Python (this file is imported under Pyodide: no pydantic, no cryptography,
+no local files), isolated by their own table names / key prefixes (on Miniflare every contract shares
+one database, namespace and bucket, in registration order), and observations free of timings, ids,
+etags, cursors and other values that legitimately differ between runs.
+"""
+
+import importlib
+import json
+import math
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+Contract = Callable[[Any], Awaitable[Any]]
+
+# Registration order is run order; later modules may rely on the schema an earlier one migrated.
+CONTRACT_MODULES = (
+    "tests.contract.contract_d1",
+    "tests.contract.contract_kv",
+    "tests.contract.contract_r2",
+    "tests.contract.contract_data",
+)
+
+_REGISTRY: dict[str, Contract] = {}
+
+
+def contract(fn: Contract) -> Contract:
+    """Register ``fn`` under its function name (unique across the suite)."""
+    if fn.__name__ in _REGISTRY and _REGISTRY[fn.__name__] is not fn:
+        raise ValueError(f"duplicate contract name {fn.__name__}")
+    _REGISTRY[fn.__name__] = fn
+    return fn
+
+
+def load() -> dict[str, Contract]:
+    for module in CONTRACT_MODULES:
+        importlib.import_module(module)
+    return dict(_REGISTRY)
+
+
+def jsonable(value: Any) -> Any:
+    """Observations as plain JSON data (bytes as hex, non-finite floats as text); anything else is a bug."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"hex": bytes(value).hex()}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    raise TypeError(f"observation holds a {type(value).__name__}: return plain data from contracts")
+
+
+async def run_contract(name: str, fn: Contract, env: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        observed = json.loads(json.dumps(jsonable(await fn(env))))
+        ok, error = True, None
+    except Exception as exc:
+        observed, ok = None, False
+        error = f"{type(exc).__name__}: {exc}\n{_where(exc)}"
+    elapsed = round((time.perf_counter() - started) * 1000)
+    return {"name": name, "ok": ok, "error": error, "observed": observed, "ms": elapsed}
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frames inside the contract files: enough to find the failing line."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/contract/" in f.filename.replace("\\", "/")]
+    return "\n".join(f"  at {f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.line}" for f in frames[-2:])
+
+
+async def run_all(env: Any, only: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Run every contract (or the ``only`` ones) in registration order against ``env``."""
+    registry = load()
+    unknown = sorted(set(only) - set(registry))
+    if unknown:
+        raise KeyError(f"unknown contracts: {', '.join(unknown)}")
+    return [await run_contract(name, fn, env) for name, fn in registry.items() if not only or name in only]
