@@ -17,7 +17,7 @@ from edgenotify import __version__
 from edgenotify.context import Context
 from edgenotify.http.response import HttpResponse
 from edgenotify.http.router import Route
-from edgenotify.models.common import PATH_PARAMS, ErrorResponse
+from edgenotify.models.common import PATH_PARAMS, ErrorResponse, OpenApiDocument
 
 REF = "#/components/schemas/{model}"
 SECURITY_SCHEMES = {
@@ -137,4 +137,13 @@ async def openapi_json(context: Context) -> HttpResponse:
     return HttpResponse(200, _document, {"content-type": "application/json; charset=utf-8"})
 
 
-ROUTES = [Route("GET", "/openapi.json", openapi_json, role="public", summary="This OpenAPI 3.1 document")]
+ROUTES = [
+    Route(
+        "GET",
+        "/openapi.json",
+        openapi_json,
+        role="public",
+        summary="This OpenAPI 3.1 document",
+        response_model=OpenApiDocument,
+    )
+]

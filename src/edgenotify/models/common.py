@@ -7,8 +7,9 @@ parameter. The same table feeds the OpenAPI document's parameter schemas.
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from edgenotify.http.errors import ApiError
 
@@ -23,6 +24,16 @@ class ErrorResponse(BaseModel):
     """Every error the API returns has this shape."""
 
     error: ErrorDetail
+
+
+class OpenApiDocument(BaseModel):
+    """``/openapi.json`` itself (OpenAPI 3.1; only the top level is described here)."""
+
+    model_config = ConfigDict(extra="allow")
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]
+    components: dict[str, Any]
 
 
 @dataclass(frozen=True)
