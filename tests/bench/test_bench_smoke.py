@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import coldstart, datagen, http_load, measure, pagination, report, roundtrips
+from bench import backup, coldstart, datagen, http_load, measure, pagination, report, roundtrips
 from bench.__main__ import main
 from bench.options import Options
 
@@ -58,6 +58,12 @@ def test_targets_report_pass_and_miss_with_margin() -> None:
     assert report.Target("t", 1.5, 1.2, "×").line().startswith("MISS  t: 1.5× (target ≤ 1.2×; missed by 0.3×")
     assert report.Target("t", 5.0, 4.0, "×", higher_is_better=True).line().startswith("PASS")
     assert report.Target("t", None, 4.0).line().startswith("NOT MEASURED")
+
+
+def test_backup_smoke(opts: Options) -> None:
+    body = backup.run(opts)
+    assert "| 300 | ours |" in body and "| 300 | sqlite3 < .dump |" in body and "failed:" not in body
+    assert "our backup peak memory" in body and "restore time vs sqlite3" in body
 
 
 def test_pagination_smoke(opts: Options) -> None:

@@ -1,0 +1,98 @@
+"""Child process of the backup benchmark: our backup / restore on the embedded bindings.
+
+Used when the operators' CLIs (``scripts/backup``/``scripts/restore``) are not available, and
+always for ``extract`` (write a stored backup out as plain SQL for ``wrangler d1 execute``).
+Running in its own process lets ``/usr/bin/time -v`` measure its peak memory alone.
+
+    python bench/ops_probe.py backup  <state_dir> <wrangler.toml>
+    python bench/ops_probe.py restore <source_state_dir> <backup_id> <target_state_dir> <wrangler.toml>
+    python bench/ops_probe.py extract <state_dir> <backup_id> <out.sql> <wrangler.toml>
+
+Prints one JSON line (manifest summary or restore report summary).
+"""
+
+import asyncio
+import json
+import sys
+import zlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for path in (str(ROOT / "src"), str(ROOT)):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+
+def _env(state: str, config: str):
+    from devkit.embedded.env import build_env
+
+    return build_env(state, config, dev_vars_path=Path(config).parent / ".dev.vars")
+
+
+async def backup(state: str, config: str) -> dict:
+    from edgenotify.db import Database
+    from edgenotify.ops.backup import run_backup
+
+    env = _env(state, config)
+    try:
+        manifest = await run_backup(Database(env.DB), env.BACKUPS, trigger="bench")
+    finally:
+        env.close()
+    return {"id": manifest["id"], "object": manifest["object"], "totals": manifest["totals"]}
+
+
+async def _source(env, backup_id: str):
+    from edgenotify.ops import manifest as mf
+    from edgenotify.ops.restore import RestoreSource
+    from edgenotify.ops.source import r2_chunks
+
+    body = await env.BACKUPS.get(mf.manifest_key(backup_id))
+    manifest = mf.parse(await body.text())
+    return RestoreSource(f"backup {backup_id}", r2_chunks(env.BACKUPS, mf.data_key(backup_id)), manifest)
+
+
+async def restore(source_state: str, backup_id: str, target_state: str, config: str) -> dict:
+    from edgenotify.db import Database
+    from edgenotify.ops.restore import RestoreOptions
+    from edgenotify.ops.restore import restore as run_restore
+
+    source_env, target_env = _env(source_state, config), _env(target_state, config)
+    try:
+        source = await _source(source_env, backup_id)
+        report = await run_restore(Database(target_env.DB), source, RestoreOptions(dry_run=False))
+    finally:
+        source_env.close()
+        target_env.close()
+    return {"ok": report["ok"], "status": report["status"], "verification": report["verification"].get("ok")}
+
+
+async def extract(state: str, backup_id: str, out: str, config: str) -> dict:
+    """Gunzip the stored object to a plain SQL file (streamed, range by range)."""
+    from edgenotify.ops import manifest as mf
+    from edgenotify.ops.source import r2_chunks
+
+    env = _env(state, config)
+    inflater = zlib.decompressobj(wbits=31)
+    size = 0
+    try:
+        with open(out, "wb") as fh:
+            async for chunk in r2_chunks(env.BACKUPS, mf.data_key(backup_id))():
+                data = inflater.decompress(chunk)
+                size += len(data)
+                fh.write(data)
+            tail = inflater.flush()
+            fh.write(tail)
+            size += len(tail)
+    finally:
+        env.close()
+    return {"sql_bytes": size}
+
+
+def main() -> None:
+    command, *args = sys.argv[1:]
+    work = {"backup": backup, "restore": restore, "extract": extract}[command]
+    print(json.dumps(asyncio.run(work(*args))))
+
+
+if __name__ == "__main__":
+    main()
