@@ -56,7 +56,9 @@ def receivers() -> Iterator[Receivers]:
 def api(worker: Any) -> Iterator["Api"]:
     # Keep failing deliveries quick; a timeout test lowers it further.
     worker.server_env.DELIVERY_TIMEOUT_SECONDS = "2"
-    yield Api(worker)
+    handle = Api(worker)
+    handle.get("/v1/stats", user_id="nobody")  # the first request migrates the database
+    yield handle
 
 
 class Api:
