@@ -7,6 +7,7 @@ full set, each with its date, machine note and the exact command that produced i
 
 import os
 import platform
+import re
 import shlex
 import sqlite3
 import sys
@@ -110,14 +111,23 @@ def section(name: str, title: str, body: str, machine: str, command: str) -> str
     )
 
 
+_SECTION = re.compile(r"<!-- bench:(\w+) -->\n## (\d*).*?<!-- /bench:\1 -->\n", re.DOTALL)
+
+
 def record(name: str, text: str, path: Path = RESULTS) -> None:
-    """Replace the section of benchmark ``name`` in ``path`` (or append it)."""
+    """Replace the section of benchmark ``name`` in ``path`` (or add it), keeping sections in numbered order.
+
+    Text before the first section (the header and any hand-written summary) is preserved.
+    """
     current = path.read_text(encoding="utf-8") if path.exists() else HEADER
-    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->\n"
-    if start in current and end in current:
-        head, rest = current.split(start, 1)
-        tail = rest.split(end, 1)[1]
-        current = head + text + tail
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    path.write_text(current, encoding="utf-8")
+    sections = {m.group(1): m.group(0) for m in _SECTION.finditer(current)}
+    first = _SECTION.search(current)
+    head = current[: first.start()] if first else current
+    sections[name] = text
+
+    def number(item: tuple[str, str]) -> tuple[int, str]:
+        m = _SECTION.match(item[1])
+        return (int(m.group(2)) if m and m.group(2) else 99, item[0])
+
+    body = "\n".join(text for _, text in sorted(sections.items(), key=number))
+    path.write_text(head.rstrip("\n") + "\n\n" + body, encoding="utf-8")

@@ -46,12 +46,13 @@ def test_timeout_and_failure_are_recorded_not_raised(tmp_path: Path) -> None:
 
 def test_record_replaces_only_its_own_section(tmp_path: Path) -> None:
     path = tmp_path / "RESULTS.md"
-    report.record("a", report.section("a", "A", "first", "m", "c"), path)
-    report.record("b", report.section("b", "B", "other", "m", "c"), path)
-    report.record("a", report.section("a", "A", "second", "m", "c"), path)
+    report.record("b", report.section("b", "2. B", "other", "m", "c"), path)
+    report.record("a", report.section("a", "1. A", "first", "m", "c"), path)
+    path.write_text(path.read_text().replace("# Benchmark results", "# Benchmark results\n\nHand-written summary."))
+    report.record("a", report.section("a", "1. A", "second", "m", "c"), path)
     text = path.read_text()
-    assert "second" in text and "first" not in text and "other" in text
-    assert text.index("## A") < text.index("## B")
+    assert "second" in text and "first" not in text and "other" in text and "Hand-written summary." in text
+    assert text.index("## 1. A") < text.index("## 2. B") and text.count("## 1. A") == 1
 
 
 def test_targets_report_pass_and_miss_with_margin() -> None:
