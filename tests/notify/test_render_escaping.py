@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from edgenotify.http.errors import ApiError
 from edgenotify.notify.render import RenderError, TemplateSyntaxError, check_syntax, render, render_inline
 from edgenotify.notify.templates import Content, Template, Variable
 
@@ -98,3 +99,14 @@ def test_syntax_errors(text, content_type):
 def test_valid_syntax_passes():
     check_syntax('{"a": "{{ x }}", "b": {{ y }}}', "json")
     check_syntax("plain {{x}} and { single } braces", "text")
+
+
+def test_json_value_in_key_position_is_a_client_error():
+    tpl = template("{ {{ name }}: 1 }", "json")
+    check_syntax("{ {{ name }}: 1 }", "json")  # fine for string values...
+    assert json.loads(render(tpl, "webhook", {"name": "k"})[1]) == {"k": 1}
+    with pytest.raises(ApiError) as info:  # ...but a number cannot be a key
+        render(tpl, "webhook", {"name": 5})
+    assert (info.value.status, info.value.code) == (422, "invalid_variable_value")
+    with pytest.raises(ApiError):
+        render_inline(None, "{ {{ k }}: 1 }", "json", {"k": None})

@@ -75,7 +75,7 @@ def _open(context: Any, user_id: str, stored: dict[str, Any]) -> ChannelConfig:
 async def _user_rows(context: Any, user_id: str) -> list[dict[str, Any]]:
     key = cache.user_configs_key(user_id)
     cached = await cache.cache_get(context, key)
-    if cached is not cache.MISS:
+    if isinstance(cached, list):
         return cached
     rows = await context.db.all(f"SELECT {_COLUMNS} FROM user_configs WHERE user_id = ? ORDER BY channel_type", user_id)
     stored = [_stored(row) for row in rows]
@@ -103,7 +103,7 @@ async def load_config(context: Any, user_id: str, channel: str) -> ChannelConfig
     """One config (active or not) or None; KV key ``cfg:v1:{user}:{channel}`` first."""
     key = cache.config_key(user_id, channel)
     stored = await cache.cache_get(context, key)
-    if stored is cache.MISS:
+    if not (stored is None or isinstance(stored, dict)):  # a miss (or an entry of an unexpected shape)
         row = await context.db.first(
             f"SELECT {_COLUMNS} FROM user_configs WHERE user_id = ? AND channel_type = ?", user_id, channel
         )

@@ -151,7 +151,20 @@ def render(template: Any, channel: str, variables: dict[str, Any]) -> tuple[str 
         )
     values = _values(template, variables)
     subject = _substitute(content.subject_template, values, "text") if content.subject_template is not None else None
-    return subject, _substitute(content.content_template, values, content.content_type)
+    return subject, _checked(_substitute(content.content_template, values, content.content_type), content.content_type)
+
+
+def _checked(rendered: str, content_type: str) -> str:
+    """A json rendering must parse: a value placed where JSON wants a string key (``{ {{k}}: 1 }``)
+    could break it, and then the client's variables are at fault (422), never the server."""
+    if content_type == "json":
+        try:
+            json.loads(rendered)
+        except ValueError:
+            raise ApiError(
+                422, "invalid_variable_value", "variables do not fit the json template's placeholders", "variables"
+            ) from None
+    return rendered
 
 
 def render_inline(
@@ -163,4 +176,4 @@ def render_inline(
     if missing:
         raise RenderError(missing, [])
     rendered_subject = _substitute(subject, variables, "text") if subject is not None else None
-    return rendered_subject, _substitute(content, variables, content_type)
+    return rendered_subject, _checked(_substitute(content, variables, content_type), content_type)

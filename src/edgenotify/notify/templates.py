@@ -95,8 +95,10 @@ async def load_template(context: Any, key: str) -> Template | None:
     """The template or None; KV first, else one D1 batch (template + contents) that fills KV."""
     cache_key = cache.template_key(key)
     cached = await cache.cache_get(context, cache_key)
-    if cached is not cache.MISS:
-        return Template.from_dict(cached) if cached else None
+    if cached is None:
+        return None
+    if isinstance(cached, dict):
+        return Template.from_dict(cached)
     head, contents = await context.db.batch(_select_queries(key))
     template = _from_rows(head.rows[0], contents.rows) if head.rows else None
     await cache.cache_put(context, cache_key, template.to_dict() if template else None)
