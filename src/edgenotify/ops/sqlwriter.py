@@ -11,7 +11,8 @@ value ever passes through a JavaScript number. This module only arranges them:
 * the file never contains the words TRANSACTION or COMMIT inside a value: ``wrangler d1
   execute`` deletes the first ``BEGIN TRANSACTION;`` and ``COMMIT;`` it finds anywhere in the
   file, string literals included, and reports success. Such text is written as a
-  concatenation, ``'... TRANS' || 'ACTION ...'``, which SQLite evaluates back to the same TEXT.
+  ``replace()`` of a marked-up literal, ``replace('... TRANS~0~ACTION ...', '~0~', '')``, which
+  SQLite evaluates back to the same TEXT.
 """
 
 import re
@@ -35,19 +36,33 @@ def nbytes(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
+def _marker(raw: str) -> str:
+    """A short non-letter token absent from ``raw`` (so every occurrence in the output is ours)."""
+    n = 0
+    while f"~{n}~" in raw:
+        n += 1
+    return f"~{n}~"
+
+
 def safe_literal(lit: str) -> str:
-    """The same value, with TRANSACTION/COMMIT split across a ``||`` concatenation (TEXT only)."""
+    """The same TEXT value with no TRANSACTION/COMMIT in the SQL: ``replace('COMM~0~IT', '~0~', '')``.
+
+    The marker goes inside the word's letters, so it never sits between the quotes of a ''
+    escape and never touches another marker character; one ``replace`` keeps the expression
+    flat however many occurrences there are (a ``||`` chain would hit SQLite's depth limit).
+    """
     if not lit.startswith("'") or not _FORBIDDEN.search(lit):
         return lit
     inner = lit[1:-1]
+    marker = _marker(inner)
     parts: list[str] = []
     pos = 0
     for m in _FORBIDDEN.finditer(inner):
-        cut = m.start() + 4  # inside the word's letters, so never between the quotes of a '' escape
+        cut = m.start() + 4  # inside the word's letters
         parts.append(inner[pos:cut])
         pos = cut
     parts.append(inner[pos:])
-    return " || ".join(f"'{p}'" for p in parts)
+    return f"replace('{marker.join(parts)}', '{marker}', '')"
 
 
 def is_blob(lit: str) -> bool:

@@ -1,0 +1,135 @@
+"""The backups in R2: listing, one backup's manifest, and the status report of seed 002.
+
+A backup is complete exactly when its manifest exists; its time comes from its id, so a
+listing costs one R2 list call per 1000 objects and no reads, and stays right for incomplete
+backups, which have no manifest to read.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from edgenotify.clock import iso
+from edgenotify.ops import manifest as mf
+
+
+@dataclass
+class BackupInfo:
+    id: str
+    created_at: datetime
+    complete: bool = False
+    size: int | None = None  # bytes of the data object, when it exists
+    keys: list[str] = field(default_factory=list)
+    manifest: dict[str, Any] | None = None
+
+    def age_hours(self, now: datetime) -> float:
+        return (now - self.created_at).total_seconds() / 3600
+
+    def as_dict(self, now: datetime | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "created_at": iso(self.created_at),
+            "complete": self.complete,
+            "size": self.size,
+            "keys": self.keys,
+        }
+        if now is not None:
+            out["age_hours"] = round(self.age_hours(now), 2)
+        if self.manifest is not None:
+            m = self.manifest
+            out.update(
+                {
+                    "duration_ms": m.get("duration_ms"),
+                    "trigger": m.get("trigger"),
+                    "migration": (m.get("migration") or {}).get("last_applied"),
+                    "totals": m.get("totals"),
+                    "sha256": (m.get("object") or {}).get("sha256"),
+                    "warnings": m.get("warnings"),
+                }
+            )
+        return out
+
+
+async def list_backups(r2: Any) -> list[BackupInfo]:
+    """Every backup under ``backups/``, newest first."""
+    found: dict[str, BackupInfo] = {}
+    cursor = None
+    while True:
+        options: dict[str, Any] = {"prefix": mf.PREFIX, "limit": 1000}
+        if cursor:
+            options["cursor"] = cursor
+        page = await r2.list(**options)
+        for obj in page["objects"]:
+            parts = mf.split_key(str(obj["key"]))
+            if parts is None:
+                continue
+            backup_id, name = parts
+            info = found.setdefault(backup_id, BackupInfo(backup_id, mf.id_time(backup_id)))
+            info.keys.append(str(obj["key"]))
+            if name == mf.MANIFEST_NAME:
+                info.complete = True
+            elif name == mf.DATA_NAME:
+                info.size = int(obj["size"])
+        if not page["truncated"]:
+            break
+        cursor = page["cursor"]
+    return sorted(found.values(), key=lambda b: b.id, reverse=True)
+
+
+async def load_manifest(r2: Any, backup_id: str) -> dict[str, Any] | None:
+    """The parsed manifest, or None when there is none. Raises ManifestError when it is bad."""
+    if not mf.is_backup_id(backup_id):
+        return None
+    body = await r2.get(mf.manifest_key(backup_id))
+    if body is None:
+        return None
+    return mf.parse(bytes(await body.arrayBuffer()))
+
+
+async def find(r2: Any, backup_id: str) -> BackupInfo | None:
+    if not mf.is_backup_id(backup_id):
+        return None
+    for info in await list_backups(r2):
+        if info.id == backup_id:
+            return info
+    return None
+
+
+async def with_manifests(r2: Any, backups: list[BackupInfo]) -> list[BackupInfo]:
+    for info in backups:
+        if info.complete:
+            try:
+                info.manifest = await load_manifest(r2, info.id)
+            except (mf.ManifestError, json.JSONDecodeError):
+                info.manifest = None
+    return backups
+
+
+def backup_status(backups: list[BackupInfo], now: datetime, max_age_hours: int = 24) -> dict[str, Any]:
+    """``healthy`` when a complete backup is younger than ``max_age_hours``, else ``warning`` + reasons."""
+    complete = [b for b in backups if b.complete]
+    incomplete = [b for b in backups if not b.complete]
+    latest = complete[0] if complete else None
+    recent = latest is not None and latest.age_hours(now) < max_age_hours
+    reasons: list[str] = []
+    if latest is None:
+        reasons.append("no complete backup exists")
+    elif not recent:
+        reasons.append(f"the newest complete backup is {latest.age_hours(now):.1f} h old (limit {max_age_hours} h)")
+    notes = []
+    if incomplete:
+        notes.append(f"{len(incomplete)} incomplete backup(s): failed, or still running")
+    return {
+        "status": "healthy" if recent else "warning",
+        "reasons": reasons,
+        "notes": notes,
+        "checks": {
+            "has_backups": bool(complete),
+            "recent_backup": recent,
+            "backup_count": len(complete),
+            "incomplete_count": len(incomplete),
+            "max_age_hours": max_age_hours,
+        },
+        "latest": latest.as_dict(now) if latest else None,
+    }
