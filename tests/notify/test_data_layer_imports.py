@@ -2,6 +2,9 @@
 
 import subprocess
 import sys
+from pathlib import Path
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 SCRIPT = """
 import sys
@@ -18,5 +21,5 @@ assert unseal(seal('{}', None, 'u/webhook'), None, 'u/webhook') == '{}'
 
 
 def test_data_layer_imports_without_compiled_packages():
-    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60, cwd=SRC)
     assert done.returncode == 0, done.stderr
