@@ -8,20 +8,25 @@ What it mirrors, and from where:
   ``D1_COLUMN_NOTFOUND`` from ``first(col)``, ``D1_EXEC_ERROR: Error in line ...``;
 * Miniflare's database object (workers-sdk ``packages/miniflare/src/workers/d1/
   database.worker.ts``): every call, single query or batch, runs in one transaction
-  (so ``batch`` is all-or-nothing), ``meta`` has exactly ``served_by="miniflare.db"``,
-  ``duration``, ``changes`` (total_changes delta, trigger rows included), ``last_row_id``,
-  ``changed_db``, ``size_after``, ``rows_read``, ``rows_written``; ``run()`` returns rows
-  too; comment-only statements are dropped and an empty call fails with
-  ``No SQL statements detected.``;
+  (so ``batch`` is all-or-nothing; ``exec`` too), ``meta`` has Miniflare's fields:
+  ``served_by="miniflare.db"``, ``served_by_primary``, ``total_attempts``,
+  ``timings.sql_duration_ms``, ``duration``, ``changes`` (total_changes delta, trigger rows
+  included), ``last_row_id``, ``changed_db``, ``size_after``, ``rows_read``, ``rows_written``;
+  ``run()`` returns rows too; comment-only statements are dropped and an empty call fails with
+  ``No SQL statements detected.``; SQLite errors read ``<message>: SQLITE_X`` plus
+  `` (extended: SQLITE_X_Y)`` when there is an extended code;
 * workerd's SQLite guard (``util/sqlite.c++``, ``api/sql.c++``): BEGIN/COMMIT/ROLLBACK/
   SAVEPOINT/RELEASE rejected with the Durable Object "please use state.storage.transaction()"
   message, ATTACH/DETACH/VACUUM/TEMP objects/other virtual tables refused (``not authorized``),
   PRAGMAs limited to D1's allow-list, names starting ``_cf_`` reserved, foreign keys on;
 * D1's documented limits: 100 bound parameters, 100,000-byte statements (both enforced by
   SQLite limits, so the messages are SQLite's own);
-* the SDK wrapper (``workers/rpc.py``): results are ``JsDict``/lists, ``None`` binds as NULL,
-  ``bool`` as 1/0, ``bytes`` as a BLOB that reads back as ``list[int]``, ints beyond 2**53 are
-  refused as BigInt and numbers read back as JS numbers (see ``jsvalues.js_number``).
+* the SDK wrapper + Pyodide (``workers/rpc.py``): results are ``JsDict``/lists, errors are
+  ``JsException`` whose ``str`` is ``Error: D1_ERROR: ...``; ``None`` binds as NULL, ``bytes``
+  as a BLOB that reads back as ``list[int]``; ints and bools cross as JS numbers (doubles:
+  REAL until column affinity makes them INTEGER), from ±(2**53 - 1) on they are BigInts and
+  refused; numbers read back as JS numbers (``jsvalues.js_number``). These were checked
+  against Pyodide 0.28 + Miniflare with ``python -m devkit.parity``.
 
 Approximations (stock SQLite has no per-statement row counters; workerd patches them in):
 ``rows_written`` = rows changed (``total_changes`` delta, so index writes are not counted)
@@ -46,7 +51,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from devkit.embedded.jsvalues import MAX_SAFE_INTEGER, JsDict, JsException, check_sendable, js_number, options
+from devkit.embedded.jsvalues import (
+    MAX_SAFE_INTEGER,
+    JsDict,
+    JsException,
+    check_sendable,
+    js_number,
+    options,
+    to_py,
+)
 
 SERVED_BY = "miniflare.db"
 MAX_BOUND_PARAMETERS = 100
@@ -91,6 +104,12 @@ ALLOWED_PRAGMAS = frozenset(
 )
 READ_ONLY_PRAGMAS = frozenset({"page_size"})
 ALLOWED_VIRTUAL_TABLES = frozenset({"fts5", "fts5vocab", "rtree"})
+# Functions workerd's authorizer refuses ("not authorized to use function: X"). Observed for
+# sqlite_version on Miniflare; the rest expose the host build or load code. workerd keeps an
+# allow-list we cannot read, so this deny-list is a known-incomplete approximation.
+DENIED_FUNCTIONS = frozenset(
+    {"sqlite_version", "sqlite_source_id", "sqlite_compileoption_get", "sqlite_compileoption_used", "load_extension"}
+)
 
 _DENIED_ACTIONS = frozenset(
     {
@@ -128,6 +147,8 @@ class _Guard:
             return sqlite3.SQLITE_DENY
         if action == sqlite3.SQLITE_PRAGMA:
             return sqlite3.SQLITE_OK if _pragma_allowed(arg1, arg2) else sqlite3.SQLITE_DENY
+        if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in DENIED_FUNCTIONS:
+            return sqlite3.SQLITE_DENY
         if action in (sqlite3.SQLITE_CREATE_VTABLE, sqlite3.SQLITE_DROP_VTABLE):
             if (arg2 or "").lower() not in ALLOWED_VIRTUAL_TABLES:
                 return sqlite3.SQLITE_DENY
@@ -162,16 +183,21 @@ def split_statements(sql: str) -> list[str]:
 
 
 def bind_value(value: Any) -> Any:
-    """One bound value as the SDK wrapper and the JS ``bind()`` would pass it, or a D1_TYPE_ERROR."""
+    """One bound value as the SDK wrapper and the JS ``bind()`` pass it, or a D1_TYPE_ERROR.
+
+    Numbers cross as JS numbers, i.e. doubles: ``7`` binds as REAL ``7.0`` (``typeof(?)`` is
+    ``real``, ``?/2`` is ``3.5``) and becomes INTEGER only through column affinity. From
+    ±(2**53 - 1) on, Pyodide sends a BigInt, which D1 refuses (both observed on Miniflare).
+    """
     check_sendable(value)  # tuple/bytearray: TypeError from the SDK wrapper
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):
-        return int(value)
+        return float(value)
     if isinstance(value, int):
-        if abs(value) > MAX_SAFE_INTEGER:  # Pyodide sends it as a BigInt
+        if abs(value) >= MAX_SAFE_INTEGER:  # Pyodide sends it as a BigInt
             raise JsException(f"D1_TYPE_ERROR: Type 'bigint' not supported for value '{value}'")
-        return value
+        return float(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else None  # JSON.stringify(NaN/Infinity) is null
     if isinstance(value, (bytes, memoryview)):
@@ -198,10 +224,12 @@ def _error_text(exc: Exception, guard: _Guard) -> str:
         return WRONG_BINDINGS
     if message == "query string is too large":
         return "statement too long: SQLITE_TOOBIG"
-    code = getattr(exc, "sqlite_errorname", None)
-    if code:
-        return f"{message}: {'_'.join(code.split('_')[:2])}"  # primary code, as workerd prints it
-    return message
+    extended = getattr(exc, "sqlite_errorname", None)
+    if not extended:
+        return message
+    primary = "_".join(extended.split("_")[:2])  # SQLITE_CONSTRAINT_UNIQUE -> SQLITE_CONSTRAINT
+    suffix = f" (extended: {extended})" if extended != primary else ""
+    return f"{message}: {primary}{suffix}"  # as workerd prints it
 
 
 class _Query:
@@ -234,7 +262,7 @@ class D1Database:
         queries = []
         for stmt in statements:
             if not isinstance(stmt, D1PreparedStatement):
-                raise JsException("TypeError: batch() expects D1PreparedStatement objects", "TypeError")
+                raise JsException("batch() expects D1PreparedStatement objects", "TypeError")
             queries.append(_Query(stmt.statement, stmt.params))
         self.calls += 1
         return [_objects(r) for r in self._run_or_throw(queries)]
@@ -319,6 +347,7 @@ class D1Database:
             rows = [[_cell(v) for v in row] for row in cursor.fetchall()]
         except (sqlite3.Error, OverflowError) as exc:
             raise _Failure(_error_text(exc, self._guard)) from None
+        duration = (time.perf_counter() - started) * 1000
         changes_after, rowid_after, size_after = self._state()
         changes = changes_after - before_changes
         read_extra = changes if _CHANGING_VERB.match(query.sql) else 0
@@ -328,7 +357,10 @@ class D1Database:
             "rows": rows,
             "meta": {
                 "served_by": SERVED_BY,
-                "duration": (time.perf_counter() - started) * 1000,
+                "served_by_primary": True,
+                "total_attempts": 1,
+                "timings": {"sql_duration_ms": duration},
+                "duration": duration,
                 "changes": changes,
                 "last_row_id": rowid_after,
                 "changed_db": bool(changes or rowid_after != before_rowid or size_after != before_size),
@@ -369,7 +401,7 @@ def _objects(result: dict[str, Any]) -> JsDict:
     """d1-api.ts ``toArrayOfObjects``: rows as objects (a repeated column name keeps the last value)."""
     columns = result["columns"]
     rows = [JsDict(zip(columns, row, strict=True)) for row in result["rows"]]
-    return JsDict(success=True, meta=JsDict(result["meta"]), results=rows)
+    return JsDict(success=True, meta=to_py(result["meta"]), results=rows)
 
 
 class D1PreparedStatement:

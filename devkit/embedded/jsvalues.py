@@ -37,14 +37,51 @@ class JsDict(dict):
         self[name] = value
 
 
+class JsProxy:
+    """A JS object that reaches Python unconverted (a raw Pyodide ``JsProxy``).
+
+    The SDK wrapper converts a binding call's result, but not class instances nested inside
+    it: the items of R2 ``list()["objects"]`` stay proxies on the edge. Attribute access works
+    (``obj.key``), subscription does not (``obj["key"]`` is a ``TypeError``), ``to_py()``
+    converts. Observed on Pyodide + Miniflare (contract ``r2_list_pagination_and_delimiter``).
+    """
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: dict[str, Any]):
+        converted = {k: JsProxy(v) if isinstance(v, dict) else v for k, v in fields.items()}
+        object.__setattr__(self, "_fields", converted)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._fields[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._fields[name] = value
+
+    def __dir__(self) -> list[str]:
+        return list(self._fields)
+
+    def __repr__(self) -> str:
+        return "[object Object]"
+
+    def to_py(self) -> dict[str, Any]:
+        return {k: v.to_py() if isinstance(v, JsProxy) else v for k, v in self._fields.items()}
+
+
 class JsException(Exception):
     """An error thrown by a binding's JavaScript, as Pyodide's ``pyodide.ffi.JsException``.
 
-    ``str(exc)`` is the JS message, e.g. ``D1_ERROR: no such table: t: SQLITE_ERROR``.
+    As in Pyodide, ``str(exc)`` is ``"<name>: <message>"``, e.g.
+    ``Error: D1_ERROR: no such table: t: SQLITE_ERROR`` or ``TypeError: Key name cannot be empty.``
+    (observed on Pyodide 0.28 + Miniflare by the parity harness); ``.name`` and ``.message``
+    hold the parts.
     """
 
     def __init__(self, message: str, name: str = "Error"):
-        super().__init__(message)
+        super().__init__(f"{name}: {message}")
         self.message = message
         self.name = name
 
@@ -90,7 +127,7 @@ def options(args: tuple[Any, ...], kwargs: dict[str, Any], index: int) -> dict[s
     merged: dict[str, Any] = {}
     if len(args) > index and args[index] is not None:
         if not isinstance(args[index], dict):
-            raise JsException(f"TypeError: argument {index + 1} must be an options object", "TypeError")
+            raise JsException(f"argument {index + 1} must be an options object", "TypeError")
         merged.update(args[index])
     merged.update(kwargs)
     for value in merged.values():

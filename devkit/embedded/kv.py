@@ -2,10 +2,13 @@
 
 Validation and messages follow Miniflare (workers-sdk ``packages/miniflare/src/workers/kv/
 {validator,namespace}.worker.ts``, ``constants.ts``) as workerd surfaces them to the Worker
-(``KV <OP> failed: <status> <message>``): keys 1..512 UTF-8 bytes and not ``.``/``..``;
+(``Error: KV <OP> failed: <status> <message>``; ``list`` reports as ``GET``): keys of at most
+512 UTF-8 bytes; an empty, ``.`` or ``..`` key is a ``TypeError`` from workerd itself;
 ``expirationTtl`` and ``expiration`` at least 60 s ahead; metadata ≤ 1024 bytes of JSON;
 values ≤ 25 MiB; list ``limit`` 1..1000 with an opaque cursor; bulk get 1..100 keys of type
-text/json only. Expired keys read as missing and are left out of lists.
+text/json only; bad JSON under ``type="json"`` is a ``SyntaxError``. Expired keys read as
+missing and are left out of lists. Messages were checked against Pyodide + Miniflare
+(``python -m devkit.parity``).
 
 Storage is one SQLite file per namespace (``<state>/kv/<BINDING>/kv.sqlite3``): ordered
 listing and atomic overwrite for free, and safe to share between threads and processes.
@@ -54,10 +57,10 @@ def _js_int(value: Any) -> int | None:
 def _validate_key(op: str, key: Any) -> str:
     if not isinstance(key, str):
         key = str(key)
-    if key == "":
-        raise _fail(op, 400, "Key names must not be empty")
+    if key == "":  # workerd checks these before Miniflare sees the request
+        raise JsException("Key name cannot be empty.", "TypeError")
     if key in (".", ".."):
-        raise _fail(op, 400, f'Illegal key name "{key}". Please use a different name.')
+        raise JsException(f'"{key}" is not allowed as a key name.', "TypeError")
     size = len(key.encode("utf-8"))
     if size > MAX_KEY_SIZE:
         raise _fail(op, 414, f"UTF-8 encoded length of {size} exceeds key length limit of {MAX_KEY_SIZE}.")
@@ -114,11 +117,17 @@ class KVNamespace:
         if kind == "text":
             return value.decode("utf-8", "replace")
         if kind == "json":
-            return to_py(json.loads(value.decode("utf-8", "replace")))
+            text = value.decode("utf-8", "replace")
+            try:
+                return to_py(json.loads(text))
+            except ValueError:  # JSON.parse's SyntaxError, worded as V8 words it
+                shown = text if len(text) <= 30 else text[:10] + "..." + text[-10:]
+                token = text[:1] or "end of JSON input"
+                raise JsException(f"Unexpected token '{token}', \"{shown}\" is not valid JSON", "SyntaxError") from None
         if kind == "arrayBuffer":
             return memoryview(value)  # what to_py makes of an ArrayBuffer
         raise JsException(
-            'TypeError: Unknown response type. Possible types are "text", "arrayBuffer", "json", and "stream".',
+            'Unknown response type. Possible types are "text", "arrayBuffer", "json", and "stream".',
             "TypeError",
         )
 
@@ -132,7 +141,7 @@ class KVNamespace:
         opts = self._read_options(args, kwargs)
         kind = opts.get("type") or "text"
         if kind == "stream":
-            raise JsException("TypeError: the embedded KV has no streams; use text, json or arrayBuffer", "TypeError")
+            raise JsException("the embedded KV has no streams; use text, json or arrayBuffer", "TypeError")
         if kind not in TYPES:
             self._decode(b"", kind)  # raises workerd's "Unknown response type" error
         self.calls += 1
@@ -192,7 +201,7 @@ class KVNamespace:
         if isinstance(value, (bytes, memoryview)):
             return bytes(value)
         raise JsException(
-            "TypeError: KV put() accepts only strings, ArrayBuffers, ArrayBufferViews, and ReadableStreams as values.",
+            "KV put() accepts only strings, ArrayBuffers, ArrayBufferViews, and ReadableStreams as values.",
             "TypeError",
         )
 
@@ -237,15 +246,15 @@ class KVNamespace:
         opts = options(args, kwargs, 0)
         limit = opts.get("limit", MAX_LIST_KEYS)
         if not isinstance(limit, (int, float)) or limit < 1:
-            raise _fail("LIST", 400, f"Invalid key_count_limit of {limit}. Please specify an integer greater than 0.")
+            raise _fail("GET", 400, f"Invalid key_count_limit of {limit}. Please specify an integer greater than 0.")
         if limit > MAX_LIST_KEYS:
             raise _fail(
-                "LIST", 400, f"Invalid key_count_limit of {limit}. Please specify an integer less than {MAX_LIST_KEYS}."
+                "GET", 400, f"Invalid key_count_limit of {limit}. Please specify an integer less than {MAX_LIST_KEYS}."
             )
         prefix = opts.get("prefix") or ""
         if len(prefix.encode("utf-8")) > MAX_KEY_SIZE:
             size = len(prefix.encode("utf-8"))
-            raise _fail("LIST", 414, f"UTF-8 encoded length of {size} exceeds key length limit of {MAX_KEY_SIZE}.")
+            raise _fail("GET", 414, f"UTF-8 encoded length of {size} exceeds key length limit of {MAX_KEY_SIZE}.")
         after = self._cursor_key(opts.get("cursor"))
         self.calls += 1
         rows = (
@@ -280,4 +289,4 @@ class KVNamespace:
         try:
             return base64.urlsafe_b64decode(str(cursor).encode("ascii")).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
-            raise _fail("LIST", 400, "Invalid cursor") from None
+            raise _fail("GET", 400, "Invalid cursor") from None

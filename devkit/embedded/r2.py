@@ -6,8 +6,9 @@ Rules and messages follow Miniflare (workers-sdk ``packages/miniflare/src/worker
 (offset/length/suffix, 416 when unsatisfiable); multipart: parts exist with matching etags,
 every part but the last ≥ 5 MiB and all of one size, the last no bigger, completed or aborted
 uploads are gone; ``etag`` is the MD5 (multipart: MD5 of the part MD5s + ``-N``). Errors read
-``<op>: <message> (<v4 code>)`` as workerd reports them. ``delete`` of more than 1000 keys is
-refused as R2 documents it (Miniflare does not check).
+``Error: <op>: <message> (<v4 code>)`` as workerd reports them. Items of ``list()["objects"]``
+are raw proxies (attribute access only), as the SDK wrapper leaves them on the edge.
+``delete`` of more than 1000 keys is refused as R2 documents it (Miniflare does not check).
 
 Storage is one SQLite file per bucket (``<state>/r2/<BINDING>/bucket.sqlite3``) holding
 metadata and bodies, so an object and its metadata always change together.
@@ -23,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devkit.embedded.jsvalues import JsDict, JsException, check_sendable, options, to_py
+from devkit.embedded.jsvalues import JsDict, JsException, JsProxy, check_sendable, options, to_py
 
 MAX_LIST_KEYS = 1000
 MAX_DELETE_KEYS = 1000
@@ -73,7 +74,7 @@ def _body_bytes(op: str, value: Any) -> bytes:
         return bytes(value)
     if isinstance(value, R2ObjectBody):
         return value._consume()
-    raise JsException(f"TypeError: {op}: the value must be a string, bytes, an R2 object body or None", "TypeError")
+    raise JsException(f"{op}: the value must be a string, bytes, an R2 object body or None", "TypeError")
 
 
 def _check_key(op: str, key: Any) -> str:
@@ -136,8 +137,7 @@ class R2ObjectBody(R2Object):
     def _consume(self) -> bytes:
         if self["bodyUsed"]:
             raise JsException(
-                "TypeError: Body has already been used. It can only be used once. Use tee() first if you need to "
-                "read it twice.",
+                "Body has already been used. It can only be used once. Use tee() first if you need to read it twice.",
                 "TypeError",
             )
         self["bodyUsed"] = True
@@ -288,7 +288,7 @@ class R2Bucket:
             "SELECT * FROM objects WHERE substr(key, 1, ?) = ? AND key > ? ORDER BY key",
             (len(prefix), prefix, after),
         )
-        objects: list[R2Object] = []
+        objects: list[JsProxy] = []
         prefixes: list[str] = []
         last_key = None
         truncated = False
@@ -302,7 +302,7 @@ class R2Bucket:
                 if not prefixes or prefixes[-1] != group:
                     prefixes.append(group)
             else:
-                objects.append(R2Object.from_row(row, include))
+                objects.append(JsProxy(R2Object.from_row(row, include)))  # unconverted on the edge
             last_key = row["key"]
         # With a delimiter a page ends after a whole group, so the cursor skips the group's other keys.
         if truncated and delimiter and prefixes and last_key is not None and last_key.startswith(prefixes[-1]):

@@ -121,13 +121,11 @@ class Response(_Body):
         code = int(status) if status else 200
         if not 200 <= code <= 599:
             raise JsException(
-                "RangeError: Responses may only be constructed with status codes in the range 200 to 599, inclusive.",
+                "Responses may only be constructed with status codes in the range 200 to 599, inclusive.",
                 "RangeError",
             )
         if code in NULL_BODY_STATUSES and body is not None:
-            raise JsException(
-                "TypeError: Response with null body status (101, 204, 205, or 304) cannot have a body.", "TypeError"
-            )
+            raise JsException("Response with null body status (101, 204, 205, or 304) cannot have a body.", "TypeError")
         self.status = code
         self.status_text = status_text
         self._headers = _headers(headers)

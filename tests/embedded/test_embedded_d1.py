@@ -40,6 +40,9 @@ def test_run_returns_d1_result_with_miniflare_meta(db):
     meta = result.meta
     assert set(meta) == {
         "served_by",
+        "served_by_primary",
+        "total_attempts",
+        "timings",
         "duration",
         "changes",
         "last_row_id",
@@ -48,7 +51,8 @@ def test_run_returns_d1_result_with_miniflare_meta(db):
         "rows_read",
         "rows_written",
     }
-    assert meta["served_by"] == "miniflare.db"
+    assert meta["served_by"] == "miniflare.db" and meta.served_by_primary is True and meta.total_attempts == 1
+    assert meta.timings.sql_duration_ms == meta.duration
     assert meta["changes"] == 1 and meta["rows_written"] == 1 and meta["changed_db"] is True
     assert meta["last_row_id"] == 1 and meta["size_after"] > 0 and meta["duration"] >= 0
 
@@ -79,7 +83,7 @@ def test_first_returns_row_column_or_none(db):
 
 def test_first_with_unknown_column_is_column_not_found(db):
     insert(db, "a")
-    with pytest.raises(JsException, match=r"^D1_COLUMN_NOTFOUND: Column not found \(nope\)$"):
+    with pytest.raises(JsException, match=r"^Error: D1_COLUMN_NOTFOUND: Column not found \(nope\)$"):
         run(db.prepare("SELECT name FROM t").first("nope"))
 
 
@@ -104,12 +108,24 @@ def test_bind_value_conversions_like_the_sdk_wrapper(db):
     assert run(db.prepare("SELECT b FROM t WHERE name = 'bytes-list'").first("b")) == [1, 2, 3]
 
 
+def test_ints_cross_as_js_numbers_real_until_column_affinity(db):
+    expr = run(db.prepare("SELECT typeof(?1) AS t, ?1 / 2 AS half, CAST(?1 AS TEXT) AS s").bind(7).first())
+    assert expr == {"t": "real", "half": 3.5, "s": "7.0"}
+    assert run(db.prepare("SELECT typeof(?1) AS t").bind(True).first("t")) == "real"
+    insert(db, "affinity", n=7, r=7)
+    row = run(db.prepare("SELECT typeof(n) AS tn, typeof(r) AS tr, n FROM t WHERE name = 'affinity'").first())
+    assert row == {"tn": "integer", "tr": "real", "n": 7}
+
+
 def test_bigint_is_refused_at_bind_and_big_numbers_read_back_as_js_numbers(db):
-    with pytest.raises(JsException, match=r"^D1_TYPE_ERROR: Type 'bigint' not supported for value '9007199254740993'"):
-        db.prepare("SELECT ?").bind(2**53 + 1)
-    db.prepare("SELECT ?").bind(2**53 - 1)  # the largest safe integer is fine
+    for value in (2**53 - 1, -(2**53 - 1), 2**63 - 1):
+        refused = rf"^Error: D1_TYPE_ERROR: Type 'bigint' not supported for value '{value}'"
+        with pytest.raises(JsException, match=refused):
+            db.prepare("SELECT ?").bind(value)
+    assert run(db.prepare("SELECT CAST(CAST(?1 AS INTEGER) AS TEXT) AS v").bind(2**53 - 2).first("v")) == str(2**53 - 2)
     value = run(db.prepare("SELECT 9007199254740993 AS v").first("v"))
     assert value == float(2**53) and isinstance(value, float)  # precision lost, as a JS number
+    assert run(db.prepare("SELECT 9007199254740991 AS v").first("v")) == 2**53 - 1  # still a safe integer
 
 
 def test_unsupported_bind_types(db):
@@ -117,21 +133,23 @@ def test_unsupported_bind_types(db):
         db.prepare("SELECT ?").bind((1, 2))
     with pytest.raises(TypeError, match="cannot be sent over RPC"):
         db.prepare("SELECT ?").bind(bytearray(b"x"))
-    with pytest.raises(JsException, match=r"^D1_TYPE_ERROR: Type 'object' not supported"):
+    with pytest.raises(JsException, match=r"^Error: D1_TYPE_ERROR: Type 'object' not supported"):
         db.prepare("SELECT ?").bind({"a": 1})
-    with pytest.raises(JsException, match=r"^D1_TYPE_ERROR"):
+    with pytest.raises(JsException, match=r"^Error: D1_TYPE_ERROR"):
         db.prepare("SELECT ?").bind([1, 300])
 
 
 def test_sql_errors_read_like_miniflare(db):
     insert(db, "a")
-    with pytest.raises(JsException, match=r"^D1_ERROR: no such table: nope: SQLITE_ERROR$"):
+    with pytest.raises(JsException, match=r"^Error: D1_ERROR: no such table: nope: SQLITE_ERROR$"):
         run(db.prepare("SELECT * FROM nope").all())
-    with pytest.raises(JsException, match=r"^D1_ERROR: UNIQUE constraint failed: t.name: SQLITE_CONSTRAINT$"):
+    unique = r"^Error: D1_ERROR: UNIQUE constraint failed: t.name: SQLITE_CONSTRAINT"
+    unique += r" \(extended: SQLITE_CONSTRAINT_UNIQUE\)$"
+    with pytest.raises(JsException, match=unique):
         insert(db, "a")
     with pytest.raises(JsException, match="syntax error"):
         run(db.prepare("INVALID SQL GIBBERISH").run())
-    with pytest.raises(JsException, match=r"^D1_ERROR: Wrong number of parameter bindings"):
+    with pytest.raises(JsException, match=r"^Error: D1_ERROR: Wrong number of parameter bindings"):
         run(db.prepare("SELECT ?, ?").bind(1).all())
 
 
@@ -145,7 +163,7 @@ def test_foreign_keys_are_enforced(db):
     ["BEGIN", "BEGIN TRANSACTION", "COMMIT", "ROLLBACK", "SAVEPOINT s", "RELEASE s", "END"],
 )
 def test_transactions_are_refused(db, sql):
-    with pytest.raises(JsException, match=r"^D1_ERROR: To execute a transaction, please use the state.storage"):
+    with pytest.raises(JsException, match=r"^Error: D1_ERROR: To execute a transaction, please use the state.storage"):
         run(db.prepare(sql).run())
 
 
@@ -162,10 +180,11 @@ def test_transactions_are_refused(db, sql):
         "CREATE TABLE _cf_mine (a)",
         "CREATE TEMP TABLE scratch (a)",
         "CREATE VIRTUAL TABLE v USING dbstat",
+        "SELECT sqlite_version()",
     ],
 )
 def test_refused_statements(db, sql):
-    with pytest.raises(JsException, match=r"^D1_ERROR: "):
+    with pytest.raises(JsException, match=r"^Error: D1_ERROR: "):
         run(db.prepare(sql).run())
 
 
@@ -192,13 +211,13 @@ def test_allowed_pragmas_and_fts5(db, sql):
 def test_more_than_100_bound_parameters_are_refused(db):
     ok = "SELECT " + ", ".join("?" * 100)
     assert len(run(db.prepare(ok).bind(*range(100)).raw())[0]) == 100
-    with pytest.raises(JsException, match=r"^D1_ERROR: too many SQL variables"):
+    with pytest.raises(JsException, match=r"^Error: D1_ERROR: too many SQL variables"):
         run(db.prepare(ok + ", ?").bind(*range(101)).raw())
 
 
 def test_statement_over_100_kb_is_refused(db):
     literal = "x" * 100_000
-    with pytest.raises(JsException, match=r"^D1_ERROR: statement too long"):
+    with pytest.raises(JsException, match=r"^Error: D1_ERROR: statement too long"):
         run(db.prepare(f"SELECT '{literal}'").all())
 
 
@@ -223,15 +242,15 @@ def test_batch_is_all_or_nothing(db):
         db.prepare("INSERT INTO t (name) VALUES ('fresh')"),
         db.prepare("INSERT INTO t (name) VALUES ('taken')"),
     ]
-    with pytest.raises(JsException, match=r"^D1_ERROR: UNIQUE constraint failed"):
+    with pytest.raises(JsException, match=r"^Error: D1_ERROR: UNIQUE constraint failed"):
         run(db.batch(statements))
     assert run(db.prepare("SELECT count(*) AS n FROM t").first("n")) == 1
 
 
 def test_empty_batch_and_comment_only_statement_are_refused(db):
-    with pytest.raises(JsException, match=r"^D1_ERROR: No SQL statements detected\.$"):
+    with pytest.raises(JsException, match=r"^Error: D1_ERROR: No SQL statements detected\.$"):
         run(db.batch([]))
-    with pytest.raises(JsException, match=r"^D1_ERROR: No SQL statements detected\.$"):
+    with pytest.raises(JsException, match=r"^Error: D1_ERROR: No SQL statements detected\.$"):
         run(db.prepare("-- just a comment").run())
 
 
@@ -249,9 +268,10 @@ def test_exec_runs_one_statement_per_line(db):
 
 
 def test_exec_error_names_line_one_and_rolls_back_like_miniflare(db):
-    with pytest.raises(JsException, match=r"^D1_EXEC_ERROR: Error in line 1: CREATE TABLE x \(: incomplete input"):
+    incomplete = r"^Error: D1_EXEC_ERROR: Error in line 1: CREATE TABLE x \(: incomplete input"
+    with pytest.raises(JsException, match=incomplete):
         run(db.exec("CREATE TABLE x (\n  a INTEGER\n)"))
-    with pytest.raises(JsException, match=r"^D1_EXEC_ERROR: Error in line 1: .*UNIQUE constraint failed"):
+    with pytest.raises(JsException, match=r"^Error: D1_EXEC_ERROR: Error in line 1: .*UNIQUE constraint failed"):
         run(db.exec("INSERT INTO t (name) VALUES ('y');\nINSERT INTO t (name) VALUES ('y');"))
     assert run(db.prepare("SELECT count(*) AS n FROM t").first("n")) == 0
 

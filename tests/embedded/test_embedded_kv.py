@@ -29,6 +29,9 @@ def test_put_get_text_json_and_array_buffer(kv):
     assert value == {"a": [1, 2]} and value.a == [1, 2]
     assert run(kv.get("k", type="json")) == {"a": [1, 2]}
     assert run(kv.get("k", {"type": "json", "cacheTtl": 60})) == {"a": [1, 2]}
+    run(kv.put("text", "hello"))
+    with pytest.raises(JsException, match=r'^SyntaxError: .*"hello" is not valid JSON$'):
+        run(kv.get("text", "json"))
     assert bytes(run(kv.get("k", "arrayBuffer"))) == b'{"a": [1, 2.0]}'
     run(kv.put("bin", b"\x00\x01"))
     assert bytes(run(kv.get("bin", "arrayBuffer"))) == b"\x00\x01"
@@ -89,7 +92,7 @@ def test_put_options_as_dict_kwargs_or_none(kv):
 def test_expiration_must_be_at_least_60_seconds_ahead(kv, opts, message):
     with pytest.raises(JsException, match=re.escape(message)) as caught:
         run(kv.put("k", "v", **opts))
-    assert str(caught.value).startswith("KV PUT failed: 400 ")
+    assert str(caught.value).startswith("Error: KV PUT failed: 400 ")
 
 
 def test_expiration_less_than_60_seconds_ahead_is_refused(kv):
@@ -107,11 +110,11 @@ def test_expired_keys_read_as_missing_and_leave_lists(kv):
 
 
 def test_key_and_value_validation(kv):
-    with pytest.raises(JsException, match="Key names must not be empty"):
+    with pytest.raises(JsException, match=r"^TypeError: Key name cannot be empty\.$"):
         run(kv.get(""))
-    with pytest.raises(JsException, match='Illegal key name ".."'):
+    with pytest.raises(JsException, match=r'^TypeError: "\.\." is not allowed as a key name\.$'):
         run(kv.put("..", "v"))
-    with pytest.raises(JsException, match="^KV PUT failed: 414 UTF-8 encoded length of 513 exceeds"):
+    with pytest.raises(JsException, match="^Error: KV PUT failed: 414 UTF-8 encoded length of 513 exceeds"):
         run(kv.put("k" * 513, "v"))
     with pytest.raises(JsException, match="Metadata length of .* exceeds limit of 1024"):
         run(kv.put("k", "v", metadata={"x": "y" * 1100}))
@@ -119,7 +122,7 @@ def test_key_and_value_validation(kv):
         run(kv.put("k", {"not": "a string"}))
     with pytest.raises(TypeError, match="cannot be sent over RPC"):
         run(kv.put("k", bytearray(b"x")))
-    with pytest.raises(JsException, match="Unknown response type"):
+    with pytest.raises(JsException, match="^TypeError: Unknown response type"):
         run(kv.get("k", "blob"))
     with pytest.raises(JsException, match="Cache TTL must be at least 30"):
         run(kv.get("k", cacheTtl=10))
@@ -144,7 +147,7 @@ def test_list_prefix_limit_and_cursor_paging(kv):
 
 
 def test_list_limit_bounds(kv):
-    with pytest.raises(JsException, match="Please specify an integer less than 1000"):
+    with pytest.raises(JsException, match="^Error: KV GET failed: 400 .*Please specify an integer less than 1000"):
         run(kv.list(limit=1001))
     with pytest.raises(JsException, match="Please specify an integer greater than 0"):
         run(kv.list(limit=0))

@@ -91,7 +91,7 @@ def test_ranges(bucket):
     assert run(run(bucket.get("r", range={"suffix": 4})).text()) == "CDEF"
     assert run(run(bucket.get("r", range={"offset": 10})).text()) == "ABCDEF"
     assert run(run(bucket.get("r", {"range": {"offset": 14, "length": 100}})).text()) == "EF"
-    with pytest.raises(JsException, match=r"^get: The requested range is not satisfiable \(10039\)$"):
+    with pytest.raises(JsException, match=r"^Error: get: The requested range is not satisfiable \(10039\)$"):
         run(bucket.get("r", range={"offset": 17}))
     with pytest.raises(JsException, match="not satisfiable"):
         run(bucket.get("r", range={"suffix": 0}))
@@ -103,7 +103,7 @@ def test_delete_one_or_many(bucket):
     run(bucket.delete("a"))
     run(bucket.delete(["b", "c", "never"]))
     assert run(bucket.list())["objects"] == []
-    with pytest.raises(JsException, match=r"^delete: "):
+    with pytest.raises(JsException, match=r"^Error: delete: "):
         run(bucket.delete([str(i) for i in range(1001)]))
 
 
@@ -135,17 +135,27 @@ def test_list_with_delimiter_groups_prefixes(bucket):
 def test_list_include_metadata_only_when_asked(bucket):
     run(bucket.put("m", "x", customMetadata={"a": "b"}, httpMetadata={"contentType": "text/plain"}))
     plain = run(bucket.list()).objects[0]
-    assert plain.customMetadata == {} and plain.httpMetadata == {}
+    assert plain.customMetadata.to_py() == {} and plain.httpMetadata.to_py() == {}
     full = run(bucket.list(include=["customMetadata", "httpMetadata"])).objects[0]
-    assert full.customMetadata == {"a": "b"} and full.httpMetadata == {"contentType": "text/plain"}
+    assert full.customMetadata.a == "b" and full.httpMetadata.to_py() == {"contentType": "text/plain"}
+
+
+def test_list_items_are_unconverted_proxies_like_on_the_edge(bucket):
+    run(bucket.put("k", "data"))
+    item = run(bucket.list()).objects[0]
+    assert (item.key, item.size, isinstance(item.etag, str)) == ("k", 4, True)
+    with pytest.raises(TypeError, match="object is not subscriptable"):
+        _ = item["key"]
+    with pytest.raises(AttributeError):
+        _ = item.nope
 
 
 def test_list_limit_and_key_and_metadata_limits(bucket):
-    with pytest.raises(JsException, match=r"^list: MaxKeys params must be positive integer <= 1000\. \(10022\)$"):
+    with pytest.raises(JsException, match=r"^Error: list: MaxKeys params must be positive integer <= 1000\. \(10022"):
         run(bucket.list(limit=1001))
-    with pytest.raises(JsException, match=r"^put: The specified object name is not valid\. \(10020\)$"):
+    with pytest.raises(JsException, match=r"^Error: put: The specified object name is not valid\. \(10020\)$"):
         run(bucket.put("k" * 1025, "x"))
-    with pytest.raises(JsException, match=r"^put: Your metadata headers exceed the maximum allowed metadata size"):
+    with pytest.raises(JsException, match=r"^Error: put: Your metadata headers exceed the maximum allowed metadata"):
         run(bucket.put("k", "x", customMetadata={"big": "v" * 2048}))
     with pytest.raises(TypeError, match="cannot be sent over RPC"):
         run(bucket.put("k", bytearray(b"x")))
@@ -171,7 +181,7 @@ def test_multipart_resume_and_abort(bucket):
     part = run(resumed.uploadPart(1, "only part"))
     run(resumed.abort())
     assert run(bucket.head("k")) is None
-    with pytest.raises(JsException, match=r"^uploadPart: The specified multipart upload does not exist\. \(10024\)$"):
+    with pytest.raises(JsException, match=r"^Error: uploadPart: The specified multipart upload does not exist\."):
         run(upload.uploadPart(2, "late"))
     with pytest.raises(JsException, match="completeMultipartUpload: The specified multipart upload does not exist"):
         run(upload.complete([part]))
@@ -188,7 +198,7 @@ def test_multipart_parts_below_5_mib_except_last_are_refused(bucket):
     p1 = run(upload.uploadPart(1, b"x" * (MIN_MULTIPART_PART_SIZE - 1)))
     p2 = run(upload.uploadPart(2, b"y"))
     with pytest.raises(
-        JsException, match=r"^completeMultipartUpload: Your proposed upload is smaller than the minimum"
+        JsException, match=r"^Error: completeMultipartUpload: Your proposed upload is smaller than the minimum"
     ):
         run(upload.complete([p1, p2]))
 
