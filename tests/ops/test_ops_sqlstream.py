@@ -52,7 +52,7 @@ def test_random_chunking_gives_the_same_statements(seed: int) -> None:
 
 
 def test_values_tuples_and_items() -> None:
-    stmt = "INSERT INTO \"d1_migrations\" (\"id\",\"name\",\"values\") VALUES(1,'0001_a.sql','x,(y)'),\n(2,'b''c',f(1, 2))"
+    stmt = 'INSERT INTO "d1_migrations" ("id","name","values") ' + "VALUES(1,'0001_a.sql','x,(y)'),\n(2,'b''c',f(1, 2))"
     groups = values_tuples(stmt)
     assert groups == ["1,'0001_a.sql','x,(y)'", "2,'b''c',f(1, 2)"]
     assert split_top_level(groups[1]) == ["2", "'b''c'", "f(1, 2)"]
