@@ -14,8 +14,9 @@
                   (fire a cron through ``/cdn-cgi/handler/scheduled``; returns the response),
                   ``headers(role)`` (the Authorization header for "client" or "admin").
 
-Auto-migration state (``edgenotify.migrations.automigrate``) is keyed by ``id(binding)``; every
-binding these fixtures create is forgotten at teardown so nothing leaks between tests.
+Auto-migration state (``edgenotify.migrations.automigrate``) is kept per binding for the life of
+the process; every binding these fixtures create is forgotten at teardown so nothing leaks
+between tests.
 """
 
 import asyncio
@@ -39,8 +40,7 @@ def _forget_migrations(env: Env) -> None:
 
     for value in vars(env).values():
         if hasattr(value, "prepare"):
-            automigrate.forget(value)
-            automigrate._locks.pop(id(value), None)  # an asyncio.Lock must not outlive its loop
+            automigrate.forget(value)  # also drops its asyncio.Lock, which must not outlive its loop
 
 
 def make_env(state_dir: Path, **overrides: str) -> Env:
