@@ -220,3 +220,11 @@ def test_send_needs_the_client_token(api, user):
     _error(
         api.client.post("/v1/notifications", json={"user_id": "u1", "content": "x"}, headers=admin), 403, "forbidden"
     )
+
+
+def test_a_rendered_message_too_large_for_a_row_is_422(api, user):
+    api.put_template("big", {"name": "Big", "variables": [{"name": "v"}],
+                             "contents": {"webhook": {"content_template": "{{ v }}" * 4}}})  # fmt: skip
+    body = {"user_id": "u1", "template_key": "big", "variables": {"v": "x" * 30_000}}
+    _error(api.send(body), 422, "content_too_large", "variables")
+    assert api.count_logs() == 0

@@ -26,6 +26,9 @@ from edgenotify.notify.render import render, render_inline
 from edgenotify.notify.templates import load_template
 
 KEY_FIELD = "Idempotency-Key"
+# A rendered message larger than this is refused (422) before it reaches D1, whose rows are
+# capped at 2 MB: a template repeating a large variable must not turn into a 500.
+MAX_RENDERED_CHARS = 100_000
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,11 @@ async def _plan(context: Any, command: SendCommand, now: str) -> list[_Planned]:
     texts = await _rendered(context, command, list(targets))
     planned = []
     for channel, (subject, content) in texts.items():
+        if len(content) + len(subject or "") > MAX_RENDERED_CHARS:
+            raise ApiError(
+                422, "content_too_large", f"rendered {channel} message exceeds {MAX_RENDERED_CHARS} characters",
+                "variables" if command.template_key else "content",
+            )  # fmt: skip
         message = Message(new_message_id(), command.user_id, channel, subject, content, command.template_key, now)
         planned.append(_Planned(message, targets[channel]))
     return planned
