@@ -225,7 +225,15 @@ def _admin(method: str, pattern: str, handler: Any, summary: str, **kw: Any) -> 
 
 ROUTES = [
     _admin("GET", "/admin/backups", list_backups, "List backups in R2, newest first", query_model=ListQuery),
-    _admin("POST", "/admin/backups", create_backup, "Back up the database to R2 now", request_model=BackupCreate),
+    _admin(
+        "POST",
+        "/admin/backups",
+        create_backup,
+        "Back up the database to R2 now",
+        request_model=BackupCreate,
+        status=201,
+        other_responses=((202, None),),
+    ),
     _admin("GET", "/admin/backups/status", backups_status, "Backup health: a complete backup within 24 h"),
     _admin("POST", "/admin/backups/retention", run_retention, "Apply backup retention", request_model=RetentionRequest),
     _admin("GET", "/admin/backups/{backup_id}", get_backup, "One backup and its manifest"),
@@ -236,7 +244,13 @@ ROUTES = [
         "Restore a backup (dry run by default; force replaces a non-empty database)",
         request_model=RestoreRequest,
     ),
-    _admin("GET", "/admin/health", health, "Database health: latency, tables, migrations, backups, size"),
+    _admin(
+        "GET",
+        "/admin/health",
+        health,
+        "Database health: latency, tables, migrations, backups, size",
+        other_responses=((503, None),),
+    ),
     _admin("GET", "/admin/migrations", migrations, "Migration ledger, pending and edited files"),
     _admin("POST", "/admin/query-plan", query_plan, "EXPLAIN QUERY PLAN of one SELECT", request_model=QueryPlanRequest),
     _admin("GET", "/admin/capacity", capacity, "Rows, growth and size projections", query_model=CapacityQuery),

@@ -54,6 +54,9 @@ def _models(routes: list[Route]) -> list[tuple[type, str]]:
         ):
             if model is not None:
                 pairs.setdefault((model, mode), None)
+        for _, model in route.other_responses:
+            if model is not None:
+                pairs.setdefault((model, "serialization"), None)
     return list(pairs)
 
 
@@ -84,6 +87,9 @@ def _operation(route: Route, refs: dict, defs: dict) -> dict[str, Any]:
         schema = refs[(route.response_model, "serialization")] if route.response_model else {"type": "object"}
         success.update(_json_body(schema))
     responses: dict[str, Any] = {str(route.status): success}
+    for status, model in route.other_responses:
+        schema = refs[(model, "serialization")] if model else {"type": "object"}
+        responses[str(status)] = {"description": "Also answered with this status", **_json_body(schema)}
     for status in _ERRORS:
         if route.role == "public" and status in ("401", "403"):
             continue

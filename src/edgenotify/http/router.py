@@ -21,6 +21,8 @@ class Route:
     response_model: type | None = None
     status: int = 200  # the success status the OpenAPI document declares
     query_model: type | None = None
+    # Further non-error answers as (status, model or None), e.g. ((202, None),) for "accepted, runs later".
+    other_responses: tuple[tuple[int, type | None], ...] = ()
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
