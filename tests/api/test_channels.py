@@ -5,6 +5,7 @@ audit rows in the write's batch, SSRF refusals, and D1 round trips per request."
 import asyncio
 import base64
 import json
+import time
 
 import pytest
 
@@ -157,6 +158,9 @@ def test_cache_read_write_read_and_zero_d1_when_warm(client: Client):
     client.get("/v1/users/u1/channels")
     assert json.loads(client.kv("cfg:v1:u1:webhook"))["v"]["channel"] == "webhook"
     assert len(json.loads(client.kv("cfgs:v1:u1"))["v"]) == 1
+    listed = asyncio.run(client.worker.env.CONFIG_CACHE.list(prefix="cfg"))["keys"]
+    assert {k["name"] for k in listed} == {"cfg:v1:u1:webhook", "cfgs:v1:u1"}
+    assert all(time.time() + 50 <= k["expiration"] <= time.time() + 61 for k in listed)  # TTL 60 s (KV's minimum)
 
     before = client.d1_calls
     assert client.get("/v1/users/u1/channels/webhook").status_code == 200

@@ -12,7 +12,7 @@ a send to a user without configs, or a GET of a missing template, is then served
 Config rows are cached in their STORED form (possibly ``enc:v1:`` ciphertext): KV never holds a
 decrypted secret. Writers delete the affected keys after their D1 write (invalidation, not
 update); entries also expire after :data:`TTL_SECONDS`, which bounds staleness when KV's
-eventual consistency (≈60 s across locations) or a read-fill racing a write leaves an old value.
+eventual consistency (up to 60 s across locations) or a read-fill racing a write leaves an old value.
 
 KV is an optimisation, never a dependency: every failure (binding missing, JS exception, bad
 JSON) is logged and treated as a miss, so requests degrade to D1 instead of failing.
@@ -22,7 +22,11 @@ import asyncio
 import json
 from typing import Any
 
-TTL_SECONDS = 300  # KV's minimum is 60 s
+# KV's minimum. Invalidation is by delete, so the TTL only bounds the rare race where a reader
+# fills the key with a value it read from D1 just before a write: with 60 s that race never adds
+# more staleness than KV's own cross-location propagation (up to 60 s) already allows, at the cost
+# of one D1 read per user (or template) per minute per location while it is in use.
+TTL_SECONDS = 60
 
 
 class Miss:
