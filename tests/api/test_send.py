@@ -2,6 +2,10 @@
 """POST /v1/notifications: rows per channel, rendering, channel choice, every client error, and
 the D1 budget (ONE round trip per send with a warm KV cache)."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from edgenotify.models.notifications import SendResponse
@@ -228,3 +232,20 @@ def test_a_rendered_message_too_large_for_a_row_is_422(api, user):
     body = {"user_id": "u1", "template_key": "big", "variables": {"v": "x" * 30_000}}
     _error(api.send(body), 422, "content_too_large", "variables")
     assert api.count_logs() == 0
+
+
+def test_send_delivery_retry_and_log_modules_import_without_compiled_packages():
+    """The data layer of this API runs where pydantic/cryptography/sqlglot cannot (parity runtime)."""
+    script = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('pydantic', 'pydantic_core', 'cryptography', 'sqlglot'):\n"
+        "            raise ImportError('blocked ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import edgenotify.notify.send, edgenotify.notify.retry, edgenotify.notify.logs, edgenotify.notify.stats\n"
+        "import edgenotify.notify.idempotency, edgenotify.notify.delivery.dispatch\n"
+    )
+    src = Path(__file__).resolve().parents[2] / "src"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=src)
+    assert done.returncode == 0, done.stderr
