@@ -61,16 +61,16 @@ async def list_backups(r2: Any) -> list[BackupInfo]:
             options["cursor"] = cursor
         page = await r2.list(**options)
         for obj in page["objects"]:
-            parts = mf.split_key(str(obj["key"]))
+            parts = mf.split_key(str(obj.key))  # items are raw JS proxies on the edge: attributes only
             if parts is None:
                 continue
             backup_id, name = parts
             info = found.setdefault(backup_id, BackupInfo(backup_id, mf.id_time(backup_id)))
-            info.keys.append(str(obj["key"]))
+            info.keys.append(str(obj.key))
             if name == mf.MANIFEST_NAME:
                 info.complete = True
             elif name == mf.DATA_NAME:
-                info.size = int(obj["size"])
+                info.size = int(obj.size)
         if not page["truncated"]:
             break
         cursor = page["cursor"]

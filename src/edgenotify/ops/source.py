@@ -33,7 +33,7 @@ def r2_chunks(bucket: Any, key: str, chunk_bytes: int = CHUNK_BYTES) -> Chunks:
         head = await bucket.head(key)
         if head is None:
             raise SourceError(f"R2 object {key} does not exist")
-        size = int(head["size"])
+        size = int(head.size)  # attribute access: R2 objects may arrive as raw JS proxies
         offset = 0
         while offset < size:
             length = min(chunk_bytes, size - offset)

@@ -1,0 +1,263 @@
+"""Backup to R2 and restore, on the embedded runtime: exact round trips, refusals, fault injection."""
+
+import asyncio
+import copy
+import gzip
+import hashlib
+import json
+import re
+
+import pytest
+from ops_kit import KINDS, FaultInjectingR2, object_keys, seed, snapshot
+
+from edgenotify.db import Database, Query
+from edgenotify.migrations import automigrate, ledger
+from edgenotify.ops import catalog
+from edgenotify.ops import manifest as mf
+from edgenotify.ops.backup import BackupFailed, BackupOptions, run_backup
+from edgenotify.ops.dump import TableReader
+from edgenotify.ops.restore import RestoreFailed, RestoreOptions, RestoreRefused, RestoreSource, restore
+from edgenotify.ops.schema import inspect
+from edgenotify.ops.source import bytes_chunks, r2_chunks
+from edgenotify.ops.sqlwriter import WRANGLER_TRAPS
+
+
+def _source(env, manifest) -> RestoreSource:
+    return RestoreSource(f"backup {manifest['id']}", r2_chunks(env.BACKUPS, mf.data_key(manifest["id"])), manifest)
+
+
+async def _sql_text(env, manifest) -> str:
+    body = await env.BACKUPS.get(mf.data_key(manifest["id"]))
+    return gzip.decompress(await body.bytes()).decode("utf-8")
+
+
+def test_round_trip_restores_every_value_exactly(embedded_env, target_env) -> None:
+    async def run():
+        db = Database(embedded_env.DB)
+        await seed(db, embedded_env.DB)
+        manifest = await run_backup(db, embedded_env.BACKUPS, trigger="test", database="edgenotify")
+        report = await restore(Database(target_env.DB), _source(embedded_env, manifest), RestoreOptions(dry_run=False))
+        return manifest, report, await _sql_text(embedded_env, manifest)
+
+    manifest, report, sql = asyncio.run(run())
+    assert report["status"] == "restored" and report["verification"]["ok"], report["verification"]
+    assert snapshot(target_env.DB.path) == snapshot(embedded_env.DB.path)
+    # the manifest: format, schema version, per-table rows and digests, the object as stored
+    assert manifest["format_version"] == mf.FORMAT_VERSION and manifest["database"] == "edgenotify"
+    assert manifest["migration"]["last_applied"] == automigrate.bundled_files()[-1].name
+    tables = {t["name"]: t for t in manifest["tables"]}
+    assert tables["kinds"]["rows"] == len(KINDS) + 2 and tables["docs"]["kind"] == "fts5"
+    assert tables["articles_fts"]["kind"] == "fts5-external" and tables["articles_fts"]["rows"] == 2
+    assert all(re.fullmatch(r"[0-9a-f]{64}", t["sha256"]) for t in manifest["tables"])
+    assert manifest["sequences"]["kinds"] == str(len(KINDS) + 3)  # the deleted top row's id is not reused
+    assert not any(name.startswith(("sqlite_", "_cf_", "docs_", "articles_fts_")) for name in tables)
+    # the file: D1-sized statements, nothing wrangler would rewrite, triggers after the data
+    statements = [s for s in sql.split(";\n") if s.strip()]
+    assert max(len(s.encode()) for s in statements) <= 100_000
+    assert not WRANGLER_TRAPS.search(sql) and "BEGIN TRANSACTION" not in sql
+    assert "CREATE TABLE 'docs_data'" not in sql and "_cf_" not in sql
+    assert sql.index("CREATE TRIGGER articles_ai") > sql.index('INSERT INTO "articles"')
+    assert 'UPDATE "kinds" SET "v" = "v" || \'' in sql  # the 150 KB value went in pieces
+    assert manifest["object"]["statements"] >= 20 and manifest["object"]["parts"] == 0
+
+
+def test_restored_ledger_matches_the_schema_and_nothing_is_reapplied(embedded_env, target_env) -> None:
+    async def run():
+        db = Database(embedded_env.DB)
+        await seed(db, embedded_env.DB)
+        manifest = await run_backup(db, embedded_env.BACKUPS)
+        target = Database(target_env.DB)
+        report = await restore(target, _source(embedded_env, manifest), RestoreOptions(dry_run=False))
+        applied_again = await automigrate.ensure_migrated(target_env.DB)
+        return await ledger.read(db), await ledger.read(target), report, applied_again
+
+    source_ledger, target_ledger, report, applied_again = asyncio.run(run())
+    assert target_ledger == source_ledger and applied_again == []
+    assert report["migrations"]["pending"] == [] and report["migrations"]["head"] == source_ledger[-1].name
+
+
+def test_a_large_backup_streams_as_a_multipart_upload_and_restores(embedded_env, target_env) -> None:
+    async def run():
+        db = Database(embedded_env.DB)
+        await automigrate.ensure_migrated(embedded_env.DB)
+        await db.run("CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB)")
+        for _ in range(6):  # random bytes as hex: ~6 MB of gzip, two 5 MiB parts
+            await db.run("INSERT INTO blobs (data) VALUES (randomblob(1000000))")
+        options = BackupOptions(part_size=5 * 1024 * 1024)
+        manifest = await run_backup(db, embedded_env.BACKUPS, options=options)
+        stored = await (await embedded_env.BACKUPS.get(mf.data_key(manifest["id"]))).bytes()
+        report = await restore(Database(target_env.DB), _source(embedded_env, manifest), RestoreOptions(dry_run=False))
+        return manifest, stored, report
+
+    manifest, stored, report = asyncio.run(run())
+    assert manifest["object"]["parts"] >= 2
+    assert manifest["object"]["size"] == len(stored)
+    assert manifest["object"]["sha256"] == hashlib.sha256(stored).hexdigest()
+    assert report["verification"]["ok"]
+    assert snapshot(target_env.DB.path) == snapshot(embedded_env.DB.path)
+
+
+def test_pages_are_bounded_by_rows_and_by_bytes(embedded_env) -> None:
+    async def run():
+        db = Database(embedded_env.DB)
+        await db.run("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        await db.batch([Query.of("INSERT INTO t (v) VALUES (?)", f"row {i}") for i in range(95)])
+        await db.run("CREATE TABLE big (id INTEGER PRIMARY KEY, v TEXT)")
+        for _ in range(6):
+            await db.run("INSERT INTO big (v) VALUES (printf('%.*c', 400000, 'x'))")
+        schema = await inspect(db)
+        small = TableReader(db, schema.table("t"), max_rows=10)
+        sizes = [len(p) async for p in small.pages()]
+        large = TableReader(db, schema.table("big"), max_rows=1000, max_bytes=1_000_000)
+        big_sizes = [len(p) async for p in large.pages()]
+        return sizes, small.queries, big_sizes
+
+    sizes, queries, big_sizes = asyncio.run(run())
+    assert sizes == [10] * 9 + [5] and queries == 11  # the last, empty page ends the table
+    assert big_sizes == [3, 3]  # 400 KB rows under a 1 MB budget: the row that crosses it is the last one
+
+
+def test_dry_run_reports_what_would_happen_and_changes_nothing(embedded_env, target_env) -> None:
+    async def run():
+        db = Database(embedded_env.DB)
+        await seed(db, embedded_env.DB)
+        manifest = await run_backup(db, embedded_env.BACKUPS)
+        report = await restore(Database(target_env.DB), _source(embedded_env, manifest))
+        tables = await Database(target_env.DB).all("SELECT name FROM sqlite_master")
+        return manifest, report, tables
+
+    manifest, report, tables = asyncio.run(run())
+    assert report["dry_run"] and report["ok"] and report["refusals"] == []
+    assert report["would"]["create"][:2] == ["d1_migrations", "d1_migrations_checksums"]
+    assert report["would"]["insert_rows"]["kinds"] == len(KINDS) + 2
+    assert "index idx_kinds_label" in report["would"]["then"] and "trigger articles_ai" in report["would"]["then"]
+    assert report["object"]["sha256"] == manifest["object"]["sha256"]
+    assert tables == []
+
+
+def test_a_non_empty_target_is_refused_unless_forced(embedded_env, target_env) -> None:
+    async def run():
+        db = Database(embedded_env.DB)
+        await seed(db, embedded_env.DB)
+        manifest = await run_backup(db, embedded_env.BACKUPS)
+        target = Database(target_env.DB)
+        await automigrate.ensure_migrated(target_env.DB)
+        await target.run("INSERT INTO system_configs (config_key, config_value) VALUES ('doomed', 'x')")
+        with pytest.raises(RestoreRefused) as refused:
+            await restore(target, _source(embedded_env, manifest), RestoreOptions(dry_run=False))
+        dry = await restore(target, _source(embedded_env, manifest))
+        forced = await restore(target, _source(embedded_env, manifest), RestoreOptions(dry_run=False, force=True))
+        return refused.value, dry, forced
+
+    refused, dry, forced = asyncio.run(run())
+    assert refused.code == "target_not_empty" and "system_configs" in refused.message
+    assert not dry["ok"] and dry["refusals"][0]["code"] == "target_not_empty"
+    assert 'DROP TABLE IF EXISTS "system_configs"' in dry["would"]["clear"]
+    assert forced["status"] == "restored"
+    assert snapshot(target_env.DB.path) == snapshot(embedded_env.DB.path)
+
+
+def test_an_empty_migrated_target_needs_no_force(embedded_env, target_env) -> None:
+    async def run():
+        db = Database(embedded_env.DB)
+        await seed(db, embedded_env.DB)
+        manifest = await run_backup(db, embedded_env.BACKUPS)
+        await automigrate.ensure_migrated(target_env.DB)
+        return await restore(Database(target_env.DB), _source(embedded_env, manifest), RestoreOptions(dry_run=False))
+
+    assert asyncio.run(run())["status"] == "restored"
+    assert snapshot(target_env.DB.path) == snapshot(embedded_env.DB.path)
+
+
+def test_a_backup_from_a_newer_schema_is_refused(embedded_env, target_env) -> None:
+    async def run():
+        db = Database(embedded_env.DB)
+        await seed(db, embedded_env.DB)
+        manifest = await run_backup(db, embedded_env.BACKUPS)
+        newer = copy.deepcopy(manifest)
+        newer["migration"]["applied"].append("0099_future_table.sql")
+        with pytest.raises(RestoreRefused) as refused:
+            await restore(Database(target_env.DB), _source(embedded_env, newer), RestoreOptions(dry_run=False))
+        # a file without a manifest: the migration ledger rows it inserts are checked instead
+        sql = (await _sql_text(embedded_env, manifest)).replace("'0001_initial_schema.sql'", "'0002_future.sql'", 1)
+        plain = RestoreSource("file", bytes_chunks(sql.encode()), None)
+        with pytest.raises(RestoreRefused) as refused_file:
+            await restore(Database(target_env.DB), plain, RestoreOptions(dry_run=False))
+        return refused.value, refused_file.value
+
+    refused, refused_file = asyncio.run(run())
+    assert refused.code == "backup_schema_newer" and "0099_future_table.sql" in refused.message
+    assert refused_file.code == "backup_schema_newer" and "0002_future.sql" in refused_file.message
+
+
+def test_a_corrupt_object_and_foreign_statements_are_refused(embedded_env, target_env) -> None:
+    async def run():
+        db = Database(embedded_env.DB)
+        await seed(db, embedded_env.DB)
+        manifest = await run_backup(db, embedded_env.BACKUPS)
+        tampered = copy.deepcopy(manifest)
+        tampered["object"]["sha256"] = "0" * 64
+        with pytest.raises(RestoreRefused) as corrupt:
+            await restore(Database(target_env.DB), _source(embedded_env, tampered), RestoreOptions(dry_run=False))
+        script = RestoreSource("file", bytes_chunks(b"CREATE TABLE t (a);\nDROP TABLE users;\nDELETE FROM t;"), None)
+        with pytest.raises(RestoreRefused) as foreign:
+            await restore(Database(target_env.DB), script, RestoreOptions(dry_run=False))
+        truncated = RestoreSource("file", bytes_chunks(gzip.compress(b"CREATE TABLE t (a);" * 1000)[:-20]), None)
+        with pytest.raises(RestoreRefused) as unreadable:
+            await restore(Database(target_env.DB), truncated)
+        return corrupt.value, foreign.value, unreadable.value
+
+    corrupt, foreign, unreadable = asyncio.run(run())
+    assert corrupt.code == "backup_corrupt"
+    assert foreign.code == "unsupported_statements" and "DROP TABLE users" in foreign.message
+    assert unreadable.code == "backup_unreadable"
+
+
+def test_a_verification_mismatch_is_a_failure(embedded_env, target_env) -> None:
+    async def run():
+        db = Database(embedded_env.DB)
+        await seed(db, embedded_env.DB)
+        manifest = await run_backup(db, embedded_env.BACKUPS)
+        wrong = copy.deepcopy(manifest)
+        next(t for t in wrong["tables"] if t["name"] == "kinds")["sha256"] = "f" * 64
+        with pytest.raises(RestoreFailed) as failed:
+            await restore(Database(target_env.DB), _source(embedded_env, wrong), RestoreOptions(dry_run=False))
+        return failed.value
+
+    failed = asyncio.run(run())
+    assert failed.code == "restore_verification_failed"
+    assert failed.report["verification"]["mismatches"] == ["kinds"] and failed.report["status"] == "failed"
+
+
+@pytest.mark.parametrize("fail_on", ["upload_part", "complete", "put_manifest", "put_data"])
+def test_a_failure_during_upload_leaves_no_backup_and_earlier_ones_intact(embedded_env, fail_on) -> None:
+    """Uses FaultInjectingR2, a fault-injection wrapper around the real embedded R2 binding."""
+
+    async def run():
+        db = Database(embedded_env.DB)
+        await seed(db, embedded_env.DB)
+        earlier = await run_backup(db, embedded_env.BACKUPS)
+        before = await object_keys(embedded_env.BACKUPS)
+        if fail_on in ("upload_part", "complete"):  # make the next backup large enough for multipart
+            await db.run("CREATE TABLE noise (data BLOB)")
+            for _ in range(6):
+                await db.run("INSERT INTO noise VALUES (randomblob(1000000))")
+        faulty = FaultInjectingR2(embedded_env.BACKUPS, fail_on)
+        with pytest.raises(BackupFailed) as failed:
+            await run_backup(db, faulty, options=BackupOptions(part_size=5 * 1024 * 1024))
+        after = await object_keys(embedded_env.BACKUPS)
+        listed = await catalog.list_backups(embedded_env.BACKUPS)
+        aborted = [u.uploadId for u in faulty.uploads]
+        states = [
+            embedded_env.BACKUPS._db().execute("SELECT state FROM uploads WHERE upload_id = ?", (u,)).fetchone()[0]
+            for u in aborted
+        ]
+        intact = await restore(Database(embedded_env.DB), _source(embedded_env, earlier))
+        return failed.value, before, after, listed, states, intact
+
+    failed, before, after, listed, states, intact = asyncio.run(run())
+    assert "injected failure" in failed.message
+    assert after == before  # nothing of the failed backup remains: no manifest, no data object
+    assert [b.id for b in listed] == [before[0].split("/")[1]] and listed[0].complete
+    assert all(state == "aborted" for state in states)
+    assert intact["object"]["sha256"] == json.loads(json.dumps(intact["manifest"]["object"]))["sha256"]
