@@ -208,6 +208,8 @@ def test_non_json_and_wrong_content_type(api):
     _error(api.client.post("/v1/notifications", content=b"{", headers=headers), 400, "invalid_json")
     headers["content-type"] = "text/plain"
     _error(api.client.post("/v1/notifications", content=b"{}", headers=headers), 415, "unsupported_media_type")
+    big = {"user_id": "u1", "content": "x" * 70_000}
+    _error(api.send(big), 413, "payload_too_large")
 
 
 @pytest.mark.parametrize("key", ["k" * 256, "", "schlüssel".encode(), b"del\x7fkey"])
