@@ -1,6 +1,7 @@
 """Send one notification to a user's channels: resolve, render, then ONE D1 batch does the rest.
 
-Round trips with a warm KV cache: configs and template come from KV (zero D1), and a single
+Round trips with a warm KV cache: configs and template come from KV (zero D1; the two reads run
+concurrently), and a single
 ``db.batch`` claims the idempotency key, inserts one ``notification_logs`` row per channel, counts
 the send in ``user_stats`` and reads the key row back to decide created / replay / conflict (see
 :mod:`edgenotify.notify.idempotency`). Delivery runs after the response (``waitUntil``).
@@ -10,6 +11,7 @@ clears or reschedules it; if that work dies (isolate evicted, D1 error) the retr
 row up once the lease expires, so no message is left pending forever.
 """
 
+import asyncio
 import json
 import uuid
 from dataclasses import dataclass
@@ -65,9 +67,24 @@ def conflict() -> ApiError:
     )
 
 
-async def _targets(context: Any, command: SendCommand) -> dict[str, dict[str, Any]]:
+async def _no_template() -> None:
+    return None
+
+
+async def _load(context: Any, command: SendCommand) -> tuple[list[Any], Any]:
+    """The user's configs and the template, read concurrently (two KV reads when warm)."""
+    template = load_template(context, command.template_key) if command.template_key else _no_template()
+    configs, loaded = await asyncio.gather(
+        load_active_configs(context, command.user_id, command.channels), template, return_exceptions=True
+    )
+    for outcome in (configs, loaded):  # configs' error first: it is the first thing a client must fix
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return configs, loaded
+
+
+def _targets(command: SendCommand, configs: list[Any]) -> dict[str, dict[str, Any]]:
     """channel -> decrypted config, for the requested (or all active) channels."""
-    configs = await load_active_configs(context, command.user_id, command.channels)
     active = {c.channel: c.config for c in configs if c.is_active}
     if command.channels is None:
         if not active:
@@ -81,14 +98,13 @@ async def _targets(context: Any, command: SendCommand) -> dict[str, dict[str, An
     return {ch: active[ch] for ch in command.channels}
 
 
-async def _rendered(context: Any, command: SendCommand, channels: list[str]) -> dict[str, tuple[str | None, str]]:
+def _rendered(command: SendCommand, template: Any, channels: list[str]) -> dict[str, tuple[str | None, str]]:
     """channel -> (subject, content) for template or inline sends."""
     if command.template_key is None:
         if command.variables is None:
             return {ch: (command.subject, command.content or "") for ch in channels}
         texts = render_inline(command.subject, command.content or "", "text", command.variables)
         return {ch: texts for ch in channels}
-    template = await load_template(context, command.template_key)
     if template is None:
         raise ApiError(422, "template_not_found", f"no template {command.template_key!r}", "template_key")
     if not template.is_active:
@@ -104,8 +120,9 @@ async def _rendered(context: Any, command: SendCommand, channels: list[str]) -> 
 
 
 async def _plan(context: Any, command: SendCommand, now: str) -> list[_Planned]:
-    targets = await _targets(context, command)
-    texts = await _rendered(context, command, list(targets))
+    configs, template = await _load(context, command)
+    targets = _targets(command, configs)
+    texts = _rendered(command, template, list(targets))
     planned = []
     for channel, (subject, content) in texts.items():
         if len(content) + len(subject or "") > MAX_RENDERED_CHARS:
