@@ -324,7 +324,7 @@ class D1Database:
 
     def _transaction(self, queries: list[_Query]) -> list[dict[str, Any]]:
         """Miniflare's ``#txn``: drop comment-only queries, run the rest all-or-nothing."""
-        queries = [q for q in queries if not _is_blank(q.sql)]
+        queries = [q for q in queries if _COMMENT_LINE.sub("", q.sql).strip()]  # Miniflare's exact filter
         if not queries:
             raise _Failure(NO_STATEMENTS)
         conn = self._connection()
@@ -371,6 +371,8 @@ class D1Database:
         }
 
     def _execute(self, conn: sqlite3.Connection, query: _Query) -> sqlite3.Cursor:
+        if _is_blank(query.sql):  # e.g. only a /* comment */ or ";": workerd's prepare finds nothing
+            raise _Failure("SQL code did not contain a statement.")
         try:
             return conn.execute(query.sql, query.params)
         except sqlite3.ProgrammingError as exc:

@@ -333,3 +333,8 @@ def test_split_statements_honours_quotes_comments_and_triggers():
     parts = split_statements(sql)
     assert len(parts) == 3
     assert parts[1].strip().startswith("-- a comment") and parts[1].rstrip().endswith("END;")
+
+
+def test_statement_without_sql_is_refused(db):
+    with pytest.raises(JsException, match=r"^Error: D1_ERROR: SQL code did not contain a statement\.$"):
+        run(db.prepare("/* only a comment */").all())
