@@ -111,7 +111,8 @@ def start_worker(state_dir: Path, **overrides: str) -> tuple[RunningWorker, Call
 
     thread = threading.Thread(target=serve, name="embedded-worker", daemon=True)
     thread.start()
-    started.wait(30)
+    if not started.wait(30):
+        raise RuntimeError("the embedded worker did not start within 30 s")
     if failure:
         raise failure[0]
     token_env = {k: getattr(server_env, k) for k in ("ENVIRONMENT", "API_TOKEN", "ADMIN_TOKEN")}
