@@ -40,13 +40,15 @@ function options() {
 
 async function startBindings(root, persistDir) {
   const { getPlatformProxy } = await import("wrangler");
-  // Declared secrets are not used by the bindings; defining them keeps wrangler from warning.
+  // Declared secrets are not used by the contracts; defining them keeps wrangler from warning.
   for (const name of ["API_TOKEN", "ADMIN_TOKEN"]) process.env[name] ??= "parity-unused";
   return getPlatformProxy({
     configPath: path.join(root, "wrangler.toml"),
     persist: { path: persistDir },
     remoteBindings: false,
-    envFiles: [],
+    // A developer's .dev.vars (e.g. CONFIG_ENCRYPTION_KEY) must not leak into the contracts: wrangler
+    // reads .dev.vars whenever envFiles is empty, so name one env file that does not exist instead.
+    envFiles: [".parity-no-env-file"],
   });
 }
 

@@ -32,6 +32,8 @@ CONTRACT_MODULES = (
     "tests.contract.contract_kv",
     "tests.contract.contract_r2",
     "tests.contract.contract_data",
+    "tests.contract.contract_cache",
+    "tests.contract.contract_ops",
 )
 
 _REGISTRY: dict[str, Contract] = {}
@@ -46,9 +48,22 @@ def contract(fn: Contract) -> Contract:
 
 
 def load() -> dict[str, Contract]:
+    """Import every contract module; one that cannot import becomes a failing ``import:<module>`` contract."""
     for module in CONTRACT_MODULES:
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            _REGISTRY.setdefault(f"import:{module.rsplit('.', 1)[-1]}", _import_failure(module, exc))
     return dict(_REGISTRY)
+
+
+def _import_failure(module: str, exc: Exception) -> Contract:
+    message = f"{module} does not import on this runtime: {type(exc).__name__}: {exc}"
+
+    async def failed(env: Any) -> Any:
+        raise AssertionError(message)
+
+    return failed
 
 
 def jsonable(value: Any) -> Any:

@@ -44,7 +44,7 @@ def pyodide_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def embedded_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     state = tmp_path_factory.mktemp("embedded-contracts")
-    env = build_env(state / "state", dev_vars_path=state / "no.dev.vars", overrides={"ENVIRONMENT": "development"})
+    env = build_env(state / "state", dev_vars_path=state / "no.dev.vars")  # vars as wrangler.toml says
     try:
         results = asyncio.run(contracts.run_all(env))
     finally:
