@@ -35,6 +35,7 @@ from edgenotify.ops.dump import digest_table
 from edgenotify.ops.restoreplan import Plan, classify
 from edgenotify.ops.schema import TABLE, Schema, fk_order, inspect, quote_ident
 from edgenotify.ops.source import Chunks, ReadStats, SourceError, statements
+from edgenotify.ops.sqlwriter import text_literal
 
 LEDGER_TABLES = (ledger.LEDGER, ledger.CHECKSUMS)
 Progress = Callable[[dict[str, Any]], None]
@@ -90,6 +91,7 @@ class _Batches:
         self.size = 0
         self.executed = 0
         self.batches = 0
+        self.before_sequence: str | None = None  # runs once, just before the first sqlite_sequence write
 
     async def add(self, sql: str) -> None:
         self.pending.append(sql)
@@ -300,6 +302,7 @@ async def _apply(
     report["steps"] = steps
     parents = None if plan.has_schema else {t.name: t.references for t in (await inspect(db)).tables}
     data = _Batches(db, options, progress, "data")
+    data.before_sequence = _sequence_reset(plan) if plan.sequence else None
     if plan.file_order_is_safe(parents):
         await _replay(data, source, lambda c: c.kind in ("data", "sequence"))
         steps["data_passes"] = 1
@@ -319,9 +322,21 @@ async def _apply(
 
 async def _replay(batch: _Batches, source: RestoreSource, wanted: Callable[[Any], bool]) -> None:
     async for statement in statements(source.chunks):
-        if wanted(classify(statement)):
-            await batch.add(statement)
+        kind = classify(statement)
+        if not wanted(kind):
+            continue
+        if kind.kind == "sequence" and batch.before_sequence:
+            await batch.add(batch.before_sequence)
+            batch.before_sequence = None
+        await batch.add(statement)
     await batch.flush()
+
+
+def _sequence_reset(plan: Plan) -> str:
+    """Counters of the tables the file fills are replaced, not added to: ``wrangler d1 export
+    --no-schema`` writes ``INSERT INTO sqlite_sequence`` rows without deleting the old ones."""
+    names = ", ".join(text_literal(t) for t in plan.data_tables) or "NULL"
+    return f"DELETE FROM sqlite_sequence WHERE name IN ({names})"
 
 
 async def verify(db: Database, manifest: dict[str, Any] | None, plan: Plan) -> dict[str, Any]:
