@@ -1,4 +1,4 @@
-"""Backup to R2 and restore from it, through our code (``edgenotify.ops``), on both runtimes.
+"""Backup to R2 and restore from it, and the maintenance cron, through our code (``edgenotify.ops``).
 
 The data holds every value kind the backup must carry exactly (int64 extremes, REAL edge cases,
 NULL vs '', BLOBs, unicode, quotes, newlines, a value over 100 KB), written with SQL literals so
@@ -7,19 +7,26 @@ compare equal to the original IN SQL (``a IS b`` per column, joined against the 
 aside), and the restore's own verification against the manifest must pass.
 """
 
+import gzip
 import hashlib
+import json
 import random
+from datetime import timedelta
 from typing import Any
 
+from edgenotify.clock import iso, utcnow
+from edgenotify.context import Context
 from edgenotify.db import Database, Query
 from edgenotify.migrations import automigrate
 from edgenotify.ops import manifest as mf
+from edgenotify.ops.archive import PREFIX as ARCHIVES
 from edgenotify.ops.backup import BackupOptions, run_backup
+from edgenotify.ops.maintenance import run_maintenance
 from edgenotify.ops.restore import RestoreOptions, RestoreSource, restore
 from edgenotify.ops.source import r2_chunks
 from edgenotify.ops.stream import MIN_PART_SIZE, R2ObjectWriter
 from tests.contract.contracts import contract
-from tests.contract.support import clear_r2, reset_database
+from tests.contract.support import clear_r2, list_all_r2, reset_database
 
 VALUES = [
     "9223372036854775807, 0.30000000000000004, 'plain', X'00FF'",
@@ -125,4 +132,58 @@ async def ops_stream_multipart_to_r2(env: Any) -> Any:
         "stored": [stored.size, stored.parts],
         "head": [head.size, head.httpMetadata["contentType"]],
         "aborted_head": await env.BACKUPS.head(key + ".aborted"),
+    }
+
+
+def _days_ago(days: int) -> str:
+    return iso(utcnow() - timedelta(days=days))
+
+
+@contract
+async def ops_maintenance_run(env: Any) -> Any:
+    """The maintenance cron's tasks on a migrated database: expired keys go, old logs are archived to R2
+    (read back, then deleted), PRAGMA optimize and the integrity checks run, every task is recorded."""
+    db = Database(env.DB)
+    await reset_database(env.DB)
+    await clear_r2(env.BACKUPS, ARCHIVES)
+    automigrate.forget(env.DB)
+    await automigrate.apply_pending(db, automigrate.bundled_files())
+    old, recent, future = _days_ago(200), _days_ago(1), iso(utcnow() + timedelta(days=1))
+    log = (
+        "INSERT INTO notification_logs (message_id, user_id, channel_type, status, sent_at, error, created_at) "
+        "VALUES (?, 'u1', 'webhook', ?, ?, ?, ?)"
+    )
+    key = "INSERT INTO idempotency_keys (idempotency_key, user_id, request_hash, message_ids, expires_at) "
+    await db.batch(
+        [
+            Query.of(log, "m-old-ok", "success", old, None, old),
+            Query.of(log, "m-old-failed", "failed", None, "HTTP 500", old),
+            Query.of(log, "m-old-failed-2", "failed", None, "timeout", old),
+            Query.of(log, "m-old-pending", "pending", None, None, old),  # the retry cron owns it: kept
+            Query.of(log, "m-recent", "success", recent, None, recent),
+            Query.of(key + "VALUES ('k1', 'u1', 'h', '[]', ?)", _days_ago(2)),
+            Query.of(key + "VALUES ('k2', 'u1', 'h', '[]', ?)", _days_ago(1)),
+            Query.of(key + "VALUES ('k3', 'u1', 'h', '[]', ?)", future),
+        ]
+    )
+    run = await run_maintenance(Context.create(env, None))
+    logs_left = [r["message_id"] for r in await db.all("SELECT message_id FROM notification_logs ORDER BY id")]
+    keys_left = [r["idempotency_key"] for r in await db.all("SELECT idempotency_key FROM idempotency_keys")]
+    archived = []
+    for name in await list_all_r2(env.BACKUPS, ARCHIVES):
+        body = await env.BACKUPS.get(name)
+        lines = gzip.decompress(bytes(await body.arrayBuffer())).decode("utf-8").splitlines()
+        archived += sorted(json.loads(line)["message_id"] for line in lines)
+    recorded = await db.all("SELECT task_name, status FROM task_execution_records ORDER BY id")
+    integrity = next(r for r in run["results"] if r["task"] == "maintenance.integrity")
+    assert run["status"] == "success", run
+    await clear_r2(env.BACKUPS, ARCHIVES)
+    return {
+        "status": run["status"],
+        "tasks": run["details"]["tasks"],
+        "logs_left": logs_left,
+        "keys_left": keys_left,
+        "archived": archived,
+        "recorded": recorded,
+        "integrity_problems": integrity["details"]["problems"],
     }
