@@ -127,9 +127,19 @@ async def scan(source: RestoreSource) -> tuple[Plan, ReadStats]:
 
 
 def _object_problem(manifest: dict[str, Any] | None, stats: ReadStats) -> str | None:
+    """Does the file read match the object the manifest describes?
+
+    A gunzipped copy of a backup (what ``wrangler d1 execute --file`` needs) is checked by its
+    SQL size instead: the manifest's size and SHA-256 are those of the gzip object.
+    """
     if manifest is None:
         return None
     expected = manifest.get("object") or {}
+    if expected.get("compression") == "gzip" and not stats.gzip:
+        sql_bytes = expected.get("sql_bytes")
+        if sql_bytes is not None and int(sql_bytes) != stats.text_bytes:
+            return f"the SQL is {stats.text_bytes} bytes, the manifest says {sql_bytes}"
+        return None
     if expected.get("size") is not None and int(expected["size"]) != stats.size:
         return f"object is {stats.size} bytes, the manifest says {expected['size']}"
     if expected.get("sha256") and expected["sha256"] != stats.sha256:

@@ -1,0 +1,1 @@
+"""Operator CLIs on the local (embedded runtime) state: ``scripts/backup`` and ``scripts/restore``."""
