@@ -6,7 +6,6 @@ synchronous by default, so the response carries the manifest or the verification
 ``{"wait": false}`` on POST /admin/backups runs it after the response (``waitUntil``) instead.
 """
 
-import re
 from typing import Any
 
 from pydantic import Field
@@ -26,8 +25,6 @@ from edgenotify.ops.backup_task import database_name, summary
 from edgenotify.ops.config import load
 from edgenotify.ops.restore import RestoreFailed, RestoreOptions, RestoreRefused, RestoreSource, restore
 from edgenotify.ops.source import r2_chunks
-
-_BACKUP_ID = re.compile(r"^\d{8}T\d{9}Z-[0-9a-f]{6}$")
 
 
 class BackupCreate(StrictModel):
@@ -67,7 +64,7 @@ def _optional_body(context: Context, model: type) -> Any:
 
 def _backup_id(context: Context) -> str:
     value = context.req.path_params.get("backup_id", "")
-    if not _BACKUP_ID.match(value):
+    if not mf.is_backup_id(value):
         raise ApiError(422, "invalid_path_param", "backup_id must look like 20261122T030000000Z-a1b2c3", "backup_id")
     return value
 

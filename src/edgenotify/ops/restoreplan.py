@@ -111,6 +111,7 @@ class Plan:
     data_tables: list[str] = field(default_factory=list)  # first-appearance order in the file
     rows: dict[str, int] = field(default_factory=dict)  # VALUES tuples inserted per table
     updated: set[str] = field(default_factory=set)  # tables with UPDATE statements (pieces of large values)
+    commands: set[str] = field(default_factory=set)  # FTS5 tables given commands: INSERT INTO f(f) VALUES(...)
     ledger: list[str] = field(default_factory=list)  # migration names the file inserts
     sequence: bool = False
     skipped: dict[str, int] = field(default_factory=dict)
@@ -147,6 +148,8 @@ class Plan:
             self.rows[table] = 0
         if statement[:6].upper() == "UPDATE":
             self.updated.add(table)
+        elif insert_columns(statement) == [table]:  # 'rebuild' and friends: not rows
+            self.commands.add(table)
         elif count_rows or table == LEDGER:
             self.rows[table] += len(values_tuples(statement))
         if table == LEDGER:
@@ -171,6 +174,7 @@ class Plan:
             "indexes_views_triggers": [f"{kind.lower()} {name}" for kind, name, _ in self.post],
             "rows": dict(self.rows) if self.counted else None,
             "tables_with_updates": sorted(self.updated),
+            "fts_commands": sorted(self.commands),
             "migrations": list(self.ledger),
             "sequence": self.sequence,
             "skipped": dict(self.skipped),
