@@ -343,3 +343,15 @@ async def d1_foreign_keys_enforced(env: Any) -> Any:
     children = await db.prepare("SELECT count(*) FROM c_child").raw()
     assert children == [[0]], children  # the cascade fired: foreign_keys=OFF did not carry over
     return {"error": message, "off_results": off["results"], "children_after_cascade": children}
+
+
+@contract
+async def d1_strict_tables(env: Any) -> Any:
+    """STRICT (D1's advice): an int binds as REAL 7.0 and is stored as INTEGER 7; 7.5 is refused."""
+    db = env.DB
+    await fresh_table(db, "c_strict", "i INTEGER, r REAL, t TEXT, a ANY", "STRICT")
+    await db.prepare("INSERT INTO c_strict VALUES (?1, ?1, ?2, ?1)").bind(7, "x").run()
+    stored = await db.prepare("SELECT i, typeof(i), r, typeof(r), typeof(a) FROM c_strict").raw()
+    refused = await raises(lambda: db.prepare("INSERT INTO c_strict (i) VALUES (?)").bind(7.5).run(), "D1_ERROR")
+    text_refused = await raises(lambda: db.prepare("INSERT INTO c_strict (i) VALUES ('x')").run(), "D1_ERROR")
+    return {"stored": stored, "refused": refused, "text_refused": text_refused}

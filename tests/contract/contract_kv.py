@@ -117,9 +117,17 @@ async def kv_list_pagination(env: Any) -> Any:
         assert isinstance(cursor, str) and cursor
     whole = await kv.list(prefix=p)
     limit_error = await raises(lambda: kv.list(prefix=p, limit=1001), "key_count_limit")
+    zero = await kv.list(prefix=p, limit=0)  # 0 means "the default" (1000), not an error
+    stale = await kv.list(prefix=p, cursor="not-a-cursor")  # an unknown cursor lists nothing
     assert [n for page in pages for n in page[0]] == names  # sorted by name, each once
     assert whole["list_complete"] is True and [k["name"] for k in whole["keys"]] == names
-    return {"pages": pages, "whole_has_cursor": "cursor" in whole, "limit_error": limit_error.split(": ", 1)[-1]}
+    return {
+        "pages": pages,
+        "whole_has_cursor": "cursor" in whole,
+        "limit_error": limit_error.split(": ", 1)[-1],
+        "limit_zero": [len(zero["keys"]), zero["list_complete"]],
+        "unknown_cursor": [stale["keys"], stale["list_complete"]],
+    }
 
 
 @contract
@@ -138,3 +146,15 @@ async def kv_delete_and_key_rules(env: Any) -> Any:
     long_ok = await kv.get("k" * 512)
     await kv.delete("k" * 512)
     return {"deleted": [deleted, again], "gone": await kv.get(p + "a"), "errors": errors, "long_ok": long_ok}
+
+
+@contract
+async def kv_put_coerces_values_to_strings(env: Any) -> Any:
+    """workerd's KV put() takes any JS value where a string is expected: String(value) is stored."""
+    kv = env.CONFIG_CACHE
+    p = "c:kv:coerce:"
+    stored = {}
+    for name, value in (("int", 5), ("float", 1.5), ("whole_float", 2.0), ("true", True), ("none", None)):
+        await kv.put(p + name, value)
+        stored[name] = await kv.get(p + name)
+    return stored

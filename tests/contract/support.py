@@ -40,10 +40,10 @@ def typed(value: Any) -> list[Any]:
     return [type(value).__name__, value]
 
 
-async def fresh_table(db: Any, name: str, columns: str) -> None:
-    """(Re)create a contract's private table. ``db`` is the raw D1 binding."""
+async def fresh_table(db: Any, name: str, columns: str, options: str = "") -> None:
+    """(Re)create a contract's private table (``options``: e.g. ``STRICT``). ``db`` is the raw D1 binding."""
     await db.prepare(f'DROP TABLE IF EXISTS "{name}"').run()
-    await db.prepare(f'CREATE TABLE "{name}" ({columns})').run()
+    await db.prepare(f'CREATE TABLE "{name}" ({columns}) {options}').run()
 
 
 async def user_tables(db: Any) -> list[str]:
