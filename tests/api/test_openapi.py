@@ -1,17 +1,32 @@
 # ruff: noqa: F811 - pytest fixtures imported from config_kit are parameters here
-"""/openapi.json: generated for every route from the route models, and the ACTUAL responses of every
-route (successes and errors) validate against it."""
+"""/openapi.json: a structurally valid OpenAPI 3.1 document generated for every route from the route
+metadata, and the ACTUAL responses of every route (successes and errors, their statuses and headers)
+are declared by it and validate against it."""
 
+import copy
 import re
+import sqlite3
 from typing import Any
 
 import httpx
 import pytest
 from jsonschema import Draft202012Validator
+from openapi_spec_validator import OpenAPIV31SpecValidator
 
+from edgenotify.api.openapi import build_document, error_statuses
 from edgenotify.http.errors import ApiError
+from edgenotify.http.router import Header, Route
+from edgenotify.migrations import automigrate
+from edgenotify.migrations.files import MigrationFile
+from edgenotify.models.common import ErrorResponse
+from edgenotify.notify import idempotency
 from edgenotify.routes import ROUTER
 from tests.api.config_kit import CONFIGS, Client, client, error_of  # noqa: F401
+
+REQUEST_ID = "x-request-id"
+# Headers of HTTP itself (set by the server or the runtime, described by the body's content): every
+# other header a response carries is the API's own and must be declared for its status.
+TRANSPORT_HEADERS = {"content-type", "content-length", "date", "server", "connection", "keep-alive"}
 
 
 @pytest.fixture
@@ -37,6 +52,31 @@ def _resolve(document: dict, ref: str) -> Any:
     return node
 
 
+def _deref(document: dict, node: dict) -> dict:
+    return _resolve(document, node["$ref"]) if "$ref" in node else node
+
+
+def _response_headers(document: dict, response: dict) -> dict[str, dict]:
+    """Declared headers of a response object, lower-cased names, references resolved."""
+    headers = _deref(document, response).get("headers", {})
+    return {name.lower(): _deref(document, spec) for name, spec in headers.items()}
+
+
+def _operation(document: dict, method: str, pattern: str) -> dict:
+    return document["paths"][pattern][method.lower()]
+
+
+def test_document_is_structurally_valid_openapi_3_1(document):
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in OpenAPIV31SpecValidator(document).iter_errors()]
+    assert not errors, errors[:10]
+    # The validator is not vacuous: a misplaced parameter and a malformed header are refused.
+    broken = copy.deepcopy(document)
+    send = _operation(broken, "POST", "/v1/notifications")
+    send["parameters"].append({"name": "X", "in": "headers", "schema": {"type": "string"}})
+    send["responses"]["202"]["headers"]["x-bad"] = {"schema": {"type": "string"}, "bogus": 1}
+    assert len(list(OpenAPIV31SpecValidator(broken).iter_errors())) == 2
+
+
 def test_every_route_is_documented_from_its_models(document):
     assert document["openapi"] == "3.1.0"
     schemes = document["components"]["securitySchemes"]
@@ -46,7 +86,7 @@ def test_every_route_is_documented_from_its_models(document):
     security = {"client": [{"apiToken": []}], "admin": [{"adminToken": []}], "public": []}
     operation_ids = set()
     for route in ROUTER.routes:
-        operation = document["paths"][route.pattern][route.method.lower()]
+        operation = _operation(document, route.method, route.pattern)
         operation_ids.add(operation["operationId"])
         assert operation["security"] == security[route.role]
         assert str(route.status) in operation["responses"] and "default" in operation["responses"]
@@ -61,6 +101,8 @@ def test_every_route_is_documented_from_its_models(document):
         if route.query_model is not None:
             names = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
             assert names == set(route.query_model.model_fields)
+        for status in error_statuses(route):
+            assert str(status) in operation["responses"], (route.pattern, status)
     assert len(operation_ids) == len(ROUTER.routes)
     for ref in _refs(document):
         assert _resolve(document, ref) is not None, ref
@@ -71,8 +113,73 @@ def test_every_route_is_documented_from_its_models(document):
     assert not Draft202012Validator(out).is_valid({"error": {"code": "x", "message": "y"}})
 
 
+def test_headers_are_declared(document):
+    from edgenotify.app import _REQUEST_ID
+
+    for route in ROUTER.routes:
+        operation = _operation(document, route.method, route.pattern)
+        headers = {p["name"].lower(): p for p in operation["parameters"] if p["in"] == "header"}
+        assert headers[REQUEST_ID]["schema"]["pattern"] == _REQUEST_ID.pattern and not headers[REQUEST_ID]["required"]
+        for status, response in operation["responses"].items():
+            declared = _response_headers(document, response)
+            assert declared[REQUEST_ID]["required"] is True, (route.pattern, status)
+            if status == "401":
+                assert declared["www-authenticate"]["required"] is True
+    send = _operation(document, "POST", "/v1/notifications")
+    key = next(p for p in send["parameters"] if p["name"].lower() == "idempotency-key")
+    assert key["in"] == "header" and key["required"] is False
+    pattern = re.compile(key["schema"]["pattern"])  # the documented rule is the one the route applies
+    for sample in ["inv-1", "a b", "~!", " lead", "trail ", "tab\there", "ümlaut", "x" * 255]:
+        assert bool(pattern.match(sample)) == idempotency.valid_key(sample), sample
+    success = _response_headers(document, send["responses"]["202"])
+    assert success["idempotent-replayed"]["schema"] == {"type": "string", "enum": ["true"]}
+    assert success["x-d1-round-trips"]["schema"]["type"] == "integer"
+    assert not success["idempotent-replayed"]["required"] and not success["x-d1-round-trips"]["required"]
+    assert "409" in send["responses"] and "idempotency_conflict" in send["responses"]["409"]["description"]
+    # Only the send route declares them.
+    for route in ROUTER.routes:
+        if (route.method, route.pattern) != ("POST", "/v1/notifications"):
+            operation = _operation(document, route.method, route.pattern)
+            assert not any(p["name"].lower() == "idempotency-key" for p in operation["parameters"])
+
+
+def _handler(name: str):
+    async def handler(context):  # pragma: no cover - never called
+        return None
+
+    handler.__name__ = name  # operation ids come from handler names
+    return handler
+
+
+def test_error_statuses_derive_from_the_route_shape():
+    bare = Route("GET", "/ping", _handler("ping"), role="public")
+    assert set(error_statuses(bare)) == {503}  # dev auto-migration can fail on any route
+    body = Route("PUT", "/v1/things/{user_id}", _handler("put"), request_model=ErrorResponse)
+    assert set(error_statuses(body)) == {400, 401, 403, 413, 415, 422, 503}
+    own = Route("GET", "/v1/x", _handler("x"), errors=((409, "busy: try later"), (422, "odd: no")))
+    assert error_statuses(own)[409] == ["busy: try later"] and "odd: no" in error_statuses(own)[422]
+    # A status that is also a non-error answer gets one response accepting both bodies.
+    both = Route(
+        "GET",
+        "/v1/y",
+        _handler("y"),
+        other_responses=((503, None),),
+        response_headers=(Header("x-y", "why", True, {"type": "integer"}),),
+    )
+    doc = build_document([bare, body, own, both])
+    assert not list(OpenAPIV31SpecValidator(doc).iter_errors())
+    merged = doc["paths"]["/v1/y"]["get"]["responses"]["503"]
+    assert len(merged["content"]["application/json"]["schema"]["anyOf"]) == 2 and "migration_failed" in str(merged)
+    assert doc["paths"]["/v1/y"]["get"]["responses"]["200"]["headers"]["x-y"]["schema"] == {"type": "integer"}
+    assert set(doc["components"]["responses"]) == {f"Error{s}" for s in (400, 401, 403, 409, 413, 415, 422, 503)} | {
+        "Error"
+    }
+
+
 class Checker:
-    """Validates each response against the document's schema for its route and status."""
+    """Checks each response against the document: its status is DECLARED for its route (not just covered
+    by ``default``), its body validates against that status's schema, and every header it carries
+    beyond HTTP's own is declared there (and those declared required are present)."""
 
     def __init__(self, document: dict[str, Any]):
         self.document = document
@@ -82,23 +189,52 @@ class Checker:
         method, path = response.request.method, response.request.url.path
         try:
             route, _ = ROUTER.match(method, path)
-        except ApiError:  # unknown route / method: the generic error shape
+        except ApiError:  # unknown route / method: the generic error shape (see info.description)
             error_of(response)
+            assert response.headers[REQUEST_ID]
+            if response.status_code == 405:
+                assert response.headers["allow"]
             return response
-        responses = self.document["paths"][route.pattern][route.method.lower()]["responses"]
-        spec = responses.get(str(response.status_code)) or responses["default"]
-        spec = _resolve(self.document, spec["$ref"]) if "$ref" in spec else spec
+        responses = _operation(self.document, route.method, route.pattern)["responses"]
+        status = str(response.status_code)
+        assert status in responses, (method, path, status, "undeclared", response.text[:300])
         self.seen.setdefault((route.method, route.pattern), set()).add(response.status_code)
+        self._headers(response, _response_headers(self.document, responses[status]))
+        spec = _deref(self.document, responses[status])
         if "content" not in spec:
-            assert response.content == b"", (path, response.status_code)
+            assert response.content == b"", (path, status)
             return response
         schema = {**spec["content"]["application/json"]["schema"], "components": self.document["components"]}
         errors = [e.message for e in Draft202012Validator(schema).iter_errors(response.json())]
-        assert not errors, (method, path, response.status_code, errors, response.text[:500])
+        assert not errors, (method, path, status, errors, response.text[:500])
         return response
 
+    def _headers(self, response: httpx.Response, declared: dict[str, dict]) -> None:
+        where = (response.request.method, response.request.url.path, response.status_code)
+        for name, spec in declared.items():
+            if spec.get("required"):
+                assert name in response.headers, (where, name)
+            if name in response.headers:
+                value: Any = response.headers[name]
+                value = int(value) if spec["schema"].get("type") == "integer" else value
+                assert Draft202012Validator(spec["schema"]).is_valid(value), (where, name, value)
+        undeclared = set(response.headers) - TRANSPORT_HEADERS - set(declared)
+        assert not undeclared, (where, undeclared)
 
-def test_actual_responses_of_every_route_validate(client: Client, document):
+
+def _locked_config(client: Client, user: str) -> None:
+    """A stored config that cannot be opened: encrypted, while this worker has no CONFIG_ENCRYPTION_KEY."""
+    db = sqlite3.connect(client.worker.state_dir / "d1" / "DB.sqlite3", timeout=30, isolation_level=None)
+    try:
+        db.execute(
+            "INSERT INTO user_configs (user_id, channel_type, config_data) VALUES (?, 'webhook', 'enc:v1:AAAA')",
+            (user,),
+        )
+    finally:
+        db.close()
+
+
+def test_actual_responses_of_every_route_are_declared_and_validate(client: Client, document, monkeypatch):
     check = Checker(document)
     c = client
     auth = c.auth
@@ -107,14 +243,19 @@ def test_actual_responses_of_every_route_validate(client: Client, document):
     check(c.put_config("u1", "telegram", {**CONFIGS["telegram"], "api_base": "http://127.0.0.1:9"}))
     check(c.put_config("u1", "lark"))
     check(c.put_config("u1", "lark", {"webhook_url": "https://10.0.0.1/x"}))
+    check(c.put("/v1/users/u1/channels/sms", {"config": {}, "is_active": True}))
     check(c.get("/v1/users/u1/channels/webhook"))
     check(c.get("/v1/users/u1/channels/telegram"))
     check(c.get("/v1/users/u1/channels/lark"))
     check(c.get("/v1/users/u1/channels"))
     check(c.get("/v1/users/nobody/channels"))
     check(c.get("/v1/users/u1/channels/sms"))
+    check(c.get("/v1/users/bad%20id/channels"))
     check(c.delete("/v1/users/u1/channels/lark"))
     check(c.delete("/v1/users/u1/channels/lark"))
+    _locked_config(client, "locked")
+    assert error_of(check(c.get("/v1/users/locked/channels/webhook")))["code"] == "config_decryption_failed"
+    assert check(c.get("/v1/users/locked/channels")).status_code == 503
     # Templates
     template = {
         "name": "T",
@@ -124,27 +265,49 @@ def test_actual_responses_of_every_route_validate(client: Client, document):
     check(c.put("/v1/templates/t1", template))
     check(c.put("/v1/templates/t2", {**template, "is_active": False, "description": "d"}))
     check(c.put("/v1/templates/t3", {"name": 1}))
+    check(c.put("/v1/templates/t3", {**template, "contents": {"webhook": {"content_template": "{{ nobody }}"}}}))
     check(c.get("/v1/templates/t1"))
     check(c.get("/v1/templates", params={"limit": 1}))
     check(c.get("/v1/templates", params={"cursor": "bogus"}))
+    check(c.get("/v1/templates", params={"limit": 0}))
     check(c.get("/v1/templates/absent"))
     check(c.delete("/v1/templates/t2"))
-    # Notifications (part 2's routes): a send whose deliveries fail fast against a closed loopback port
-    sent = check(c.request("POST", "/v1/notifications", json={"user_id": "u1", "template_key": "t1", "variables": {}}))
-    assert sent.status_code == 202, sent.text
+    check(c.delete("/v1/templates/t2"))
+    # Notifications: sends whose deliveries fail fast against a closed loopback port
+    send = {"user_id": "u1", "template_key": "t1", "variables": {}}
+    sent = check(c.request("POST", "/v1/notifications", json=send))
+    assert sent.status_code == 202 and int(sent.headers["x-d1-round-trips"]) >= 1, sent.text
+    keyed = {"headers": {"idempotency-key": "inv-1"}}
+    first = check(c.request("POST", "/v1/notifications", json={"user_id": "u1", "content": "a"}, **keyed))
+    replay = check(c.request("POST", "/v1/notifications", json={"user_id": "u1", "content": "a"}, **keyed))
+    assert replay.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in first.headers
+    conflict = check(c.request("POST", "/v1/notifications", json={"user_id": "u1", "content": "b"}, **keyed))
+    assert error_of(conflict)["code"] == "idempotency_conflict"
+    bad_key = {"headers": {"idempotency-key": "k" * 256}}
+    assert check(c.request("POST", "/v1/notifications", json=send, **bad_key)).status_code == 400
     check(c.request("POST", "/v1/notifications", json={"user_id": "u1"}))
+    check(c.request("POST", "/v1/notifications", json={"user_id": "nobody", "content": "x"}))
+    check(c.request("POST", "/v1/notifications", json={"user_id": "u1", "content": "x" * 70_000}))
+    check(c.request("POST", "/v1/notifications", content=b"{}", headers={"content-type": "text/plain"}))
+    check(c.request("POST", "/v1/notifications", content=b"{", headers={"content-type": "application/json"}))
+    assert check(c.request("POST", "/v1/notifications", json={"user_id": "locked", "content": "x"})).status_code == 503
     client.worker.drain()
     message_id = sent.json()["messages"][0]["message_id"]
     check(c.get("/v1/notifications", params={"user_id": "u1"}))
+    check(c.get("/v1/notifications", params={"user_id": "u1", "cursor": "bogus"}))
+    check(c.get("/v1/notifications"))
     check(c.get(f"/v1/notifications/{message_id}"))
     check(c.get("/v1/notifications/absent-id"))
+    check(c.get("/v1/notifications/bad%20id"))
     check(c.get("/v1/stats", params={"user_id": "u1"}))
     check(c.get("/v1/stats"))
-    # Public routes, access errors, generic errors
+    # Public routes, access errors, request ids, generic errors
     check(c.http.get("/health"))
     check(c.http.get("/openapi.json"))
     check(c.http.get("/v1/templates"))
     check(c.http.get("/v1/templates", headers={"authorization": f"Bearer {client.worker.admin_token}"}))
+    echoed = check(c.get("/v1/templates", headers={"x-request-id": "trace-42"}))
+    assert echoed.headers[REQUEST_ID] == "trace-42"
     check(c.request("PUT", "/v1/templates/t1", content=b"{", headers={"content-type": "application/json"}))
     check(c.request("PUT", "/v1/templates/t1", content=b"{}", headers={"content-type": "text/plain"}))
     check(c.request("PATCH", "/v1/templates/t1", headers=auth))
@@ -158,3 +321,14 @@ def test_actual_responses_of_every_route_validate(client: Client, document):
     successes = [key for key, statuses in check.seen.items() if any(s < 300 for s in statuses)]
     mine = [r for r in ROUTER.routes if not r.pattern.startswith("/admin")]
     assert {(r.method, r.pattern) for r in mine} <= set(successes)
+    # Development auto-migration failing: 503 migration_failed, declared on every route.
+    real = automigrate.bundled_files
+    broken = MigrationFile("9999_broken.sql", "INSERT INTO no_such_table VALUES (1);\n")
+    monkeypatch.setattr(automigrate, "bundled_files", lambda: [*real(), broken])
+    automigrate.forget(client.worker.server_env.DB)
+    for response in (c.http.get("/health"), c.get("/v1/stats", params={"user_id": "u1"})):
+        assert error_of(check(response))["code"] == "migration_failed"
+    monkeypatch.setattr(automigrate, "bundled_files", real)
+    assert check(c.http.get("/health")).status_code == 200  # the isolate checks again and is current
+    client_statuses = {s for key, statuses in check.seen.items() if not key[1].startswith("/admin") for s in statuses}
+    assert {400, 401, 403, 404, 409, 413, 415, 422, 503} <= client_statuses

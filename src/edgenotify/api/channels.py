@@ -17,6 +17,18 @@ from edgenotify.notify.configs import ChannelConfig, delete_config, load_config,
 ONE = "/v1/users/{user_id}/channels/{channel}"
 ALL = "/v1/users/{user_id}/channels"
 
+# Statuses the handlers add to those every route of their shape can answer (see api/openapi.py).
+_NOT_FOUND = (404, "config_not_found: the user has no config for this channel")
+_UNREADABLE = (
+    503,
+    "config_decryption_failed, config_corrupt, encryption_key_invalid: a stored config cannot be opened"
+    " with the configured CONFIG_ENCRYPTION_KEY",
+)
+_PUT_ERRORS = (
+    (422, "unsafe_url: a URL the outbound policy refuses"),
+    (503, "encryption_key_invalid: CONFIG_ENCRYPTION_KEY is not base64 of 32 bytes"),
+)
+
 
 def _out(cfg: ChannelConfig) -> dict:
     return config_out(cfg, mask_config(cfg.channel, cfg.config))
@@ -67,8 +79,23 @@ ROUTES = [
         summary="Create or replace a user's channel config",
         request_model=ChannelConfigPut,
         response_model=ChannelConfigOut,
+        errors=_PUT_ERRORS,
     ),
-    Route("GET", ONE, get_config, summary="Read one channel config (secrets masked)", response_model=ChannelConfigOut),
-    Route("DELETE", ONE, remove_config, summary="Delete one channel config", status=204),
-    Route("GET", ALL, list_configs, summary="All channel configs of a user", response_model=ChannelConfigList),
+    Route(
+        "GET",
+        ONE,
+        get_config,
+        summary="Read one channel config (secrets masked)",
+        response_model=ChannelConfigOut,
+        errors=(_NOT_FOUND, _UNREADABLE),
+    ),
+    Route("DELETE", ONE, remove_config, summary="Delete one channel config", status=204, errors=(_NOT_FOUND,)),
+    Route(
+        "GET",
+        ALL,
+        list_configs,
+        summary="All channel configs of a user",
+        response_model=ChannelConfigList,
+        errors=(_UNREADABLE,),
+    ),
 ]

@@ -9,7 +9,7 @@ read and the stats are one round trip each.
 from edgenotify.context import Context
 from edgenotify.http.errors import ApiError
 from edgenotify.http.response import HttpResponse, json_response
-from edgenotify.http.router import Route
+from edgenotify.http.router import Header, Route
 from edgenotify.http.validation import parse_body, parse_query
 from edgenotify.models.common import path_param
 from edgenotify.models.notifications import (
@@ -28,6 +28,46 @@ from edgenotify.notify.send import KEY_FIELD, SendCommand, send
 from edgenotify.notify.stats import user_totals
 
 ROUND_TRIPS_HEADER = "x-d1-round-trips"
+REPLAYED_HEADER = "idempotent-replayed"
+
+# What the send route documents beyond its models (see api/openapi.py for what every route derives).
+_SEND_REQUEST_HEADERS = (
+    Header(
+        KEY_FIELD,
+        f"Makes the send idempotent per user for {idempotency.TTL_SECONDS // 3600} h: the same key with the same"
+        " body replays the first answer, with another body it is refused (409)",
+        # printable ASCII without leading/trailing blanks, as idempotency.valid_key checks
+        schema={"type": "string", "maxLength": idempotency.MAX_KEY_LENGTH, "pattern": "^[!-~]([ -~]*[!-~])?$"},
+    ),
+)
+_SEND_RESPONSE_HEADERS = (
+    Header(
+        REPLAYED_HEADER,
+        f"Present (true) when this answer replays an earlier send with the same {KEY_FIELD}",
+        schema={"type": "string", "enum": ["true"]},
+    ),
+    Header(
+        ROUND_TRIPS_HEADER,
+        "Development only: the D1 round trips this request made",
+        schema={"type": "integer", "minimum": 0},
+    ),
+)
+_SEND_ERRORS = (
+    (400, f"invalid_idempotency_key: {KEY_FIELD} is not 1 to {idempotency.MAX_KEY_LENGTH} printable ASCII characters"),
+    (409, f"idempotency_conflict: this {KEY_FIELD} was already used with a different body"),
+    (
+        422,
+        "unsupported_channel, no_active_channel, channel_not_configured, template_not_found, template_inactive,"
+        " channel_not_in_template, missing_variables, undeclared_variables, invalid_variable_value,"
+        " content_too_large: the request cannot be sent as asked",
+    ),
+    (
+        503,
+        "config_decryption_failed, config_corrupt, encryption_key_invalid: a stored config of the user cannot be"
+        " opened with the configured CONFIG_ENCRYPTION_KEY",
+    ),
+)
+_CURSOR_ERROR = (400, "invalid_cursor: the cursor is malformed or was altered")
 
 
 def _idempotency_key(context: Context) -> str | None:
@@ -62,7 +102,7 @@ async def send_notification(context: Context) -> HttpResponse:
     messages = [{"channel": ch, "message_id": mid} for ch, mid in result.message_ids.items()]
     headers = {}
     if result.replayed:
-        headers["idempotent-replayed"] = "true"
+        headers[REPLAYED_HEADER] = "true"
     if context.settings.development:
         headers[ROUND_TRIPS_HEADER] = str(context.db.round_trips)
     return json_response({"messages": messages, "replayed": result.replayed}, 202, headers)
@@ -105,6 +145,9 @@ ROUTES = [
         request_model=SendRequest,
         response_model=SendResponse,
         status=202,
+        errors=_SEND_ERRORS,
+        request_headers=_SEND_REQUEST_HEADERS,
+        response_headers=_SEND_RESPONSE_HEADERS,
     ),
     Route(
         "GET",
@@ -113,6 +156,7 @@ ROUTES = [
         summary="Delivery logs of a user, newest first, keyset-paginated",
         response_model=NotificationPage,
         query_model=ListQuery,
+        errors=(_CURSOR_ERROR,),
     ),
     Route(
         "GET",
@@ -120,6 +164,7 @@ ROUTES = [
         get_notification,
         summary="One message's delivery log",
         response_model=NotificationItem,
+        errors=((404, "not_found: no message with this id"),),
     ),
     Route(
         "GET",

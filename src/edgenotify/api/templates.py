@@ -28,6 +28,10 @@ from edgenotify.notify.templates import (
 ONE = "/v1/templates/{template_key}"
 ALL = "/v1/templates"
 _CURSOR_PREFIX = "tk1:"
+_NOT_FOUND = (404, "template_not_found: no template with this key")
+_PUT_ERRORS = (
+    (422, "duplicate_variable, invalid_template, undeclared_variable: contents that do not fit the variables"),
+)
 
 
 def encode_cursor(key: str) -> str:
@@ -114,6 +118,7 @@ ROUTES = [
         summary="List templates (keyset pagination)",
         response_model=TemplatePage,
         query_model=TemplateListQuery,
+        errors=((400, "invalid_cursor: the cursor is not one this API issued"),),
     ),
     Route(
         "PUT",
@@ -122,7 +127,10 @@ ROUTES = [
         summary="Create or replace a template and all its contents",
         request_model=TemplatePut,
         response_model=TemplateOut,
+        errors=_PUT_ERRORS,
     ),
-    Route("GET", ONE, get_template, summary="Read one template", response_model=TemplateOut),
-    Route("DELETE", ONE, remove_template, summary="Delete a template and its contents", status=204),
+    Route("GET", ONE, get_template, summary="Read one template", response_model=TemplateOut, errors=(_NOT_FOUND,)),
+    Route(
+        "DELETE", ONE, remove_template, summary="Delete a template and its contents", status=204, errors=(_NOT_FOUND,)
+    ),
 ]

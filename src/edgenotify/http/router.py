@@ -2,11 +2,25 @@
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from edgenotify.http.errors import ApiError
 
 Handler = Callable[..., Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class Header:
+    """An HTTP header a route reads or sets, declared for the OpenAPI document only.
+
+    Handlers still read and set headers themselves; this is the route's promise about them,
+    so clients (and the OpenAPI test) can see them without reading the code.
+    """
+
+    name: str
+    description: str
+    required: bool = False  # request: the client must send it; response: every such answer carries it
+    schema: dict = field(default_factory=lambda: {"type": "string"}, hash=False)
 
 
 @dataclass(frozen=True)
@@ -23,6 +37,12 @@ class Route:
     query_model: type | None = None
     # Further non-error answers as (status, model or None), e.g. ((202, None),) for "accepted, runs later".
     other_responses: tuple[tuple[int, type | None], ...] = ()
+    # Error statuses the handler itself can answer, as (status, "code: when"), beyond those the document
+    # derives from the route's shape (auth role, request/query models, path parameters, dev migration).
+    errors: tuple[tuple[int, str], ...] = ()
+    # Headers the handler reads from the request, and sets on its success response.
+    request_headers: tuple[Header, ...] = ()
+    response_headers: tuple[Header, ...] = ()
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
