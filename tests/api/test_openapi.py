@@ -332,3 +332,38 @@ def test_actual_responses_of_every_route_are_declared_and_validate(client: Clien
     assert check(c.http.get("/health")).status_code == 200  # the isolate checks again and is current
     client_statuses = {s for key, statuses in check.seen.items() if not key[1].startswith("/admin") for s in statuses}
     assert {400, 401, 403, 404, 409, 413, 415, 422, 503} <= client_statuses
+
+
+GOOD_PARAMS = {"user_id": "u1", "channel": "webhook", "template_key": "t1", "message_id": "msg_absent"}
+BODIES = [
+    (b"{", "application/json"),
+    (b"{}", "text/plain"),
+    (b'{"a": "' + b"x" * 70_000 + b'"}', "application/json"),
+    (b"[]", "application/json"),
+    (b"{}", "application/json"),
+    (b'{"unknown": 1}', "application/json"),
+]
+QUERIES = [{}, {"user_id": "u1"}, {"user_id": "u1", "limit": "many"}, {"cursor": "zz", "user_id": "u1"}, {"x": "1"}]
+
+
+def test_a_request_matrix_gets_only_declared_statuses(client: Client, document):
+    """Every client route with wrong tokens, bad path parameters, bad bodies and bad queries: whatever
+    it answers must be declared for it (and validate)."""
+    check = Checker(document)
+    admin = client.worker.headers("admin")
+    for route in [r for r in ROUTER.routes if not r.pattern.startswith("/admin")]:
+        names = re.findall(r"\{(\w+)\}", route.pattern)
+        path = route.pattern.format(**{n: GOOD_PARAMS[n] for n in names})
+        auth = {} if route.role == "public" else client.auth
+        check(client.http.request(route.method, path))
+        check(client.http.request(route.method, path, headers=admin))
+        for name in names:
+            for bad in ("bad id", "x" * 200):
+                check(client.http.request(route.method, path.replace(GOOD_PARAMS[name], bad), headers=auth))
+        for query in QUERIES:
+            check(client.http.request(route.method, path, params=query, headers=auth))
+        if route.method in ("PUT", "POST"):
+            for body, ctype in BODIES:
+                check(client.http.request(route.method, path, content=body, headers={**auth, "content-type": ctype}))
+    statuses = {s for seen in check.seen.values() for s in seen}
+    assert {200, 400, 401, 403, 404, 413, 415, 422} <= statuses, statuses
