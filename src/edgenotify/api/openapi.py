@@ -86,7 +86,7 @@ def _header_parameter(header: Header) -> dict[str, Any]:
         "in": "header",
         "required": header.required,
         "description": header.description,
-        "schema": header.schema,
+        "schema": dict(header.schema),
     }
 
 
@@ -98,7 +98,7 @@ def _request_id_parameter() -> dict[str, Any]:
 
 
 def _response_header(header: Header) -> dict[str, Any]:
-    return {"description": header.description, "required": header.required, "schema": header.schema}
+    return {"description": header.description, "required": header.required, "schema": dict(header.schema)}
 
 
 def _common_headers() -> dict[str, Any]:
