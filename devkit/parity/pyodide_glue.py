@@ -40,11 +40,12 @@ def wrap_env(js_env: Any) -> Any:
     """The env our code sees: the SDK's ``_EnvWrapper``, with each binding in a ``_BindingWrapper``.
 
     Why wrap by hand: ``_EnvWrapper`` picks bindings by JS constructor name (``D1Database``,
-    ``KvNamespace``, ``R2Bucket``, ...). The objects ``getPlatformProxy`` returns are Node proxies that
-    forward to Miniflare, and their constructor name is not one of those, so ``_EnvWrapper`` would pass
-    them through RAW (no ``None``->null, no result conversion) and silently test the wrong thing. For
-    those three names ``_EnvWrapper`` does nothing but ``_BindingWrapper(binding)``; pre-setting the
-    attribute is what its own attribute cache would hold. Vars still go through ``_EnvWrapper``.
+    ``KvNamespace``, ``R2Bucket``, ...). The KV and R2 objects ``getPlatformProxy`` returns are Node
+    proxies forwarding to Miniflare whose constructor name is none of those, so ``_EnvWrapper`` would
+    pass them through RAW (no ``None``->null, no result conversion) and silently test the wrong thing.
+    (DB is harness.mjs's local ``D1Database`` stand-in, which ``_EnvWrapper`` does recognise.) For these
+    names ``_EnvWrapper`` does nothing but ``_BindingWrapper(binding)``; pre-setting the attribute is what
+    its own attribute cache would hold. Vars still go through ``_EnvWrapper``.
     """
     from workers.rpc import _BindingWrapper, _EnvWrapper
 
@@ -63,7 +64,7 @@ async def check_python_version(env: Any, js_env: Any) -> dict[str, Any]:
 
 
 async def check_env_wrapper_needs_help(env: Any, js_env: Any) -> dict[str, Any]:
-    """Record why :func:`wrap_env` exists: ``_EnvWrapper`` alone leaves the proxies unwrapped."""
+    """Record why :func:`wrap_env` exists: ``_EnvWrapper`` alone leaves the KV and R2 proxies unwrapped."""
     from workers.rpc import _BindingWrapper, _EnvWrapper
 
     plain = _EnvWrapper(js_env)

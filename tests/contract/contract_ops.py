@@ -21,12 +21,16 @@ from edgenotify.migrations import automigrate
 from edgenotify.ops import manifest as mf
 from edgenotify.ops.archive import PREFIX as ARCHIVES
 from edgenotify.ops.backup import BackupOptions, run_backup
+from edgenotify.ops.capacity import capacity
+from edgenotify.ops.catalog import backup_status, list_backups
+from edgenotify.ops.health import health
 from edgenotify.ops.maintenance import run_maintenance
+from edgenotify.ops.queryplan import QueryRefused, analyze
 from edgenotify.ops.restore import RestoreOptions, RestoreSource, restore
 from edgenotify.ops.source import r2_chunks
 from edgenotify.ops.stream import MIN_PART_SIZE, R2ObjectWriter
 from tests.contract.contracts import contract
-from tests.contract.support import clear_r2, list_all_r2, reset_database
+from tests.contract.support import clear_r2, list_all_r2, raises, reset_database
 
 VALUES = [
     "9223372036854775807, 0.30000000000000004, 'plain', X'00FF'",
@@ -186,4 +190,34 @@ async def ops_maintenance_run(env: Any) -> Any:
         "archived": archived,
         "recorded": recorded,
         "integrity_problems": integrity["details"]["problems"],
+    }
+
+
+@contract
+async def ops_diagnostics(env: Any) -> Any:
+    """Admin diagnostics through our code: backup catalog/status, health, capacity, query plan (sqlglot)."""
+    db = Database(env.DB)
+    await reset_database(env.DB)
+    await clear_r2(env.BACKUPS, mf.PREFIX)
+    automigrate.forget(env.DB)
+    await automigrate.apply_pending(db, automigrate.bundled_files())
+    context = Context.create(env, None)
+    empty_status = backup_status(await list_backups(env.BACKUPS), utcnow())
+    manifest = await run_backup(db, env.BACKUPS, trigger="contract")
+    backups = await list_backups(env.BACKUPS)
+    status = backup_status(backups, utcnow())
+    report = await health(context)
+    plan = await analyze(db, "SELECT * FROM notification_logs WHERE user_id = ? AND error = ?", ["u1", "x"])
+    refused = await raises(lambda: analyze(db, "DELETE FROM notification_logs"), kind=QueryRefused)
+    cap = await capacity(db)
+    await clear_r2(env.BACKUPS, mf.PREFIX)
+    return {
+        "empty_status": empty_status["status"],
+        "backups": [[b.id == manifest["id"], b.complete] for b in backups],
+        "status": status["status"],
+        "health": {c["name"]: c["status"] for c in report["checks"]},
+        "plan": {k: plan[k] for k in ("scans", "uses_index")},
+        "suggested_columns": sorted(c for s in plan["suggestions"] for c in s.get("columns", [])),
+        "refused": refused,
+        "capacity_rows": cap["rows"] if "rows" in cap else sorted(cap),
     }

@@ -33,6 +33,7 @@ CONTRACT_MODULES = (
     "tests.contract.contract_r2",
     "tests.contract.contract_data",
     "tests.contract.contract_cache",
+    "tests.contract.contract_notify",
     "tests.contract.contract_ops",
 )
 

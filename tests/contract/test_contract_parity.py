@@ -99,8 +99,6 @@ def test_harness_runs_python_313_with_the_real_ffi(pyodide_run: dict[str, Any]) 
     trap = checks["harness:raw_mode_trap"]["observed"]
     assert trap["wrapped"] == {"is_null": 1, "type": "null"}
     assert "D1_TYPE_ERROR: Type 'undefined' not supported" in trap["raw_error"]
-    assert checks["harness:env_wrapper_needs_help"]["observed"]["left_raw_by_EnvWrapper"] == [
-        "DB",
-        "CONFIG_CACHE",
-        "BACKUPS",
-    ]
+    # The proxies' constructor names are not the binding classes' (hence the manual wrapping); the
+    # harness's local D1Database stand-in is named like the real class, so _EnvWrapper takes it.
+    assert checks["harness:env_wrapper_needs_help"]["observed"]["left_raw_by_EnvWrapper"] == ["CONFIG_CACHE", "BACKUPS"]
