@@ -214,6 +214,11 @@ def _cell(value: Any) -> Any:
     return js_number(value)
 
 
+# Extended result codes that Python 3.11's sqlite3 names "unknown" (sqlite3.h: primary | n << 8).
+# Seen on Miniflare: a STRICT type violation reads "SQLITE_CONSTRAINT (extended: SQLITE_CONSTRAINT_DATATYPE)".
+_NEWER_EXTENDED_CODES = {sqlite3.SQLITE_CONSTRAINT | (12 << 8): "SQLITE_CONSTRAINT_DATATYPE"}
+
+
 def _error_text(exc: Exception, guard: _Guard) -> str:
     if guard.transaction_attempted:
         return TRANSACTION_REFUSED
@@ -225,6 +230,8 @@ def _error_text(exc: Exception, guard: _Guard) -> str:
     if message == "query string is too large":
         return "statement too long: SQLITE_TOOBIG"
     extended = getattr(exc, "sqlite_errorname", None)
+    if extended == "unknown":  # a code newer than CPython's name table (e.g. STRICT's DATATYPE)
+        extended = _NEWER_EXTENDED_CODES.get(getattr(exc, "sqlite_errorcode", None), extended)
     if not extended:
         return message
     primary = "_".join(extended.split("_")[:2])  # SQLITE_CONSTRAINT_UNIQUE -> SQLITE_CONSTRAINT
