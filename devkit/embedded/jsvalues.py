@@ -15,6 +15,8 @@ that code which works here also works there:
   (``JsException`` in Pyodide).
 """
 
+import json
+import math
 from typing import Any
 
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -133,3 +135,52 @@ def options(args: tuple[Any, ...], kwargs: dict[str, Any], index: int) -> dict[s
     for value in merged.values():
         check_sendable(value)
     return merged
+
+
+def json_parse(text: str) -> Any:
+    """``JSON.parse``: Python data as ``to_py`` yields it, or V8's ``SyntaxError`` wording."""
+    try:
+        return to_py(json.loads(text))
+    except ValueError:
+        shown = text if len(text) <= 30 else text[:10] + "..." + text[-10:]
+        token = text[:1] or "end of JSON input"
+        raise JsException(f"Unexpected token '{token}', \"{shown}\" is not valid JSON", "SyntaxError") from None
+
+
+def js_string(value: Any) -> str:
+    """JS ``String(value)`` of a value the SDK sends as a primitive (None -> null, bool, int, float)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)  # within ±2**53 a Number, beyond a BigInt: both print every digit
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return _js_number_text(value)
+
+
+def _js_number_text(value: float) -> str:
+    """ECMAScript Number::toString: shortest round-trip digits, fixed notation for 1e-7 < |x| < 1e21."""
+    sign = "-" if value < 0 else ""
+    mantissa, _, exponent = repr(abs(value)).partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = (whole + fraction.rstrip("0")).lstrip("0") or "0"
+    if digits == "0":
+        return "0"
+    # n: where the decimal point sits relative to the digits (value = 0.<digits> * 10**n)
+    if whole.strip("0"):
+        n = len(whole.lstrip("0")) + int(exponent or 0)
+    else:  # 0.00ddd
+        n = int(exponent or 0) - (len(fraction) - len(fraction.lstrip("0")))
+    k = len(digits)
+    if k <= n <= 21:
+        return sign + digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return sign + digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return sign + "0." + "0" * -n + digits
+    e = n - 1
+    return sign + digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + ("+" if e > 0 else "-") + str(abs(e))

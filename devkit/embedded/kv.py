@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devkit.embedded.jsvalues import JsDict, JsException, check_sendable, options, to_py
+from devkit.embedded.jsvalues import JsDict, JsException, check_sendable, js_string, options, to_py
 
 MIN_EXPIRATION_TTL = 60
 MIN_CACHE_TTL = 30
@@ -200,6 +200,10 @@ class KVNamespace:
             return value.encode("utf-8")
         if isinstance(value, (bytes, memoryview)):
             return bytes(value)
+        if value is None or isinstance(value, (bool, int, float)):
+            # workerd takes the value where a string is expected: String(5) == "5", String(null) == "null"
+            # (seen on Miniflare: parity contract kv_put_coerces_values_to_strings).
+            return js_string(value).encode("utf-8")
         raise JsException(
             "KV put() accepts only strings, ArrayBuffers, ArrayBufferViews, and ReadableStreams as values.",
             "TypeError",

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devkit.embedded.jsvalues import JsDict, JsException, JsProxy, check_sendable, options, to_py
+from devkit.embedded.jsvalues import JsDict, JsException, JsProxy, check_sendable, json_parse, options, to_py
 
 MAX_LIST_KEYS = 1000
 MAX_DELETE_KEYS = 1000
@@ -95,7 +95,15 @@ def _check_metadata(op: str, custom: dict[str, Any]) -> dict[str, str]:
 
 
 def _uploaded(ms: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+    """A NAIVE datetime, as the SDK's ``datetime.fromtimestamp(ms / 1000)`` yields in workerd (UTC)."""
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).replace(tzinfo=None)
+
+
+class R2Checksums(JsDict):
+    """``obj.checksums``: ``.md5`` as bytes (memoryview) and ``toJSON()`` with hex strings, as in workerd."""
+
+    def toJSON(self) -> JsDict:
+        return JsDict({name: bytes(value).hex() for name, value in self.items()})
 
 
 class R2Object(JsDict):
@@ -105,7 +113,7 @@ class R2Object(JsDict):
     def from_row(cls, row: sqlite3.Row, include: tuple[str, ...] = ("httpMetadata", "customMetadata")) -> "R2Object":
         http = to_py(json.loads(row["http_metadata"])) if "httpMetadata" in include else JsDict()
         custom = to_py(json.loads(row["custom_metadata"])) if "customMetadata" in include else JsDict()
-        checksums = JsDict(md5=memoryview(bytes.fromhex(row["md5"]))) if row["md5"] else JsDict()
+        checksums = R2Checksums(md5=memoryview(bytes.fromhex(row["md5"]))) if row["md5"] else R2Checksums()
         return cls(
             key=row["key"],
             version=row["version"],
@@ -153,7 +161,7 @@ class R2ObjectBody(R2Object):
         return self._consume().decode("utf-8", "replace")
 
     async def json(self) -> Any:
-        return to_py(json.loads(self._consume().decode("utf-8")))
+        return json_parse(self._consume().decode("utf-8", "replace"))  # V8's SyntaxError on bad JSON
 
     def writeHttpMetadata(self, headers: Any) -> None:
         names = {
@@ -362,7 +370,10 @@ class R2MultipartUpload:
     async def uploadPart(self, partNumber: int, value: Any, *args: Any, **kwargs: Any) -> JsDict:
         data = _body_bytes("uploadPart", value)
         if not isinstance(partNumber, int) or not 1 <= partNumber <= MAX_PART_NUMBER:
-            raise _fail("uploadPart", INVALID_ARGUMENT)
+            raise JsException(  # workerd checks this before the request, as a TypeError
+                f"Part number must be between 1 and {MAX_PART_NUMBER} (inclusive). Actual value was: {partNumber}",
+                "TypeError",
+            )
         self.bucket.calls += 1
         upload = self._state("uploadPart")
         if upload is None or upload["state"] != "in_progress":

@@ -37,7 +37,7 @@ def test_put_returns_object_metadata(bucket):
     assert obj.size == 5
     assert obj.etag == hashlib.md5(b"hello").hexdigest() and obj.httpEtag == f'"{obj.etag}"'
     assert isinstance(obj.version, str) and obj.version
-    assert isinstance(obj.uploaded, dt.datetime) and obj.uploaded.tzinfo is not None
+    assert isinstance(obj.uploaded, dt.datetime) and obj.uploaded.tzinfo is None  # naive UTC, as the SDK gives
     assert obj.httpMetadata == {"contentType": "application/sql"} and obj.customMetadata == {"db": "main"}
     assert obj["storageClass"] == "Standard"
 
