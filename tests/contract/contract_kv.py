@@ -117,16 +117,12 @@ async def kv_list_pagination(env: Any) -> Any:
         assert isinstance(cursor, str) and cursor
     whole = await kv.list(prefix=p)
     limit_error = await raises(lambda: kv.list(prefix=p, limit=1001), "key_count_limit")
-    zero = await kv.list(prefix=p, limit=0)  # 0 means "the default" (1000), not an error
-    stale = await kv.list(prefix=p, cursor="not-a-cursor")  # an unknown cursor lists nothing
     assert [n for page in pages for n in page[0]] == names  # sorted by name, each once
     assert whole["list_complete"] is True and [k["name"] for k in whole["keys"]] == names
     return {
         "pages": pages,
         "whole_has_cursor": "cursor" in whole,
         "limit_error": limit_error.split(": ", 1)[-1],
-        "limit_zero": [len(zero["keys"]), zero["list_complete"]],
-        "unknown_cursor": [stale["keys"], stale["list_complete"]],
     }
 
 
