@@ -29,6 +29,7 @@ from edgenotify.ops.queryplan import QueryRefused, analyze
 from edgenotify.ops.restore import RestoreOptions, RestoreSource, restore
 from edgenotify.ops.source import r2_chunks
 from edgenotify.ops.stream import MIN_PART_SIZE, R2ObjectWriter
+from edgenotify.scheduled import CRON_TASKS, handle_scheduled
 from tests.contract.contracts import contract
 from tests.contract.support import clear_r2, list_all_r2, raises, reset_database
 
@@ -221,3 +222,26 @@ async def ops_diagnostics(env: Any) -> Any:
         "refused": refused,
         "capacity_rows": cap["rows"] if "rows" in cap else sorted(cap),
     }
+
+
+@contract
+async def ops_every_cron_runs(env: Any) -> Any:
+    """Each cron of wrangler.toml through ``handle_scheduled``, as ``Default.scheduled`` calls it."""
+    db = Database(env.DB)
+    automigrate.forget(env.DB)
+    await automigrate.apply_pending(db, automigrate.bundled_files())
+    await clear_r2(env.BACKUPS, mf.PREFIX)
+    outcomes = {}
+    for cron in sorted(CRON_TASKS):
+        done = await handle_scheduled(cron, env, None)
+        outcomes[cron] = {path: _status(outcome) for path, outcome in done.items()}
+    backups = await list_backups(env.BACKUPS)
+    unknown = await handle_scheduled("1 2 3 4 5", env, None)
+    await clear_r2(env.BACKUPS, mf.PREFIX)
+    failed = [p for o in outcomes.values() for p, status in o.items() if status == "failed"]
+    assert not failed, outcomes
+    return {"outcomes": outcomes, "backups": [b.complete for b in backups], "unknown_cron": unknown}
+
+
+def _status(outcome: Any) -> Any:
+    return outcome.get("status") if isinstance(outcome, dict) else type(outcome).__name__
