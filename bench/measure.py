@@ -9,6 +9,7 @@ instead of an exception: an anchor dying is a result worth recording, not a cras
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -65,13 +66,21 @@ def parse_time_v(text: str) -> int | None:
     return None
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_NOISE = ("Command exited", "Command terminated", "🪵", "If you think this is a bug", "Note that there is")
+_ERROR = re.compile(r"error|failed|✘|fatal|invalid|out of memory|killed", re.IGNORECASE)
+
+
 def _tail(path: Path, limit: int = 300) -> str:
+    """The most telling line of a failed tool's stderr: the last error-looking line, else the last line."""
     try:
-        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+        text = _ANSI.sub("", path.read_text(errors="replace"))
     except OSError:
         return ""
-    lines = [ln for ln in lines if not ln.startswith(("Command exited", "Command terminated"))]
-    return lines[-1][:limit] if lines else ""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(_NOISE)]
+    errors = [ln for ln in lines if _ERROR.search(ln)]
+    chosen = errors[-1] if errors else (lines[-1] if lines else "")
+    return chosen[:limit]
 
 
 def run(

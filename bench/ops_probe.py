@@ -4,9 +4,12 @@ Used when the operators' CLIs (``scripts/backup``/``scripts/restore``) are not a
 always for ``extract`` (write a stored backup out as plain SQL for ``wrangler d1 execute``).
 Running in its own process lets ``/usr/bin/time -v`` measure its peak memory alone.
 
-    python bench/ops_probe.py backup  <state_dir> <wrangler.toml>
-    python bench/ops_probe.py restore <source_state_dir> <backup_id> <target_state_dir> <wrangler.toml>
+    python bench/ops_probe.py backup  <state_dir> <wrangler.toml> [embedded|disk]
+    python bench/ops_probe.py restore <source_state_dir> <backup_id> <target_state_dir> <wrangler.toml> [embedded|disk]
     python bench/ops_probe.py extract <state_dir> <backup_id> <out.sql> <wrangler.toml>
+
+``disk`` swaps the embedded R2 for ``bench.disk_r2.DiskR2`` (bodies streamed to files under
+``<state_dir>/r2-disk``), to measure our code's memory without the local R2 emulation's.
 
 Prints one JSON line (manifest summary or restore report summary).
 """
@@ -23,17 +26,22 @@ for path in (str(ROOT / "src"), str(ROOT)):
         sys.path.insert(0, path)
 
 
-def _env(state: str, config: str):
+def _env(state: str, config: str, r2: str = "embedded"):
     from devkit.embedded.env import build_env
 
-    return build_env(state, config, dev_vars_path=Path(config).parent / ".dev.vars")
+    env = build_env(state, config, dev_vars_path=Path(config).parent / ".dev.vars")
+    if r2 == "disk":
+        from bench.disk_r2 import DiskR2
+
+        env.BACKUPS = DiskR2(Path(state) / "r2-disk")
+    return env
 
 
-async def backup(state: str, config: str) -> dict:
+async def backup(state: str, config: str, r2: str = "embedded") -> dict:
     from edgenotify.db import Database
     from edgenotify.ops.backup import run_backup
 
-    env = _env(state, config)
+    env = _env(state, config, r2)
     try:
         manifest = await run_backup(Database(env.DB), env.BACKUPS, trigger="bench")
     finally:
@@ -51,12 +59,12 @@ async def _source(env, backup_id: str):
     return RestoreSource(f"backup {backup_id}", r2_chunks(env.BACKUPS, mf.data_key(backup_id)), manifest)
 
 
-async def restore(source_state: str, backup_id: str, target_state: str, config: str) -> dict:
+async def restore(source_state: str, backup_id: str, target_state: str, config: str, r2: str = "embedded") -> dict:
     from edgenotify.db import Database
     from edgenotify.ops.restore import RestoreOptions
     from edgenotify.ops.restore import restore as run_restore
 
-    source_env, target_env = _env(source_state, config), _env(target_state, config)
+    source_env, target_env = _env(source_state, config, r2), _env(target_state, config)
     try:
         source = await _source(source_env, backup_id)
         report = await run_restore(Database(target_env.DB), source, RestoreOptions(dry_run=False))

@@ -35,6 +35,7 @@ class Target:
     limit: float
     unit: str = ""
     higher_is_better: bool = False
+    why_not: str = ""  # when value is None: why it could not be measured
 
     @property
     def passed(self) -> bool | None:
@@ -46,7 +47,8 @@ class Target:
         op = "≥" if self.higher_is_better else "≤"
         goal = f"{op} {fmt(self.limit)}{self.unit}"
         if self.value is None:
-            return f"NOT MEASURED  {self.name} (target {goal})"
+            why = f": {self.why_not}" if self.why_not else ""
+            return f"NOT MEASURED  {self.name} (target {goal}){why}"
         verdict = "PASS" if self.passed else "MISS"
         margin = abs(self.value - self.limit)
         how = "margin" if self.passed else "missed by"

@@ -1,0 +1,97 @@
+"""A minimal R2 stand-in that streams object bodies to and from plain files (bench only).
+
+Why: the embedded runtime's R2 keeps bodies in SQLite and joins a multipart upload's parts in
+memory on ``complete`` (and reads a whole object to serve a range), so a process using it holds
+the entire backup in memory at least once. On the edge the parts live in R2, not in the
+Worker. Running our backup/restore against this stand-in measures the memory of our code alone,
+with the same Workers API calls (``createMultipartUpload``/``uploadPart``/``complete``/``abort``,
+``put``/``get`` with ranges/``head``/``delete``). No validation: it is not an emulator.
+"""
+
+import hashlib
+import shutil
+from pathlib import Path
+from typing import Any
+
+
+class _Obj(dict):
+    """Like the SDK's JsDict: keys readable as attributes too (``head(key).size``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class _Body:
+    def __init__(self, data: bytes, size: int):
+        self._data = data
+        self.size = size
+
+    async def arrayBuffer(self) -> bytes:
+        return self._data
+
+    async def text(self) -> str:
+        return self._data.decode("utf-8")
+
+
+class _Upload:
+    def __init__(self, bucket: "DiskR2", key: str):
+        self.bucket, self.key = bucket, key
+        self.dir = bucket.root / ".uploads" / hashlib.sha256(key.encode()).hexdigest()
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    async def uploadPart(self, number: int, data: bytes) -> _Obj:
+        (self.dir / f"{number:05d}").write_bytes(bytes(data))
+        return _Obj(partNumber=number, etag=str(number))
+
+    async def complete(self, parts: list[Any]) -> _Obj:
+        target = self.bucket.path(self.key)
+        with open(target, "wb") as out:
+            for part in parts:
+                with open(self.dir / f"{int(part['partNumber']):05d}", "rb") as src:
+                    shutil.copyfileobj(src, out, 1024 * 1024)
+        shutil.rmtree(self.dir)
+        return _Obj(key=self.key, size=target.stat().st_size)
+
+    async def abort(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class DiskR2:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        target = self.root / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    async def createMultipartUpload(self, key: str, *args: Any, **kwargs: Any) -> _Upload:
+        return _Upload(self, key)
+
+    async def put(self, key: str, value: Any, *args: Any, **kwargs: Any) -> _Obj:
+        data = value.encode() if isinstance(value, str) else bytes(value)
+        self.path(key).write_bytes(data)
+        return _Obj(key=key, size=len(data))
+
+    async def head(self, key: str) -> _Obj | None:
+        target = self.root / key
+        return _Obj(key=key, size=target.stat().st_size) if target.is_file() else None
+
+    async def get(self, key: str, *args: Any, range: dict[str, int] | None = None, **kwargs: Any) -> _Body | None:
+        target = self.root / key
+        if not target.is_file():
+            return None
+        size = target.stat().st_size
+        with open(target, "rb") as fh:
+            if range is None:
+                return _Body(fh.read(), size)
+            fh.seek(int(range.get("offset", 0)))
+            return _Body(fh.read(int(range.get("length", size))), size)
+
+    async def delete(self, keys: Any) -> None:
+        for key in [keys] if isinstance(keys, str) else list(keys):
+            (self.root / key).unlink(missing_ok=True)
