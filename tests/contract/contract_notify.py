@@ -11,7 +11,7 @@ from edgenotify.db import Database, Query
 from edgenotify.http.errors import ApiError
 from edgenotify.migrations import automigrate
 from edgenotify.notify import config_cache as cache
-from edgenotify.notify import configs, idempotency, logs, stats
+from edgenotify.notify import configs, idempotency, logs, stats, templates
 from edgenotify.notify.send import SendCommand, send
 from tests.contract.contracts import contract
 from tests.contract.support import raises
@@ -130,4 +130,45 @@ async def notify_logs_pages_and_stats(env: Any) -> Any:
         "window": [i["message_id"] for i in window],
         "one": one,
         "totals": [totals["totals"], totals["channels"]],
+    }
+
+
+@contract
+async def notify_template_send_through_kv(env: Any) -> Any:
+    """A template is read once from D1 (one batch) into KV; a templated send then costs one D1 batch."""
+    context, ctx = await _context(env)
+    user = "contract-template-user"
+    await _fresh_user(context, user)
+    await configs.save_config(context, user, "webhook", {"url": "https://hooks.example.com/t"}, True)
+    template = templates.Template(
+        key="contract-welcome",
+        name="Welcome",
+        variables=[templates.Variable("name"), templates.Variable("team", required=False, default="ops")],
+        is_active=True,
+        contents={"webhook": templates.Content("Hi {{name}}", "Welcome {{name}} to {{team}}")},
+    )
+    await templates.save_template(context, template)
+    before = context.db.round_trips
+    loaded = await templates.load_template(context, template.key)
+    cold = context.db.round_trips - before
+    again = await templates.load_template(context, template.key)
+    warm = context.db.round_trips - before - cold
+    await configs.load_active_configs(context, user)
+    before = context.db.round_trips
+    result = await send(
+        context, _command(user, None, {"t": 1}, template_key=template.key, variables={"name": "Ann"}, content=None)
+    )
+    send_trips = context.db.round_trips - before
+    row = await context.db.first(
+        "SELECT subject, content, template_key FROM notification_logs WHERE message_id = ?",
+        result.message_ids["webhook"],
+    )
+    missing = await templates.load_template(context, "contract-no-such-template")
+    assert loaded == again and (cold, warm, send_trips) == (1, 0, 1), (cold, warm, send_trips)
+    return {
+        "loaded": [loaded.key, loaded.name, sorted(loaded.contents), [v.name for v in loaded.variables]],
+        "d1_round_trips": [cold, warm, send_trips],
+        "sent": row,
+        "missing": missing,
+        "deliveries_scheduled": ctx.scheduled,
     }
