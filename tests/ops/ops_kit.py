@@ -41,6 +41,8 @@ KINDS = [
     ("wrangler traps", "'" + TRAP_TEXT.replace("'", "''") + "'", "NULL", "NULL"),
     ("integer in REAL", "NULL", "3", "NULL"),
     ("text number", "'00123'", "NULL", "NULL"),
+    ("text with NUL", "char(97, 0, 98)", "NULL", "NULL"),  # quote() alone would stop at the NUL
+    ("long text with NUL", "printf('%.*c', 120000, 'n') || char(0) || 'end'", "NULL", "NULL"),
 ]
 
 

@@ -55,6 +55,14 @@ def test_split_blob_literal_is_hex_pieces() -> None:
     assert empty == "X''" and b"".join(_eval(p) for p in pieces) == data
 
 
+def test_split_hex_text_literal_keeps_nul_characters() -> None:
+    raw = ("a\x00b" * 50_000).encode()
+    empty, pieces = split_literal("CAST(X'" + raw.hex() + "' AS TEXT)", piece_bytes=10_000)
+    conn = sqlite3.connect(":memory:")
+    value = conn.execute("SELECT hex(" + " || ".join([empty, *pieces]) + ")").fetchone()[0]
+    assert empty == "''" and len(pieces) == 15 and bytes.fromhex(value) == raw
+
+
 def _spec() -> TableSpec:
     return TableSpec("t", "CREATE TABLE t (id INTEGER PRIMARY KEY, a, b)", columns=["id", "a", "b"], key=["rowid"])
 

@@ -4,7 +4,8 @@ Each page is ONE query. SQLite computes the literals itself (``quote()``), so in
 2**53, REALs (``%!.15g`` or ``%!.20e``, whichever round-trips), BLOBs, NULL vs '' and any TEXT
 come back as text and never pass through a JavaScript number. ``quote()`` prints -0.0 as
 ``0.0``; where a column can hold -0.0 at all (see ``schema.affinity_may_hold_negative_zero``)
-its sign is read with ``atan2(x, -1.0)`` and written as ``-0.0``.
+its sign is read with ``atan2(x, -1.0)`` and written as ``-0.0``. ``quote()`` also stops at a
+NUL character inside TEXT; such a value is written as ``CAST(X'<hex>' AS TEXT)``.
 
 Pages are bounded twice: at most ``max_rows`` rows and (for rowid tables) about ``max_bytes``
 of value text, measured in SQL before any literal is built: a window sum over the first
@@ -13,12 +14,13 @@ of value text, measured in SQL before any literal is built: a window sum over th
 row size (a D1 row is at most 2 MB). The keyset cursor is the last row's key, inlined as its
 exact literal, so rowids beyond 2**53 work too.
 
-The digest of a table is SHA-256 over its rows in key order, each row being its value
-literals written ``<length in characters>:<literal>,`` and ended by a newline. Backup and
+The digest of a table is SHA-256 over its rows in key order, each row being the JSON array of
+its value literals (UTF-8, no spaces) followed by a newline. Backup and
 restore verification compute it with this same reader, so equal digests mean equal data.
 """
 
 import hashlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,14 +39,24 @@ def _key_sql(name: str) -> str:
 
 
 def literal_sql(expr: str, negative_zero: bool) -> str:
-    if not negative_zero:
-        return f"quote({expr})"
-    negative = f"typeof({expr}) = 'real' AND {expr} = 0 AND atan2({expr}, -1.0) < 0"
-    return f"CASE WHEN {negative} THEN '-0.0' ELSE quote({expr}) END"
+    """SQL computing the exact literal of ``expr``.
+
+    Two corrections to ``quote()``: TEXT holding a NUL character (``quote()`` stops at the NUL)
+    is written as ``CAST(X'<hex>' AS TEXT)``, and -0.0 (printed ``0.0``) as ``-0.0``.
+    """
+    nul = f"typeof({expr}) = 'text' AND instr(CAST({expr} AS BLOB), X'00') > 0"
+    cases = [f"WHEN {nul} THEN 'CAST(X''' || hex({expr}) || ''' AS TEXT)'"]
+    if negative_zero:
+        cases.append(f"WHEN typeof({expr}) = 'real' AND {expr} = 0 AND atan2({expr}, -1.0) < 0 THEN '-0.0'")
+    return f"CASE {' '.join(cases)} ELSE quote({expr}) END"
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def row_text(values: list[str]) -> str:
-    return "".join(f"{len(v)}:{v}," for v in values) + "\n"
+    """A row's canonical text for the digest: its literals as a JSON array, then a newline."""
+    return _JSON(values) + "\n"
 
 
 @dataclass
@@ -81,6 +93,8 @@ class TableReader:
         zero = [negative_zero and affinity_may_hold_negative_zero(t) for t in spec.decl_types]
         self.value_exprs = [literal_sql(f"t.{quote_ident(c)}", z) for c, z in zip(spec.columns, zero, strict=True)]
         self.queries = 0
+        self._key_names = [f"_k{i}" for i in range(len(self.keys))]
+        self._value_names = [f"_v{i}" for i in range(len(self.value_exprs))]
 
     def _cursor(self, last: list[str] | None, prefix: str = "") -> str:
         if last is None:
@@ -113,8 +127,8 @@ class TableReader:
         )
 
     def _row(self, raw: dict) -> Row:
-        key = [str(raw[f"_k{i}"]) for i in range(len(self.keys))]
-        values = [str(raw[f"_v{i}"]) for i in range(len(self.value_exprs))]
+        key = [raw[k] for k in self._key_names]  # quote() always yields TEXT: already str
+        values = [raw[k] for k in self._value_names]
         return Row(key, [key[0], *values] if self.spec.explicit_rowid else values)
 
     async def pages(self) -> AsyncIterator[list[Row]]:

@@ -21,7 +21,7 @@ FORMAT_VERSION = 1
 PREFIX = "backups/"
 DATA_NAME = "data.sql.gz"
 MANIFEST_NAME = "manifest.json"
-DIGEST_RULE = "sha256 over rows in key order; row = '<len>:<quote() literal>,' per value + '\\n'"
+DIGEST_RULE = "sha256 over rows in key order; row = JSON array of its exact SQL literals (UTF-8, compact) + '\\n'"
 
 _ID = re.compile(r"^(\d{8}T\d{6})(\d{3})Z-[0-9a-f]{6}$")
 

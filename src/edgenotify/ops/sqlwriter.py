@@ -36,6 +36,12 @@ def nbytes(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
+def has_forbidden(text: str) -> bool:
+    """``_FORBIDDEN.search`` without the regex: two substring scans are ~10x faster per row."""
+    low = text.lower()
+    return "commit" in low or "transaction" in low
+
+
 def _marker(raw: str) -> str:
     """A short non-letter token absent from ``raw`` (so every occurrence in the output is ours)."""
     n = 0
@@ -51,7 +57,7 @@ def safe_literal(lit: str) -> str:
     escape and never touches another marker character; one ``replace`` keeps the expression
     flat however many occurrences there are (a ``||`` chain would hit SQLite's depth limit).
     """
-    if not lit.startswith("'") or not _FORBIDDEN.search(lit):
+    if not lit.startswith("'") or not has_forbidden(lit):
         return lit
     inner = lit[1:-1]
     marker = _marker(inner)
@@ -73,6 +79,11 @@ def is_text(lit: str) -> bool:
     return lit.startswith("'")
 
 
+def is_hex_text(lit: str) -> bool:
+    """TEXT written as ``CAST(X'..' AS TEXT)`` (it holds a NUL character, see ``dump.literal_sql``)."""
+    return lit.startswith("CAST(X'") and lit.endswith("' AS TEXT)")
+
+
 def text_value(lit: str) -> str:
     return lit[1:-1].replace("''", "'")
 
@@ -83,10 +94,13 @@ def text_literal(raw: str) -> str:
 
 def split_literal(lit: str, piece_bytes: int = PIECE_BYTES) -> tuple[str, list[str]]:
     """(the empty literal of the value's type, piece literals concatenating to the value)."""
+    step = piece_bytes * 2
     if is_blob(lit):
         digits = lit[2:-1]
-        step = piece_bytes * 2
         return "X''", [f"X'{digits[i : i + step]}'" for i in range(0, len(digits), step)]
+    if is_hex_text(lit):  # bytes are concatenated as TEXT: the whole value ends up byte for byte equal
+        digits = lit[len("CAST(X'") : -len("' AS TEXT)")]
+        return "''", [f"CAST(X'{digits[i : i + step]}' AS TEXT)" for i in range(0, len(digits), step)]
     if not is_text(lit):
         raise RowTooLarge(f"a {len(lit)}-byte non-text literal cannot be split")
     raw = text_value(lit)
@@ -124,8 +138,9 @@ class TableWriter:
         group: list[str] = []
         size = self.head_bytes
         for row in rows:
-            values = [safe_literal(v) for v in row.values]
-            tup = "(" + ",".join(values) + ")"
+            tup = "(" + ",".join(row.values) + ")"
+            if has_forbidden(tup):  # only TEXT can hold the words: rewrite this row's literals
+                tup = "(" + ",".join(safe_literal(v) for v in row.values) + ")"
             tb = nbytes(tup) + 2
             if self.head_bytes + tb > self.budget:
                 if group:
@@ -158,7 +173,7 @@ class TableWriter:
             if self.head_bytes + nbytes("(" + ",".join(current) + ")") + 2 <= self.budget:
                 break
             lit = row.values[i]
-            if not (is_text(lit) or is_blob(lit)):
+            if not (is_text(lit) or is_blob(lit) or is_hex_text(lit)):
                 continue
             empty, pieces = split_literal(lit, self.piece_bytes)
             current[i] = empty
