@@ -4,10 +4,12 @@
 //
 // 1. wrangler's getPlatformProxy() starts Miniflare with the bindings of the project's wrangler.toml
 //    (persisted in a fresh temporary directory, removed at exit; offline, no worker script is run).
-// 2. Pyodide 0.28 from the npm package loads, the pinned pure-Python wheels (workers-runtime-sdk, sqlglot)
-//    are installed from local files, and src/, tests/contract/ and devkit/parity/ are mounted read-through.
-// 3. devkit/parity/pyodide_glue.py wraps each binding with the SDK's _BindingWrapper (as production does),
-//    runs the harness self-checks and every contract in tests/contract/, and returns the results.
+// 2. Pyodide 0.28 from the npm package loads, the pinned pure-Python wheels (wheels.txt: workers-runtime-sdk,
+//    sqlglot, httpx and its dependencies) are installed from local files, and src/, tests/contract/ and
+//    devkit/parity/ are mounted read-through.
+// 3. devkit/parity/pyodide_glue.py wraps each binding with the SDK's _BindingWrapper (as production does;
+//    D1 through the local forwarding stand-ins below), runs the harness self-checks and every contract in
+//    tests/contract/, and returns the results.
 // Prints one line per test and "N passed, N failed"; exits 1 when anything failed or could not run.
 // Miniflare and Pyodide start once per run: the whole suite is one process.
 import fs from "node:fs";
