@@ -128,3 +128,13 @@ def test_fk_order_puts_parents_first_and_keeps_a_safe_order() -> None:
     assert fk_order(["grandchild", "child", "parent", "self"], parents) == ["parent", "child", "grandchild", "self"]
     assert fk_order(["parent", "child", "other"], parents) == ["parent", "child", "other"]
     assert sorted(fk_order(["a", "b"], parents)) == ["a", "b"]  # a cycle still yields every table once
+
+
+def test_digest_text_is_the_same_whatever_sqlite_prints_for_a_real() -> None:
+    from edgenotify.ops.dump import canonical, row_text
+
+    # CPython's SQLite 3.40 and workerd's newer SQLite print these doubles differently
+    assert canonical("3.00000000000000044408e-01") == canonical("0.30000000000000004") == "0.30000000000000004"
+    assert canonical("1.0e+308") == canonical("1e+308") and canonical("-0.0") == "-0.0"
+    assert canonical("9.0e+999") == "inf" and canonical("-9223372036854775808") == "-9223372036854775808"
+    assert row_text(["1", "'0.5'", "0.5", "NULL"]) == '["1","\'0.5\'","0.5","NULL"]\n'

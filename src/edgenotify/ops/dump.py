@@ -15,7 +15,8 @@ row size (a D1 row is at most 2 MB). The keyset cursor is the last row's key, in
 exact literal, so rowids beyond 2**53 work too.
 
 The digest of a table is SHA-256 over its rows in key order, each row being the JSON array of
-its value literals (UTF-8, no spaces) followed by a newline. Backup and
+its value literals (UTF-8, no spaces; REALs in Python's shortest repr, see ``canonical``)
+followed by a newline. Backup and
 restore verification compute it with this same reader, so equal digests mean equal data.
 """
 
@@ -54,9 +55,24 @@ def literal_sql(expr: str, negative_zero: bool) -> str:
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
+_NUMBER_START = frozenset("-0123456789")
+
+
+def canonical(literal: str) -> str:
+    """The literal as the digest sees it: REALs as Python's shortest round-trip repr.
+
+    SQLite versions print the same double differently (3.40's ``quote(0.1+0.2)`` is
+    ``3.00000000000000044408e-01``, workerd's newer SQLite ``0.30000000000000004``); both parse to
+    the same double, so a backup taken on D1 must verify when restored locally and vice versa.
+    """
+    if literal[:1] in _NUMBER_START and ("." in literal or "e" in literal or "E" in literal):
+        return repr(float(literal))
+    return literal
+
+
 def row_text(values: list[str]) -> str:
-    """A row's canonical text for the digest: its literals as a JSON array, then a newline."""
-    return _JSON(values) + "\n"
+    """A row's canonical text for the digest: its canonical literals as a JSON array, then a newline."""
+    return _JSON([canonical(v) for v in values]) + "\n"
 
 
 @dataclass

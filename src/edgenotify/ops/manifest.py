@@ -21,7 +21,10 @@ FORMAT_VERSION = 1
 PREFIX = "backups/"
 DATA_NAME = "data.sql.gz"
 MANIFEST_NAME = "manifest.json"
-DIGEST_RULE = "sha256 over rows in key order; row = JSON array of its exact SQL literals (UTF-8, compact) + '\\n'"
+DIGEST_RULE = (
+    "sha256 over rows in key order; row = JSON array (UTF-8, compact) of its exact SQL literals, "
+    "REALs as Python's shortest repr, + '\\n'"
+)
 
 _ID = re.compile(r"^(\d{8}T\d{6})(\d{3})Z-[0-9a-f]{6}$")
 
