@@ -140,7 +140,7 @@ def suggestions(tree: Any, plan: dict[str, Any], columns: dict[str, set[str]]) -
             name = f"idx_{table}_{'_'.join(cols)}"
             listed = ", ".join(map(quote_ident, cols))
             ddl = f"CREATE INDEX IF NOT EXISTS {quote_ident(name)} ON {quote_ident(table)} ({listed})"
-            out.append({"table": table, "reason": f"full scan of {table}", "create_index": ddl})
+            out.append({"table": table, "reason": f"full scan of {table}", "columns": cols, "create_index": ddl})
         else:
             out.append({"table": table, "reason": f"full scan of {table} with no filter an index could serve"})
     if plan["temp_btree"] and order:
