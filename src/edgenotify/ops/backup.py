@@ -14,6 +14,13 @@ File layout (every statement is one D1-sized statement; see ``sqlwriter``)::
 No BEGIN/COMMIT anywhere: ``wrangler d1 execute --file`` and D1 run the file in their own
 transaction(s). A failure at any point aborts the upload (or deletes the stored object) and no
 manifest is written, so the backup simply does not exist; other backups are never touched.
+
+Consistency: D1 has no read snapshot spanning queries, and a backup that held one would block
+writers. Each page is read in one query (consistent in itself); rows written while the backup
+runs may or may not be in it. The manifest's counts and digests describe exactly the rows in the
+file, so a restore always verifies against what was saved. A parent and a child created (or a
+parent deleted with CASCADE) between the two tables' pages can leave the file with a child whose
+parent is missing; the restore then fails on its foreign key, loudly. Hence the 03:00 UTC cron.
 """
 
 import time
