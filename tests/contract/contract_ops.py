@@ -40,6 +40,7 @@ VALUES = [
     "0, 5e-324, 'line1' || char(10) || 'line2' || char(13), X'000102'",
     "NULL, NULL, NULL, NULL",
     "-1, 2.5e-7, 'BEGIN TRANSACTION; ' || 'COMMIT;', zeroblob(2)",
+    "7, 1.5, 'nul' || char(0) || 'inside', X'00'",
 ]
 STAMP = "2026-11-22T03:00:00.000Z"
 BIG_TEXT_BYTES = 150_000  # one value over D1's 100 KB statement limit
