@@ -22,7 +22,9 @@ fi
 
 if [ ! -d node_modules ] || [ "$(cat node_modules/.stamp 2>/dev/null)" != "$(_stamp package-lock.json)" ]; then
   echo "setup: installing npm packages (wrangler, pyodide, node 22)" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` honours the lock; `npm ci` refuses it here because npm leaves the other
+  # platforms' optional workerd binaries out of the lock file.
+  npm install --no-audit --no-fund --loglevel=error
   _stamp package-lock.json > node_modules/.stamp
 fi
 
