@@ -6,15 +6,17 @@ embedded D1 binding, gzip SQL into R2, manifest last) vs ``wrangler d1 export --
 against the manifest) vs ``sqlite3`` replaying its own dump vs ``wrangler d1 execute --local
 --file`` (of wrangler's export, or of our backup's SQL when the export failed).
 
-Ours runs twice per size: on the embedded runtime's local R2 (what ``scripts/backup`` costs a
-developer) and on ``bench.disk_r2`` (bodies streamed to files: our code's own memory, as on the
-edge where R2, not the Worker, holds the uploaded parts). Each contender runs in its own process
+Ours runs twice per size: the operator CLIs ``scripts/backup``/``scripts/restore`` on the
+embedded runtime's local R2 (what a developer pays), and the same ``edgenotify.ops`` code through
+``bench/ops_probe.py`` on ``bench.disk_r2`` (bodies streamed to files: our code's own memory, as on
+the edge where R2, not the Worker, holds the uploaded parts). Each contender runs in its own process
 under ``/usr/bin/time -v`` with a timeout and an RSS cap; cheap contenders are repeated and the
 fastest run kept (the shared machine only ever adds time); restores are checked by counting
 the restored rows. Preparation (copies into each tool's layout) is outside the timed region.
 """
 
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -31,7 +33,10 @@ NAME = "backup"
 TITLE = "1. Backup and restore: throughput and memory"
 PROBE = Path(__file__).resolve().parent / "ops_probe.py"
 FLAT_GROWTH = 1.2  # "flat": peak memory at the largest size at most 20 % above the smallest
-OURS = {"embedded": "ours (embedded local R2)", "disk": "ours (R2 stand-in on disk)"}
+OURS = {
+    "embedded": "ours: scripts/backup, scripts/restore (embedded local R2)",
+    "disk": "ours: edgenotify.ops, R2 stand-in on disk",
+}
 WRANGLER_REPEAT_MAX_ROWS = 200_000  # wrangler export is repeated like the others only up to here
 
 
@@ -63,11 +68,23 @@ def _probe(*args: str) -> list[str]:
     return [sys.executable, str(PROBE), *args]
 
 
+def _cli(module: str, *args: str) -> list[str]:
+    """An operator CLI exactly as ``scripts/backup``/``scripts/restore`` exec it (minus the setup)."""
+    return [sys.executable, "-m", f"devkit.ops.{module}", *args, "--json", "--quiet"]
+
+
 def _json_out(path: Path) -> dict:
+    """The JSON document a CLI (indented) or the probe (one line) printed."""
     try:
-        lines = [ln for ln in path.read_text().splitlines() if ln.startswith("{")]
-        return json.loads(lines[-1]) if lines else {}
-    except (OSError, ValueError):
+        text = path.read_text()
+        return json.loads(text)
+    except ValueError:
+        lines = [ln for ln in text.splitlines() if ln.startswith("{")]
+        try:
+            return json.loads(lines[-1]) if lines else {}
+        except ValueError:
+            return {}
+    except OSError:
         return {}
 
 
@@ -80,7 +97,14 @@ class Sizing:
         repeats = 1 if opts.smoke or rows > WRANGLER_REPEAT_MAX_ROWS else 3
         self.res = SizeResult(rows, self.db.stat().st_size, repeats)
         self.limits = anchors.Limits(opts.timeout_for(rows), opts.rss_cap_mib)
-        self.kw = {"timeout": self.limits.timeout, "rss_cap_mib": self.limits.rss_cap_mib, "work": work}
+        child_env = {**os.environ, "PYTHONPATH": f"{datagen.ROOT / 'src'}:{datagen.ROOT}"}
+        self.kw = {
+            "timeout": self.limits.timeout,
+            "rss_cap_mib": self.limits.rss_cap_mib,
+            "work": work,
+            "cwd": datagen.ROOT,
+            "env": child_env,
+        }
         self.config = scenario.config_dir(work / "config")
         self.source = scenario.state_with(self.db, work / "ours-src")
         self.backup_ids: dict[str, str] = {}
@@ -88,8 +112,13 @@ class Sizing:
     def ours_backup(self, r2: str) -> None:
         out = self.work / f"ours-backup-{r2}.json"
 
+        if r2 == "embedded":
+            argv = _cli("backup", "--state-dir", str(self.source), "--config", str(self.config))
+        else:
+            argv = _probe("backup", str(self.source), str(self.config), r2)
+
         def attempt() -> Run:
-            got = measure.run(OURS[r2], _probe("backup", str(self.source), str(self.config), r2), stdout=out, **self.kw)
+            got = measure.run(OURS[r2], argv, stdout=out, **self.kw)
             info = _json_out(out)
             got.output_bytes = (info.get("object") or {}).get("size") if got.ok else None
             if got.ok:
@@ -106,9 +135,16 @@ class Sizing:
         target = self.work / "ours-dst"
         db = target / "d1" / "DB.sqlite3"
 
+        backup_id = self.backup_ids[r2]
+        if r2 == "embedded":  # the CLI restores its own state: give it an empty D1 and a copy of the bucket
+            argv = _cli("restore", backup_id, "--apply", "--state-dir", str(target), "--config", str(self.config))
+        else:
+            argv = _probe("restore", str(self.source), backup_id, str(target), str(self.config), r2)
+
         def attempt() -> Run:
             shutil.rmtree(target, ignore_errors=True)
-            argv = _probe("restore", str(self.source), self.backup_ids[r2], str(target), str(self.config), r2)
+            if r2 == "embedded":
+                shutil.copytree(self.source / "r2", target / "r2")
             got = measure.run(OURS[r2], argv, stdout=self.work / "ours-restore.json", output=db, **self.kw)
             return anchors.verify(got, db, self.res.rows)
 
@@ -214,10 +250,11 @@ def render(results: list[SizeResult], opts: Options) -> str:
     sql = ", ".join(f"{res.rows:,} rows = {fmt(res.sql_bytes / 2**20)} MiB" for res in results if res.sql_bytes)
     repeats = ", ".join(f"{res.rows:,} rows ×{res.repeats}" for res in results)
     body = [
-        f"Same generated database for every contender (D1 file: {db_sizes}). Ours: `bench/ops_probe.py` runs "
-        "`edgenotify.ops` backup/restore on the embedded runtime's D1 binding, with R2 = the embedded local R2 "
-        "(bodies in SQLite) or `bench/disk_r2.py` (bodies streamed to files: our code's own memory). Time includes "
-        "process start; best of the repeats "
+        f"Same generated database for every contender (D1 file: {db_sizes}). Ours: the CLIs (`python -m "
+        "devkit.ops.backup|restore --json --quiet`, as `scripts/backup|restore` exec them) on the embedded runtime "
+        "(D1 file, local R2 with bodies in SQLite), and the same `edgenotify.ops` code via `bench/ops_probe.py` with "
+        "R2 = `bench/disk_r2.py` (bodies streamed to files: our code's own memory). Time includes process start; "
+        "best of the repeats "
         f"({repeats}; wrangler d1 execute once). Peak memory = max of `/usr/bin/time -v` max RSS and the sampled sum "
         "over the process tree (wrangler's memory is mostly its `workerd` child). "
         f"Per-contender timeout {opts.timeout_for(results[-1].rows) if results else 0:.0f} s at the largest size; "

@@ -63,9 +63,12 @@ def test_targets_report_pass_and_miss_with_margin() -> None:
 
 def test_backup_smoke(opts: Options) -> None:
     body = backup.run(opts)
-    assert "| 300 | ours (embedded local R2) |" in body and "| 300 | ours (R2 stand-in on disk) |" in body
+    assert (
+        "| 300 | ours: scripts/backup, scripts/restore (embedded local R2) |" in body
+        and "| 300 | ours: edgenotify.ops, R2 stand-in on disk |" in body
+    )
     assert "| 300 | sqlite3 < .dump |" in body and "failed:" not in body
-    assert "backup peak memory, ours (R2 stand-in on disk)" in body and "restore time vs sqlite3" in body
+    assert "backup peak memory, ours: edgenotify.ops, R2 stand-in on disk" in body and "restore time vs sqlite3" in body
 
 
 def test_pagination_smoke(opts: Options) -> None:
