@@ -73,6 +73,41 @@ class JsProxy:
         return {k: v.to_py() if isinstance(v, JsProxy) else v for k, v in self._fields.items()}
 
 
+class JsObject:
+    """A JS class instance returned by a binding call, as the SDK's ``_BindingWrapper`` presents it.
+
+    What the wrapper allows (observed on Pyodide 0.28 + Miniflare, contract
+    ``r2_results_are_not_mappings``): attributes and ``obj["field"]`` (both a property lookup;
+    a missing one is ``AttributeError(name)`` either way), ``bool(obj)`` is true. It is NOT a
+    mapping: ``"k" in obj``, ``dict(obj)``, ``list(obj)`` raise ``TypeError ... is not iterable``
+    (``iter(obj)`` itself succeeds: the wrapper's ``__iter__`` is a generator), ``len(obj)`` raises
+    ``TypeError``, there is no ``.get``/``.keys``/``.items``, and ``obj[0]`` is a ``TypeError``.
+    Subclasses set ``_js_name``, the JS constructor name those messages quote.
+    """
+
+    _js_name = "Object"
+
+    def __getattr__(self, name: str) -> Any:  # only reached when normal lookup failed
+        raise AttributeError(name)
+
+    def __getitem__(self, key: Any) -> Any:
+        if not isinstance(key, str):
+            raise TypeError("'pyodide.ffi.JsProxy' object is not subscriptable")
+        if key.startswith("_"):
+            raise AttributeError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Any:
+        raise TypeError(f"'{self._js_name}' object is not iterable")
+        yield  # a generator, like the wrapper's: iter(obj) works, the first next() fails
+
+    def __len__(self) -> int:
+        raise TypeError(f"'{self._js_name}' object has no len()")
+
+    def __bool__(self) -> bool:
+        return True
+
+
 class JsException(Exception):
     """An error thrown by a binding's JavaScript, as Pyodide's ``pyodide.ffi.JsException``.
 

@@ -6,25 +6,34 @@ Rules and messages follow Miniflare (workers-sdk ``packages/miniflare/src/worker
 (offset/length/suffix, 416 when unsatisfiable); multipart: parts exist with matching etags,
 every part but the last ≥ 5 MiB and all of one size, the last no bigger, completed or aborted
 uploads are gone; ``etag`` is the MD5 (multipart: MD5 of the part MD5s + ``-N``). Errors read
-``Error: <op>: <message> (<v4 code>)`` as workerd reports them. Items of ``list()["objects"]``
-are raw proxies (attribute access only), as the SDK wrapper leaves them on the edge.
-``delete`` of more than 1000 keys is refused as R2 documents it (Miniflare does not check).
+``Error: <op>: <message> (<v4 code>)`` as workerd reports them. ``delete`` of more than 1000 keys
+is refused as R2 documents it (Miniflare does not check).
 
-Storage is one SQLite file per bucket (``<state>/r2/<BINDING>/bucket.sqlite3``) holding
-metadata and bodies, so an object and its metadata always change together.
+Result shapes follow what the SDK wrapper gives on the edge: ``put``/``get``/``head``/``complete``
+results are wrapped JS objects (``jsvalues.JsObject``: ``obj.key`` and ``obj["key"]``, but no
+mapping protocol); items of ``list()["objects"]`` are raw proxies (attribute access only).
+
+Storage: metadata in one SQLite file per bucket (``<state>/r2/<BINDING>/bucket.sqlite3``),
+bodies in files next to it (``objects/``, ``parts/``; see ``r2bodies.py`` for why and for the
+write/commit/unlink order that keeps a committed row pointing at a complete body). Memory stays
+flat whatever the object size: bodies are written and copied in chunks, ``complete`` copies part
+files in the kernel, and ``get`` reads only the requested range, when the body is read.
 """
 
 import base64
 import datetime as dt
 import hashlib
 import json
+import os
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from devkit.embedded.jsvalues import JsDict, JsException, JsProxy, check_sendable, json_parse, options, to_py
+from devkit.embedded.jsvalues import JsDict, JsException, JsObject, JsProxy, check_sendable, json_parse, options, to_py
+from devkit.embedded.r2bodies import CHUNK_BYTES, BodyReader, BodyStore
 
 MAX_LIST_KEYS = 1000
 MAX_DELETE_KEYS = 1000
@@ -34,14 +43,17 @@ MAX_METADATA_SIZE = 2048
 MIN_MULTIPART_PART_SIZE = 5 * 1024 * 1024
 MAX_PART_NUMBER = 10_000
 
+# Metadata only: bodies are files (r2bodies.py). SCHEMA_VERSION 1 = bodies moved out of the
+# ``body`` BLOB columns of earlier versions (migrated on open, see ``_migrate_blob_bodies``).
+SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, version TEXT NOT NULL, size INTEGER NOT NULL,
   etag TEXT NOT NULL, uploaded INTEGER NOT NULL, md5 TEXT, http_metadata TEXT NOT NULL,
-  custom_metadata TEXT NOT NULL, body BLOB NOT NULL);
+  custom_metadata TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS uploads (upload_id TEXT PRIMARY KEY, key TEXT NOT NULL, http_metadata TEXT NOT NULL,
   custom_metadata TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'in_progress');
 CREATE TABLE IF NOT EXISTS parts (upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, size INTEGER NOT NULL,
-  etag TEXT NOT NULL, md5 TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY (upload_id, part_number));
+  etag TEXT NOT NULL, md5 TEXT NOT NULL, PRIMARY KEY (upload_id, part_number));
 """
 
 # (http status, message, v4 code) — Miniflare's errors.worker.ts
@@ -64,17 +76,30 @@ def _fail(op: str, error: tuple[str, int]) -> JsException:
     return JsException(f"{op}: {message} ({code})")
 
 
-def _body_bytes(op: str, value: Any) -> bytes:
-    check_sendable(value)
-    if value is None:
-        return b""
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    if isinstance(value, (bytes, memoryview)):
-        return bytes(value)
-    if isinstance(value, R2ObjectBody):
-        return value._consume()
-    raise JsException(f"{op}: the value must be a string, bytes, an R2 object body or None", "TypeError")
+class _Value:
+    """A value to store: its size up front (limits are checked before writing) and its chunks."""
+
+    def __init__(self, op: str, value: Any):
+        check_sendable(value)
+        if isinstance(value, R2ObjectBody):  # streamed file to file, never whole in memory
+            reader = value._take()
+            self.size = reader.length
+            self._chunks: Iterable[bytes] = reader.chunks()
+            return
+        if value is None:
+            data = b""
+        elif isinstance(value, str):
+            data = value.encode("utf-8")
+        elif isinstance(value, (bytes, memoryview)):
+            data = value
+        else:
+            raise JsException(f"{op}: the value must be a string, bytes, an R2 object body or None", "TypeError")
+        view = memoryview(data).cast("B")
+        self.size = len(view)
+        self._chunks = (view[i : i + CHUNK_BYTES] for i in range(0, self.size, CHUNK_BYTES))
+
+    def chunks(self) -> Iterable[bytes]:
+        return self._chunks
 
 
 def _check_key(op: str, key: Any) -> str:
@@ -99,57 +124,104 @@ def _uploaded(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).replace(tzinfo=None)
 
 
-class R2Checksums(JsDict):
+def _fields(row: sqlite3.Row, include: tuple[str, ...] = ("httpMetadata", "customMetadata")) -> dict[str, Any]:
+    """An object's metadata fields as R2 returns them (``include`` limits the metadata, as ``list`` does)."""
+    http = to_py(json.loads(row["http_metadata"])) if "httpMetadata" in include else JsDict()
+    custom = to_py(json.loads(row["custom_metadata"])) if "customMetadata" in include else JsDict()
+    checksums = R2Checksums(md5=memoryview(bytes.fromhex(row["md5"]))) if row["md5"] else R2Checksums()
+    return {
+        "key": row["key"],
+        "version": row["version"],
+        "size": row["size"],
+        "etag": row["etag"],
+        "httpEtag": f'"{row["etag"]}"',
+        "uploaded": _uploaded(row["uploaded"]),
+        "httpMetadata": http,
+        "customMetadata": custom,
+        "checksums": checksums,
+        "storageClass": "Standard",
+    }
+
+
+class R2Checksums(JsObject):
     """``obj.checksums``: ``.md5`` as bytes (memoryview) and ``toJSON()`` with hex strings, as in workerd."""
 
+    _js_name = "R2Checksums"
+
+    def __init__(self, **digests: memoryview):
+        self.__dict__.update(digests)
+        self._names = tuple(digests)
+
     def toJSON(self) -> JsDict:
-        return JsDict({name: bytes(value).hex() for name, value in self.items()})
+        return JsDict({name: bytes(getattr(self, name)).hex() for name in self._names})
 
 
-class R2Object(JsDict):
-    """Object metadata: ``obj.key`` and ``obj["key"]`` both work, like the SDK's wrapped R2Object."""
+class R2Object(JsObject):
+    """Object metadata (``put``, ``head``, ``complete``): ``obj.key`` and ``obj["key"]``, not a mapping.
+
+    ``head`` results also carry ``range`` (the whole object), as Miniflare returns them.
+    """
+
+    _js_name = "R2Object"
+
+    def __init__(self, fields: dict[str, Any]):
+        self.__dict__.update(fields)
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row, include: tuple[str, ...] = ("httpMetadata", "customMetadata")) -> "R2Object":
-        http = to_py(json.loads(row["http_metadata"])) if "httpMetadata" in include else JsDict()
-        custom = to_py(json.loads(row["custom_metadata"])) if "customMetadata" in include else JsDict()
-        checksums = R2Checksums(md5=memoryview(bytes.fromhex(row["md5"]))) if row["md5"] else R2Checksums()
-        return cls(
-            key=row["key"],
-            version=row["version"],
-            size=row["size"],
-            etag=row["etag"],
-            httpEtag=f'"{row["etag"]}"',
-            uploaded=_uploaded(row["uploaded"]),
-            httpMetadata=http,
-            customMetadata=custom,
-            checksums=checksums,
-            storageClass="Standard",
-        )
+    def from_row(cls, row: sqlite3.Row) -> "R2Object":
+        return cls(_fields(row))
+
+    def writeHttpMetadata(self, headers: Any) -> None:
+        names = {
+            "contentType": "content-type",
+            "contentLanguage": "content-language",
+            "contentDisposition": "content-disposition",
+            "contentEncoding": "content-encoding",
+            "cacheControl": "cache-control",
+        }
+        for field, header in names.items():
+            if self.httpMetadata.get(field):
+                headers[header] = self.httpMetadata[field]
 
 
 class R2ObjectBody(R2Object):
-    """``bucket.get(key)``: metadata plus a body that can be read once."""
+    """``bucket.get(key)``: metadata plus a body that can be read once (only the range asked for).
 
-    def _attach(self, data: bytes, range_: JsDict | None) -> "R2ObjectBody":
-        dict.__setitem__(self, "bodyUsed", False)
-        dict.__setitem__(self, "range", range_)
-        object.__setattr__(self, "_data", data)
-        return self
+    ``bodyUsed`` behaves as through the SDK wrapper, whose ``__getattr__`` caches an attribute on
+    first access: ``obj["bodyUsed"]`` reads the live value, ``obj.bodyUsed`` repeats its first
+    answer (contract ``r2_results_are_not_mappings``).
+    """
+
+    _js_name = "R2ObjectBody"
+
+    def __init__(self, fields: dict[str, Any], reader: BodyReader):
+        super().__init__({**fields, "range": JsDict(offset=reader.offset, length=reader.length)})
+        self._reader = reader
+        self._used = False
+
+    @property
+    def bodyUsed(self) -> bool:
+        return self.__dict__.setdefault("_bodyUsed_first_read", self._used)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._used if key == "bodyUsed" else super().__getitem__(key)
 
     @property
     def body(self) -> bytes:
         """Stand-in for the JS ReadableStream: the workers shim's ``Response`` accepts it."""
         return self._consume()
 
-    def _consume(self) -> bytes:
-        if self["bodyUsed"]:
+    def _take(self) -> BodyReader:
+        if self._used:
             raise JsException(
                 "Body has already been used. It can only be used once. Use tee() first if you need to read it twice.",
                 "TypeError",
             )
-        self["bodyUsed"] = True
-        return self._data
+        self._used = True
+        return self._reader
+
+    def _consume(self) -> bytes:
+        return self._take().read_all()
 
     async def arrayBuffer(self) -> memoryview:
         return memoryview(self._consume())
@@ -163,18 +235,6 @@ class R2ObjectBody(R2Object):
     async def json(self) -> Any:
         return json_parse(self._consume().decode("utf-8", "replace"))  # V8's SyntaxError on bad JSON
 
-    def writeHttpMetadata(self, headers: Any) -> None:
-        names = {
-            "contentType": "content-type",
-            "contentLanguage": "content-language",
-            "contentDisposition": "content-disposition",
-            "contentEncoding": "content-encoding",
-            "cacheControl": "cache-control",
-        }
-        for field, header in names.items():
-            if self["httpMetadata"].get(field):
-                headers[header] = self["httpMetadata"][field]
-
 
 class R2Bucket:
     """``env.BACKUPS``. ``calls`` counts operations (each one is a subrequest on the edge)."""
@@ -183,6 +243,7 @@ class R2Bucket:
         self.directory = Path(directory)
         self.min_part_size = min_part_size
         self.calls = 0
+        self.bodies = BodyStore(self.directory)
         self._conn: sqlite3.Connection | None = None
 
     def _db(self) -> sqlite3.Connection:
@@ -194,6 +255,8 @@ class R2Bucket:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA synchronous = OFF")  # local dev state, as in d1.py
             conn.execute("PRAGMA journal_mode = TRUNCATE")
+            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                _migrate_blob_bodies(conn, self.bodies)
             conn.executescript(_SCHEMA)
             self._conn = conn
         return self._conn
@@ -203,35 +266,62 @@ class R2Bucket:
             self._conn.close()
             self._conn = None
 
+    def _write(self, work: Callable[[sqlite3.Connection], None]) -> None:
+        """Run ``work`` in one write transaction (callers unlink replaced bodies after it returns)."""
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            work(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
     # -- single objects --------------------------------------------------------------
     async def put(self, key: Any, value: Any, *args: Any, **kwargs: Any) -> R2Object:
         key = _check_key("put", key)
         opts = options(args, kwargs, 0)
-        data = _body_bytes("put", value)
-        if len(data) > MAX_VALUE_SIZE:
+        source = _Value("put", value)
+        if source.size > MAX_VALUE_SIZE:
             raise _fail("put", ENTITY_TOO_LARGE)
         custom = _check_metadata("put", dict(opts.get("customMetadata") or {}))
         http = dict(opts.get("httpMetadata") or {})
         self.calls += 1
-        md5 = hashlib.md5(data).hexdigest()
-        return self._store(key, data, md5, md5, http, custom)
+        version = secrets.token_hex(16)
+        size, md5 = self.bodies.write(self.bodies.object_path(version), source.chunks())
+        return self._store(key, version, size, md5, md5, http, custom)
 
-    def _store(self, key: str, data: bytes, etag: str, md5: str | None, http: dict, custom: dict) -> R2Object:
-        self._db().execute(
-            "INSERT OR REPLACE INTO objects (key, version, size, etag, uploaded, md5, http_metadata, custom_metadata, "
-            "body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                key,
-                secrets.token_hex(16),
-                len(data),
-                etag,
-                int(time.time() * 1000),
-                md5,
-                json.dumps(http),
-                json.dumps(custom),
-                data,
-            ),
-        )
+    def _store(
+        self,
+        key: str,
+        version: str,
+        size: int,
+        etag: str,
+        md5: str | None,
+        http: dict,
+        custom: dict,
+        also: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> R2Object:
+        """Commit the row of a body already written (with ``also``, in the same transaction); the
+        replaced version's body is unlinked after the commit, the new one if the commit fails."""
+        replaced: list[str] = []
+
+        def work(db: sqlite3.Connection) -> None:
+            replaced.extend(r["version"] for r in db.execute("SELECT version FROM objects WHERE key = ?", (key,)))
+            db.execute(
+                "INSERT OR REPLACE INTO objects (key, version, size, etag, uploaded, md5, http_metadata, "
+                "custom_metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, version, size, etag, int(time.time() * 1000), md5, json.dumps(http), json.dumps(custom)),
+            )
+            if also is not None:
+                also(db)
+
+        try:
+            self._write(work)
+        except BaseException:
+            self.bodies.remove([self.bodies.object_path(version)])
+            raise
+        self.bodies.remove(self.bodies.object_path(v) for v in replaced)
         return R2Object.from_row(self._row(key))
 
     def _row(self, key: str) -> sqlite3.Row | None:
@@ -241,22 +331,37 @@ class R2Bucket:
         key = _check_key("head", key)
         self.calls += 1
         row = self._row(key)
-        return None if row is None else R2Object.from_row(row)
+        if row is None:
+            return None
+        return R2Object({**_fields(row), "range": JsDict(offset=0, length=row["size"])})
 
     async def get(self, key: Any, *args: Any, **kwargs: Any) -> R2ObjectBody | None:
         key = _check_key("get", key)
         opts = options(args, kwargs, 0)
         self.calls += 1
-        row = self._row(key)
-        if row is None:
+        found = self._open_body(key)
+        if found is None:
             return None
-        data = bytes(row["body"])
-        range_ = None
-        if opts.get("range") is not None:
-            start, length = self._range(dict(opts["range"]), len(data))
-            data = data[start : start + length]
-            range_ = JsDict(offset=start, length=length)
-        return R2ObjectBody(R2Object.from_row(row))._attach(data, range_)
+        row, fd = found
+        try:
+            start, length = 0, row["size"]
+            if opts.get("range") is not None:
+                start, length = self._range(dict(opts["range"]), row["size"])
+        except BaseException:
+            os.close(fd)
+            raise
+        return R2ObjectBody(_fields(row), BodyReader(fd, start, length))
+
+    def _open_body(self, key: str) -> tuple[sqlite3.Row, int] | None:
+        """The row and an open descriptor on its body, taken under one shared lock: a writer that
+        replaces or deletes the object cannot commit (and so unlink the body) in between."""
+        db = self._db()
+        db.execute("BEGIN")
+        try:
+            row = db.execute("SELECT * FROM objects WHERE key = ?", (key,)).fetchone()
+            return None if row is None else (row, os.open(self.bodies.object_path(row["version"]), os.O_RDONLY))
+        finally:
+            db.execute("COMMIT")
 
     @staticmethod
     def _range(spec: dict[str, Any], size: int) -> tuple[int, int]:
@@ -279,7 +384,15 @@ class R2Bucket:
             raise _fail("delete", INVALID_ARGUMENT)
         many = [_check_key("delete", k) for k in many]
         self.calls += 1
-        self._db().executemany("DELETE FROM objects WHERE key = ?", [(k,) for k in many])
+        versions: list[str] = []
+
+        def work(db: sqlite3.Connection) -> None:
+            for key in many:
+                versions.extend(r["version"] for r in db.execute("SELECT version FROM objects WHERE key = ?", (key,)))
+                db.execute("DELETE FROM objects WHERE key = ?", (key,))
+
+        self._write(work)
+        self.bodies.remove(self.bodies.object_path(v) for v in versions)
 
     # -- list ------------------------------------------------------------------------
     async def list(self, *args: Any, **kwargs: Any) -> JsDict:
@@ -310,7 +423,7 @@ class R2Bucket:
                 if not prefixes or prefixes[-1] != group:
                     prefixes.append(group)
             else:
-                objects.append(JsProxy(R2Object.from_row(row, include)))  # unconverted on the edge
+                objects.append(JsProxy(_fields(row, include)))  # unconverted on the edge
             last_key = row["key"]
         # With a delimiter a page ends after a whole group, so the cursor skips the group's other keys.
         if truncated and delimiter and prefixes and last_key is not None and last_key.startswith(prefixes[-1]):
@@ -349,84 +462,116 @@ class R2Bucket:
         return R2MultipartUpload(self, _check_key("resumeMultipartUpload", key), str(uploadId))
 
 
-class R2MultipartUpload:
+class R2MultipartUpload(JsObject):
     """An upload in progress: ``key``, ``uploadId``, ``uploadPart``, ``complete``, ``abort``."""
 
+    _js_name = "R2MultipartUpload"
+
     def __init__(self, bucket: R2Bucket, key: str, upload_id: str):
-        self.bucket = bucket
+        self._bucket = bucket
         self.key = key
         self.uploadId = upload_id
 
-    def __getitem__(self, name: str) -> Any:  # upload["uploadId"], as the SDK wrapper allows
-        return getattr(self, name)
-
-    def _state(self, op: str) -> sqlite3.Row | None:
+    def _state(self) -> sqlite3.Row | None:
         return (
-            self.bucket._db()
+            self._bucket._db()
             .execute("SELECT * FROM uploads WHERE upload_id = ? AND key = ?", (self.uploadId, self.key))
             .fetchone()
         )
 
+    def _part_etags(self) -> list[str]:
+        rows = self._bucket._db().execute("SELECT etag FROM parts WHERE upload_id = ?", (self.uploadId,))
+        return [row["etag"] for row in rows]
+
     async def uploadPart(self, partNumber: int, value: Any, *args: Any, **kwargs: Any) -> JsDict:
-        data = _body_bytes("uploadPart", value)
+        source = _Value("uploadPart", value)
         if not isinstance(partNumber, int) or not 1 <= partNumber <= MAX_PART_NUMBER:
             raise JsException(  # workerd checks this before the request, as a TypeError
                 f"Part number must be between 1 and {MAX_PART_NUMBER} (inclusive). Actual value was: {partNumber}",
                 "TypeError",
             )
-        self.bucket.calls += 1
-        upload = self._state("uploadPart")
+        bucket = self._bucket
+        bucket.calls += 1
+        upload = self._state()
         if upload is None or upload["state"] != "in_progress":
             raise _fail("uploadPart", NO_SUCH_UPLOAD)
         etag = secrets.token_hex(16)
-        self.bucket._db().execute(
-            "INSERT OR REPLACE INTO parts (upload_id, part_number, size, etag, md5, body) VALUES (?, ?, ?, ?, ?, ?)",
-            (self.uploadId, partNumber, len(data), etag, hashlib.md5(data).hexdigest(), data),
-        )
+        size, md5 = bucket.bodies.write(bucket.bodies.part_path(etag), source.chunks())
+        replaced: list[str] = []
+
+        def work(db: sqlite3.Connection) -> None:
+            where = (self.uploadId, partNumber)
+            old = db.execute("SELECT etag FROM parts WHERE upload_id = ? AND part_number = ?", where)
+            replaced.extend(row["etag"] for row in old)
+            db.execute(
+                "INSERT OR REPLACE INTO parts (upload_id, part_number, size, etag, md5) VALUES (?, ?, ?, ?, ?)",
+                (self.uploadId, partNumber, size, etag, md5),
+            )
+
+        try:
+            bucket._write(work)
+        except BaseException:
+            bucket.bodies.remove([bucket.bodies.part_path(etag)])
+            raise
+        bucket.bodies.remove(bucket.bodies.part_path(e) for e in replaced)
         return JsDict(partNumber=partNumber, etag=etag)
 
     async def abort(self) -> None:
-        self.bucket.calls += 1
-        upload = self._state("abortMultipartUpload")
+        bucket = self._bucket
+        bucket.calls += 1
+        upload = self._state()
         if upload is None:
             raise _fail("abortMultipartUpload", INTERNAL_ERROR)
         if upload["state"] != "in_progress":
             return
-        db = self.bucket._db()
-        db.execute("UPDATE uploads SET state = 'aborted' WHERE upload_id = ?", (self.uploadId,))
-        db.execute("DELETE FROM parts WHERE upload_id = ?", (self.uploadId,))
+        etags = self._part_etags()
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE uploads SET state = 'aborted' WHERE upload_id = ?", (self.uploadId,))
+            db.execute("DELETE FROM parts WHERE upload_id = ?", (self.uploadId,))
+
+        bucket._write(work)
+        bucket.bodies.remove(bucket.bodies.part_path(e) for e in etags)
 
     async def complete(self, uploadedParts: list[Any]) -> R2Object:
         op = "completeMultipartUpload"
-        self.bucket.calls += 1
-        upload = self._state(op)
+        bucket = self._bucket
+        bucket.calls += 1
+        upload = self._state()
         if upload is None:
             raise _fail(op, INTERNAL_ERROR)
         if upload["state"] != "in_progress":
             raise _fail(op, NO_SUCH_UPLOAD)
         parts = self._selected_parts(op, uploadedParts)
         self._check_sizes(op, parts)
-        data = b"".join(bytes(p["body"]) for p in parts)
-        if len(data) > MAX_VALUE_SIZE:
+        if sum(p["size"] for p in parts) > MAX_VALUE_SIZE:
             raise _fail(op, ENTITY_TOO_LARGE)
-        digest = hashlib.md5(b"".join(bytes.fromhex(p["md5"]) for p in parts)).hexdigest()
-        db = self.bucket._db()
-        db.execute("BEGIN IMMEDIATE")  # the object appears and the upload ends together
-        try:
-            obj = self.bucket._store(
-                self.key,
-                data,
-                f"{digest}-{len(parts)}",
-                None,
-                json.loads(upload["http_metadata"]),
-                json.loads(upload["custom_metadata"]),
+        digest = md5_of_digests(bytes.fromhex(p["md5"]) for p in parts)
+        version = secrets.token_hex(16)
+        size = bucket.bodies.concatenate(
+            bucket.bodies.object_path(version), [bucket.bodies.part_path(p["etag"]) for p in parts]
+        )
+        etags = self._part_etags()
+
+        def end_upload(db: sqlite3.Connection) -> None:  # the object appears and the upload ends together
+            ended = db.execute(
+                "UPDATE uploads SET state = 'completed' WHERE upload_id = ? AND state = 'in_progress'", (self.uploadId,)
             )
-            db.execute("UPDATE uploads SET state = 'completed' WHERE upload_id = ?", (self.uploadId,))
+            if ended.rowcount != 1:  # completed or aborted concurrently
+                raise _fail(op, NO_SUCH_UPLOAD)
             db.execute("DELETE FROM parts WHERE upload_id = ?", (self.uploadId,))
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+
+        obj = bucket._store(
+            self.key,
+            version,
+            size,
+            f"{digest}-{len(parts)}",
+            None,
+            json.loads(upload["http_metadata"]),
+            json.loads(upload["custom_metadata"]),
+            end_upload,
+        )
+        bucket.bodies.remove(bucket.bodies.part_path(e) for e in etags)
         return obj
 
     def _selected_parts(self, op: str, selected: list[Any]) -> list[sqlite3.Row]:
@@ -435,7 +580,7 @@ class R2MultipartUpload:
             raise _fail(op, INTERNAL_ERROR)
         stored = {
             row["part_number"]: row
-            for row in self.bucket._db().execute("SELECT * FROM parts WHERE upload_id = ?", (self.uploadId,))
+            for row in self._bucket._db().execute("SELECT * FROM parts WHERE upload_id = ?", (self.uploadId,))
         }
         parts = []
         for part in selected:
@@ -447,10 +592,53 @@ class R2MultipartUpload:
 
     def _check_sizes(self, op: str, parts: list[sqlite3.Row]) -> None:
         """Every part but the last ≥ the minimum (argument order), then uniform in part order."""
-        minimum = self.bucket.min_part_size
+        minimum = self._bucket.min_part_size
         if any(p["size"] < minimum for p in parts[:-1]):
             raise _fail(op, ENTITY_TOO_SMALL)
         ordered = sorted(parts, key=lambda p: p["part_number"])
         sizes = {p["size"] for p in ordered[:-1]}
         if len(sizes) > 1 or any(s < minimum for s in sizes) or (sizes and ordered[-1]["size"] > sizes.pop()):
             raise _fail(op, BAD_UPLOAD)
+
+
+def md5_of_digests(digests: Iterable[bytes]) -> str:
+    """A multipart etag's hash: MD5 over the parts' binary MD5s."""
+    return hashlib.md5(b"".join(digests)).hexdigest()
+
+
+def _migrate_blob_bodies(conn: sqlite3.Connection, bodies: BodyStore) -> None:
+    """Move bodies out of the ``body`` BLOB columns of a bucket written by an earlier version.
+
+    Each BLOB is copied to its file in chunks (``blobopen``), then the columns are dropped, in one
+    write transaction, so a bucket is either migrated whole or not at all (files written by an
+    attempt that failed are orphans, never referenced).
+    """
+    moved = False
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, name_column, path_of in (
+            ("objects", "version", bodies.object_path),
+            ("parts", "etag", bodies.part_path),
+        ):
+            columns = [r["name"] for r in conn.execute(f"PRAGMA table_info({table})")]
+            if "body" not in columns:
+                continue
+            for row in conn.execute(f"SELECT rowid, {name_column} FROM {table}").fetchall():
+                path = path_of(row[name_column])
+                path.unlink(missing_ok=True)  # a leftover of an attempt that did not commit
+                bodies.write(path, _blob_chunks(conn, table, row["rowid"]))
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN body")
+            moved = True
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    if moved:
+        conn.execute("VACUUM")  # give the BLOBs' pages back to the file system
+
+
+def _blob_chunks(conn: sqlite3.Connection, table: str, rowid: int) -> Iterator[bytes]:
+    with conn.blobopen(table, "body", rowid, readonly=True) as blob:
+        while chunk := blob.read(CHUNK_BYTES):
+            yield chunk

@@ -1,9 +1,10 @@
 """R2 binding contracts (``env.BACKUPS``): objects, metadata, list pagination, multipart, deletes.
 
 Every key starts with ``c/r2/<contract>/``. Note what the SDK wrapper does to results: ``put``/``get``/
-``head`` results are wrapped objects (attribute access, converted values), but the items of
-``list()["objects"]`` are NOT converted on the edge: attribute access to plain fields works, subscription
-does not — portable code reads ``obj.key``/``obj.size`` and never ``obj["key"]``.
+``head``/``complete`` results are wrapped objects (attribute access and ``obj["field"]``, converted values,
+but no mapping protocol: see ``r2_results_are_not_mappings``), and the items of ``list()["objects"]`` are
+NOT converted on the edge: attribute access to plain fields works, subscription does not — portable code
+reads ``obj.key``/``obj.size`` and never ``obj["key"]``, ``obj.get(...)`` or ``"key" in obj``.
 """
 
 import asyncio
@@ -161,9 +162,7 @@ async def r2_multipart_rules(env: Any) -> Any:
 async def r2_result_objects(env: Any) -> Any:
     """Objects from put/get/head: attribute or ``obj["field"]`` access; ``uploaded`` is a NAIVE datetime
     (the SDK's ``fromtimestamp``, UTC in workerd), so comparing it with an aware datetime raises;
-    ``checksums.toJSON()`` holds the md5. (On the edge they have no mapping protocol — no ``.get``,
-    ``.items`` or ``in`` — while the embedded ones are dicts: see DIFFERENCES.md #17. Portable code
-    uses attributes.)"""
+    ``checksums.toJSON()`` holds the md5. (They are not mappings: ``r2_results_are_not_mappings``.)"""
     bucket = env.BACKUPS
     key = "c/r2/objects/a.json"
     await bucket.put(key, '{"a": 1}', customMetadata={"n": "1"})
@@ -188,3 +187,51 @@ async def r2_result_objects(env: Any) -> Any:
 
 async def _json_of(bucket: Any, key: str) -> Any:
     return await (await bucket.get(key)).json()
+
+
+@contract
+async def r2_results_are_not_mappings(env: Any) -> Any:
+    """``put``/``head``/``get``/``complete`` results and their ``checksums`` are wrapped JS objects
+    (the SDK's ``_BindingWrapper``): ``obj.field`` and ``obj["field"]`` work (a missing field is an
+    ``AttributeError`` both ways), but ``in``, ``dict()``, ``list()``, ``len()``, ``.get``/``.keys``/
+    ``.items`` and integer subscripts do not. Their metadata fields are plain dicts. ``get`` results
+    carry ``range`` (the whole object when none was asked for) and ``bodyUsed``; ``put`` results do
+    not. The wrapper caches an attribute on its first access, so ``obj.bodyUsed`` keeps answering what
+    it said first while ``obj["bodyUsed"]`` reads the live value. (Messages quote the JS constructor
+    name, which Miniflare's proxy reports as ``constructor``: only the text after it is compared.)"""
+    bucket = env.BACKUPS
+    p = "c/r2/not-mappings/"
+    put = await bucket.put(p + "a", "hello", customMetadata={"n": "1"})
+    head = await bucket.head(p + "a")
+    got = await bucket.get(p + "a")
+    upload = await bucket.createMultipartUpload(p + "mpu")
+    done = await upload.complete([await upload.uploadPart(1, b"part")])
+    shapes = {}
+    for name, obj in (("put", put), ("head", head), ("get", got), ("complete", done), ("checksums", head.checksums)):
+        shapes[name] = {
+            "in": _tail(await raises(lambda o=obj: "md5" in o, "is not iterable", kind=TypeError)),
+            "dict": _tail(await raises(lambda o=obj: dict(o), "is not iterable", kind=TypeError)),
+            "list": _tail(await raises(lambda o=obj: list(o), "is not iterable", kind=TypeError)),
+            "len": _tail(await raises(lambda o=obj: len(o), "has no len()", kind=TypeError)),
+            "int_subscript": await raises(lambda o=obj: o[0], "not subscriptable", kind=TypeError) != "",
+            "missing": [
+                await raises(lambda o=obj: o["nope"], "nope", kind=AttributeError),
+                await raises(lambda o=obj: o.nope, "nope", kind=AttributeError),
+            ],
+            "mapping_methods": [hasattr(obj, m) for m in ("get", "keys", "items", "values")],
+            "truthy": bool(obj),
+        }
+    fields = {
+        "subscript": [put["key"], head["size"], got["etag"] == got.etag, done["size"]],
+        "checksums": bytes(head.checksums["md5"]).hex() == head.checksums.toJSON()["md5"],
+        "metadata": [isinstance(head.customMetadata, dict), dict(got.customMetadata), head.customMetadata.get("n")],
+        "get_range": dict(got.range),
+        "body_used": [got["bodyUsed"], got.bodyUsed, await got.text(), got["bodyUsed"], got.bodyUsed],
+        "put_has": [hasattr(put, "range"), hasattr(put, "bodyUsed")],
+    }
+    return {"shapes": shapes, "fields": fields}
+
+
+def _tail(message: str) -> str:
+    """``"'R2Object' object is not iterable"`` -> ``"object is not iterable"`` (the JS name differs by runtime)."""
+    return message.split("' ", 1)[-1]

@@ -3,6 +3,8 @@
 import asyncio
 import datetime as dt
 import hashlib
+import sqlite3
+import tracemalloc
 
 import pytest
 
@@ -223,3 +225,147 @@ def test_calls_count_operations(bucket):
     run(bucket.list())
     run(bucket.delete("k"))
     assert bucket.calls == 5
+
+
+# -- results are wrapped JS objects, not mappings (DIFFERENCES.md #17) -------------------------
+
+
+def test_results_have_attributes_and_subscripts_but_no_mapping_protocol(bucket):
+    put = run(bucket.put("k", "hello", customMetadata={"n": "1"}))
+    head = run(bucket.head("k"))
+    got = run(bucket.get("k"))
+    for obj in (put, head, got, head.checksums):
+        with pytest.raises(TypeError, match="object is not iterable"):
+            _ = "key" in obj
+        with pytest.raises(TypeError, match="object is not iterable"):
+            dict(obj)
+        with pytest.raises(TypeError, match="has no len"):
+            len(obj)
+        with pytest.raises(AttributeError, match="^nope$"):
+            _ = obj["nope"]
+        assert not hasattr(obj, "get") and not hasattr(obj, "items") and bool(obj)
+    assert put["key"] == put.key == "k" and head["customMetadata"] == {"n": "1"}
+    assert got.range == {"offset": 0, "length": 5} and head.range == {"offset": 0, "length": 5}
+    assert not hasattr(put, "range") and not hasattr(put, "bodyUsed")
+
+
+def test_body_used_attribute_repeats_its_first_answer_like_the_sdk_wrapper(bucket):
+    run(bucket.put("k", "v"))
+    got = run(bucket.get("k"))
+    assert got.bodyUsed is False
+    run(got.text())
+    assert got["bodyUsed"] is True and got.bodyUsed is False
+
+
+# -- bodies on disk: flat memory, atomic replacement, nothing left behind -----------------------
+
+
+def _body_files(bucket):
+    root = bucket.directory
+    return sorted(p.relative_to(root).as_posix() for p in root.glob("*/*") if p.parent.name in ("objects", "parts"))
+
+
+def _peak_bytes(call):
+    tracemalloc.start()
+    try:
+        result = call()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_complete_and_ranged_get_do_not_hold_the_object_in_memory(tmp_path):
+    bucket = R2Bucket(tmp_path / "r2", min_part_size=MIB)
+    try:
+        upload = run(bucket.createMultipartUpload("big"))
+        parts = [run(upload.uploadPart(n, bytes([n]) * (4 * MIB))) for n in range(1, 5)]
+        obj, complete_peak = _peak_bytes(lambda: run(upload.complete(parts)))
+        assert obj.size == 16 * MIB
+        seam = {"offset": 12 * MIB - 2, "length": 4}  # across parts 3 and 4
+        body, get_peak = _peak_bytes(lambda: run(run(bucket.get("big", range=seam)).bytes()))
+        assert body == b"\x03\x03\x04\x04" and get_peak < MIB  # reading the whole object would be 16 MiB
+        assert complete_peak < MIB, complete_peak  # joining the parts in memory would be >= 16 MiB
+        copy, copy_peak = _peak_bytes(lambda: run(bucket.put("copy", run(bucket.get("big")))))
+        assert copy.etag == hashlib.md5(b"".join(bytes([n]) * (4 * MIB) for n in range(1, 5))).hexdigest()
+        assert copy_peak < 4 * MIB  # streamed in 1 MiB chunks
+    finally:
+        bucket.close()
+
+
+def test_a_body_being_read_survives_replacement_and_deletion(bucket):
+    run(bucket.put("k", "old"))
+    replaced = run(bucket.get("k"))
+    deleted = run(bucket.get("k", range={"suffix": 2}))
+    run(bucket.put("k", "new"))
+    assert run(replaced.text()) == "old"
+    run(bucket.delete("k"))
+    assert run(deleted.text()) == "ld"
+    assert run(bucket.get("k")) is None and _body_files(bucket) == []
+
+
+def test_no_body_file_outlives_its_object_or_upload(bucket):
+    run(bucket.put("a", "1"))
+    run(bucket.put("a", "2"))
+    run(bucket.put("b", "x"))
+    run(bucket.delete("b"))
+    aborted = run(bucket.createMultipartUpload("aborted"))
+    run(aborted.uploadPart(1, "x"))
+    run(aborted.abort())
+    done = run(bucket.createMultipartUpload("done"))
+    run(done.uploadPart(2, "unused part"))
+    run(done.uploadPart(1, "first try"))
+    part = run(done.uploadPart(1, "second try"))  # replaces the first try's file
+    run(done.complete([part]))
+    versions = sorted(f"objects/{run(bucket.head(k)).version}" for k in ("a", "done"))
+    assert _body_files(bucket) == versions
+    assert run(run(bucket.get("done")).text()) == "second try"
+
+
+def test_a_failed_commit_leaves_no_body_file(bucket, monkeypatch):
+    run(bucket.put("k", "kept"))
+
+    def refuse(work):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(bucket, "_write", refuse)
+    with pytest.raises(sqlite3.OperationalError):
+        run(bucket.put("k", "lost"))
+    monkeypatch.undo()
+    assert run(run(bucket.get("k")).text()) == "kept" and len(_body_files(bucket)) == 1
+
+
+def test_buckets_with_blob_bodies_are_migrated_to_files(tmp_path):
+    """A bucket written by the earlier BLOB layout keeps its objects and its upload in progress."""
+    directory = tmp_path / "r2"
+    directory.mkdir()
+    legacy = sqlite3.connect(directory / "bucket.sqlite3")
+    legacy.executescript(
+        """
+        CREATE TABLE objects (key TEXT PRIMARY KEY, version TEXT NOT NULL, size INTEGER NOT NULL,
+          etag TEXT NOT NULL, uploaded INTEGER NOT NULL, md5 TEXT, http_metadata TEXT NOT NULL,
+          custom_metadata TEXT NOT NULL, body BLOB NOT NULL);
+        CREATE TABLE uploads (upload_id TEXT PRIMARY KEY, key TEXT NOT NULL, http_metadata TEXT NOT NULL,
+          custom_metadata TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'in_progress');
+        CREATE TABLE parts (upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, size INTEGER NOT NULL,
+          etag TEXT NOT NULL, md5 TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY (upload_id, part_number));
+        INSERT INTO uploads (upload_id, key, http_metadata, custom_metadata) VALUES ('u1', 'mpu', '{}', '{}');
+        """
+    )
+    data = bytes(range(256)) * 5000
+    legacy.execute(
+        "INSERT INTO objects VALUES ('old', 'v1', ?, ?, 0, ?, '{}', '{\"db\": \"main\"}', ?)",
+        (len(data), hashlib.md5(data).hexdigest(), hashlib.md5(data).hexdigest(), data),
+    )
+    legacy.execute("INSERT INTO parts VALUES ('u1', 1, 4, 'e1', ?, X'70617274')", (hashlib.md5(b"part").hexdigest(),))
+    legacy.commit()
+    legacy.close()
+    bucket = R2Bucket(directory)
+    try:
+        assert run(run(bucket.get("old")).bytes()) == data
+        assert run(bucket.head("old")).customMetadata == {"db": "main"}
+        done = run(bucket.resumeMultipartUpload("mpu", "u1").complete([{"partNumber": 1, "etag": "e1"}]))
+        assert done.size == 4 and run(run(bucket.get("mpu")).text()) == "part"
+        columns = [r[1] for r in bucket._db().execute("PRAGMA table_info(objects)")]
+        assert "body" not in columns and bucket._db().execute("PRAGMA user_version").fetchone()[0] == 1
+    finally:
+        bucket.close()
