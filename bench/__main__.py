@@ -55,8 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         module = importlib.import_module(BENCHMARKS[name])
         say(f"== {name}")
+        before = report.code_version()
         body = module.run(opts)
-        text = report.section(name, module.TITLE, body, machine, command)
+        after = report.code_version()
+        code = before if before == after else f"changed during the run ({before} → {after}): figures may mix versions"
+        text = report.section(name, module.TITLE, body, machine, command, code)
         print(text, flush=True)
         if not (args.smoke or args.no_record):
             report.record(name, text, args.results)

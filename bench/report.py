@@ -5,11 +5,13 @@ section (between HTML comment markers) or appends it, so the file always holds t
 full set, each with its date, machine note and the exact command that produced it.
 """
 
+import hashlib
 import os
 import platform
 import re
 import shlex
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -104,11 +106,30 @@ def command_line(argv: Sequence[str] | None = None) -> str:
     return "scripts/bench " + " ".join(shlex.quote(a) for a in args)
 
 
-def section(name: str, title: str, body: str, machine: str, command: str) -> str:
+def code_version() -> str:
+    """The commit the measured code is at, flagged when src/ or devkit/ have uncommitted changes."""
+    root = RESULTS.parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src", "devkit"], cwd=root, capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    if not dirty.stdout.strip():
+        return head.stdout.strip()
+    digest = hashlib.sha256()
+    for path in sorted(p for d in ("src", "devkit") for p in (root / d).rglob("*.py")):
+        digest.update(path.as_posix().encode() + path.read_bytes())
+    return f"{head.stdout.strip()} + uncommitted changes in src/ or devkit/ (content {digest.hexdigest()[:10]})"
+
+
+def section(name: str, title: str, body: str, machine: str, command: str, code: str = "") -> str:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    code_line = f"- Code: {code}\n" if code else ""
     return (
         f"<!-- bench:{name} -->\n## {title}\n\n"
-        f"- Date: {stamp}\n- Machine: {machine}\n- Command: `{command}`\n\n{body.strip()}\n"
+        f"- Date: {stamp}\n- Machine: {machine}\n{code_line}- Command: `{command}`\n\n{body.strip()}\n"
         f"<!-- /bench:{name} -->\n"
     )
 
