@@ -85,7 +85,10 @@ def bind_value(value: Any) -> Param:
 
 def _row(raw: Any) -> dict[str, Any]:
     # BLOBs arrive as list[int] (JS Array.from of the bytes); SQLite has no other list type.
-    return {k: bytes(v) if isinstance(v, list) else v for k, v in dict(raw).items()}
+    row = dict(raw)
+    if list in map(type, row.values()):  # C-speed scan: most rows hold no BLOB and are returned as is
+        row = {k: bytes(v) if isinstance(v, list) else v for k, v in row.items()}
+    return row
 
 
 def _result(raw: Any) -> Result:

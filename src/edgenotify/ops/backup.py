@@ -95,9 +95,9 @@ class _Run:
             )
 
     async def table_rows(self, spec: TableSpec, write: bool) -> TableDigest:
-        digest = TableDigest()
         writer = TableWriter(spec)
         reader = TableReader(self.db, spec, self.schema.negative_zero, self.options.page_rows, self.options.page_bytes)
+        digest = TableDigest(reader.real_positions)
         async for page in reader.pages():
             digest.update(page)
             self.rows_done += len(page)

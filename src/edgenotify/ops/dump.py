@@ -22,8 +22,11 @@ restore verification compute it with this same reader, so equal digests mean equ
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
+import operator
+import re
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from typing import Any
 
 from edgenotify.db import Database
@@ -75,18 +78,81 @@ def row_text(values: list[str]) -> str:
     return _JSON([canonical(v) for v in values]) + "\n"
 
 
+# What ``JSONEncoder(ensure_ascii=False)`` writes for each string of a list (C speed).
+_JSON_STRING = json.encoder.encode_basestring
+# An element of a JSON-encoded row holding a literal that ``canonical`` rewrites: it opens right after
+# "[" or "," (inside a JSON string every '"' is escaped, so this only matches at element starts) and
+# starts with a digit or "-" (text literals start with a quote, BLOBs with X, then NULL and CAST).
+_REWRITTEN_ELEMENT = re.compile(r'([\[,])"([-0-9][^"]*[.eE][^"]*)"')
+
+
+def _canonical_element(match: re.Match) -> str:
+    return f'{match.group(1)}"{canonical(match.group(2))}"'
+
+
+_FIRST_CHAR = operator.itemgetter(slice(0, 1))
+
+
+def may_hold_real(decl_type: str) -> bool:
+    """Not TEXT affinity (SQLite's rules: no "INT", and "CHAR", "CLOB" or "TEXT"): TEXT affinity
+    stores numbers as text, so its literals are never REALs (STRICT TEXT columns neither)."""
+    t = decl_type.upper()
+    return "INT" in t or not ("CHAR" in t or "CLOB" in t or "TEXT" in t)
+
+
+def _may_hold_reals(rows: list[Row], positions: tuple[int, ...] | None) -> bool:
+    """Could a literal of the page be one that ``canonical`` rewrites? Only the columns at ``positions``
+    (None: all) are looked at, each at C speed: a column whose literals never start like a number, or
+    whose text has no ".", "e" or "E", has none."""
+    if positions is None:
+        columns: Any = zip_longest(*[r.values for r in rows], fillvalue="NULL")  # rows of a table are equally long
+    else:
+        columns = ([r.values[i] for r in rows] for i in positions)
+    for column in columns:
+        if _NUMBER_START.isdisjoint(map(_FIRST_CHAR, column)):
+            continue  # TEXT, BLOB and NULL literals only
+        joined = "".join(column)
+        if "." in joined or "e" in joined or "E" in joined:
+            return True
+    return False
+
+
+def page_text(rows: list[Row], real_positions: tuple[int, ...] | None = None) -> str:
+    """``"".join(row_text(r.values) for r in rows)``, without a Python call per value.
+
+    The rows are JSON-encoded string by string with the encoder's own C function; only a page
+    that may hold REAL literals (in the columns at ``real_positions``; None: any) gets the regex pass
+    that sends them through ``canonical``.
+    """
+    text = "".join(["[" + ",".join(map(_JSON_STRING, r.values)) + "]\n" for r in rows])
+    return _REWRITTEN_ELEMENT.sub(_canonical_element, text) if _may_hold_reals(rows, real_positions) else text
+
+
 @dataclass
 class TableDigest:
+    """Row count and SHA-256 of a table's pages. ``real_positions``: the value positions that can hold
+    a REAL (``TableReader.real_positions``), a speed hint only: the digest is the same without it."""
+
+    real_positions: tuple[int, ...] | None = None
     rows: int = 0
     _hash: Any = field(default_factory=hashlib.sha256)
 
     def update(self, rows: list[Row]) -> None:
         self.rows += len(rows)
-        self._hash.update("".join(row_text(r.values) for r in rows).encode("utf-8"))
+        self._hash.update(page_text(rows, self.real_positions).encode("utf-8"))
 
     @property
     def sha256(self) -> str:
         return self._hash.hexdigest()
+
+
+def _list_getter(names: list[str]) -> Callable[[dict], list[str]]:
+    """``lambda raw: [raw[n] for n in names]`` with the lookups done by ``operator.itemgetter``."""
+    if len(names) == 1:
+        name = names[0]
+        return lambda raw: [raw[name]]
+    get = operator.itemgetter(*names)
+    return lambda raw: list(get(raw))
 
 
 class TableReader:
@@ -111,6 +177,9 @@ class TableReader:
         self.queries = 0
         self._key_names = [f"_k{i}" for i in range(len(self.keys))]
         self._value_names = [f"_v{i}" for i in range(len(self.value_exprs))]
+        self.real_positions = tuple(i for i, t in enumerate(spec.value_types) if may_hold_real(t))
+        self._key_of = _list_getter(self._key_names)
+        self._values_of = _list_getter((self._key_names[:1] if spec.explicit_rowid else []) + self._value_names)
 
     def _cursor(self, last: list[str] | None, prefix: str = "") -> str:
         if last is None:
@@ -143,9 +212,7 @@ class TableReader:
         )
 
     def _row(self, raw: dict) -> Row:
-        key = [raw[k] for k in self._key_names]  # quote() always yields TEXT: already str
-        values = [raw[k] for k in self._value_names]
-        return Row(key, [key[0], *values] if self.spec.explicit_rowid else values)
+        return Row(self._key_of(raw), self._values_of(raw))  # quote() always yields TEXT: already str
 
     async def pages(self) -> AsyncIterator[list[Row]]:
         last: list[str] | None = None
@@ -163,7 +230,8 @@ class TableReader:
 
 async def digest_table(db: Database, spec: TableSpec, negative_zero: bool = True, **limits: int) -> TableDigest:
     """Row count and SHA-256 of one table, read exactly as a backup reads it."""
-    digest = TableDigest()
-    async for page in TableReader(db, spec, negative_zero, **limits).pages():
+    reader = TableReader(db, spec, negative_zero, **limits)
+    digest = TableDigest(reader.real_positions)
+    async for page in reader.pages():
         digest.update(page)
     return digest

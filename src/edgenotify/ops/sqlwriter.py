@@ -123,6 +123,11 @@ class Row:
     values: list[str]  # literals in ``TableSpec.insert_columns`` order
 
 
+def _safe_tuple(row: Row) -> str:
+    """Only TEXT can hold the words: rewrite this row's literals."""
+    return "(" + ",".join(safe_literal(v) for v in row.values) + ")"
+
+
 class TableWriter:
     """Renders rows of one table as INSERT (and, for large values, UPDATE) statements."""
 
@@ -135,13 +140,13 @@ class TableWriter:
         self.head_bytes = nbytes(self.head)
 
     def statements(self, rows: list[Row]) -> Iterator[str]:
+        tuples = ["(" + ",".join(row.values) + ")" for row in rows]
+        if has_forbidden("".join(tuples)):  # one scan per page; ")(" between tuples cannot join a word
+            tuples = [_safe_tuple(row) if has_forbidden(tup) else tup for tup, row in zip(tuples, rows, strict=True)]
         group: list[str] = []
         size = self.head_bytes
-        for row in rows:
-            tup = "(" + ",".join(row.values) + ")"
-            if has_forbidden(tup):  # only TEXT can hold the words: rewrite this row's literals
-                tup = "(" + ",".join(safe_literal(v) for v in row.values) + ")"
-            tb = nbytes(tup) + 2
+        for row, tup in zip(rows, tuples, strict=True):
+            tb = (len(tup) if tup.isascii() else nbytes(tup)) + 2  # isascii() is O(1) on str
             if self.head_bytes + tb > self.budget:
                 if group:
                     yield self._insert(group)
