@@ -91,6 +91,13 @@ def _row(raw: Any) -> dict[str, Any]:
     return row
 
 
+def _values(raw: Any) -> list[Any]:
+    row = list(raw)
+    if list in map(type, row):
+        row = [bytes(v) if isinstance(v, list) else v for v in row]
+    return row
+
+
 def _result(raw: Any) -> Result:
     rows = raw["results"] if "results" in raw else None
     meta = raw["meta"] if "meta" in raw else None
@@ -126,6 +133,18 @@ class Database:
 
     async def all(self, sql: str, *params: Param) -> list[dict[str, Any]]:
         return (await self.execute(Query(sql, params))).rows
+
+    async def values(self, sql: str, *params: Param) -> list[list[Any]]:
+        """Rows as lists in column order (D1's ``raw()``): no object per row, for bulk reads
+        (a backup page is 2,000 rows; building and copying a dict per row was a tenth of its time)."""
+        query = Query(sql, params)
+        stmt = self._prepare(query)
+        self.round_trips += 1
+        try:
+            rows = await stmt.raw()
+        except Exception as exc:  # JsException on the edge, the embedded runtime's error locally
+            raise D1Error(str(exc), query.sql) from exc
+        return [_values(r) for r in rows]
 
     async def first(self, sql: str, *params: Param) -> dict[str, Any] | None:
         rows = await self.all(sql, *params)

@@ -24,7 +24,7 @@ import hashlib
 import json
 import operator
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from typing import Any
@@ -146,15 +146,6 @@ class TableDigest:
         return self._hash.hexdigest()
 
 
-def _list_getter(names: list[str]) -> Callable[[dict], list[str]]:
-    """``lambda raw: [raw[n] for n in names]`` with the lookups done by ``operator.itemgetter``."""
-    if len(names) == 1:
-        name = names[0]
-        return lambda raw: [raw[name]]
-    get = operator.itemgetter(*names)
-    return lambda raw: list(get(raw))
-
-
 class TableReader:
     """Keyset pages of ``Row`` for one table; ``pages()`` is an async iterator."""
 
@@ -175,11 +166,9 @@ class TableReader:
         zero = [negative_zero and affinity_may_hold_negative_zero(t) for t in spec.decl_types]
         self.value_exprs = [literal_sql(f"t.{quote_ident(c)}", z) for c, z in zip(spec.columns, zero, strict=True)]
         self.queries = 0
-        self._key_names = [f"_k{i}" for i in range(len(self.keys))]
-        self._value_names = [f"_v{i}" for i in range(len(self.value_exprs))]
         self.real_positions = tuple(i for i, t in enumerate(spec.value_types) if may_hold_real(t))
-        self._key_of = _list_getter(self._key_names)
-        self._values_of = _list_getter((self._key_names[:1] if spec.explicit_rowid else []) + self._value_names)
+        self._key_count = len(self.keys)
+        self._rowid_count = 1 if spec.explicit_rowid else 0  # the rowid is also the first value
 
     def _cursor(self, last: list[str] | None, prefix: str = "") -> str:
         if last is None:
@@ -211,13 +200,16 @@ class TableReader:
             f"WHERE page._before < {self.max_bytes} ORDER BY page._k"
         )
 
-    def _row(self, raw: dict) -> Row:
-        return Row(self._key_of(raw), self._values_of(raw))  # quote() always yields TEXT: already str
+    def _row(self, raw: list[str]) -> Row:
+        """Columns are the key literals then the value literals (``_select_list``); quote() always
+        yields TEXT, so they are already str."""
+        key = raw[: self._key_count]
+        return Row(key, raw[: self._rowid_count] + raw[self._key_count :])
 
     async def pages(self) -> AsyncIterator[list[Row]]:
         last: list[str] | None = None
         while True:
-            raw = await self.db.all(self.page_sql(last))
+            raw = await self.db.values(self.page_sql(last))
             self.queries += 1
             if not raw:
                 return

@@ -37,9 +37,14 @@ def nbytes(text: str) -> int:
 
 
 def has_forbidden(text: str) -> bool:
-    """``_FORBIDDEN.search`` without the regex: two substring scans are ~10x faster per row."""
-    low = text.lower()
-    return "commit" in low or "transaction" in low
+    """``_FORBIDDEN.search`` without the regex: two substring scans are ~10x faster per row.
+
+    Lowered as UTF-8 bytes (ASCII-only case mapping, ~2x faster than ``str.lower`` on non-ASCII
+    text): the only non-ASCII character whose lower case holds one of the words' letters is U+0130,
+    which lowers to "i" plus a combining dot, so it can never complete a word either way.
+    """
+    low = text.encode("utf-8", "surrogatepass").lower()
+    return b"commit" in low or b"transaction" in low
 
 
 def _marker(raw: str) -> str:
