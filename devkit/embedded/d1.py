@@ -48,6 +48,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -246,8 +247,8 @@ def _convert_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     INTEGERs within ±(2**53 - 1) too), which ``set(map(type, ...))`` and ``min``/``max`` see at C
     speed; only REAL, BLOB, mixed and out-of-range integer columns are converted value by value.
     """
-    if not rows:
-        return rows
+    if not rows or set(map(type, chain.from_iterable(rows))) <= _UNCHANGED_TYPES:
+        return rows  # only TEXT and NULL (a backup page): no need to look column by column
     columns = list(zip(*rows, strict=True))
     changed = False
     for i, column in enumerate(columns):

@@ -56,3 +56,17 @@ def test_invalid_utf8_text_reads_with_replacement_characters(d1):
     assert batch[0]["results"] == [{"u": "\ufffd"}]
     assert run(d1.prepare("SELECT x FROM t ORDER BY rowid").raw()) == [["a\ufffdb"], ["ok"], ["z"]]
     assert run(d1.prepare("SELECT 'valid é' AS v").first("v")) == "valid é"  # strict decoding is back
+
+
+def test_facade_values_are_rows_as_lists_with_blobs_as_bytes(d1):
+    """``Database.values`` (D1 ``raw()``), the bulk read of backups and restore checks."""
+    from edgenotify.db import D1Error, Database
+
+    db = Database(d1)
+    run(db.run("CREATE TABLE t (a TEXT, b BLOB)"))
+    run(db.run("INSERT INTO t VALUES ('x', X'00ff'), (NULL, NULL)"))
+    assert run(db.values("SELECT a, b FROM t ORDER BY rowid")) == [["x", b"\x00\xff"], [None, None]]
+    assert run(db.values("SELECT a, quote(b) FROM t WHERE a = ?", "x")) == [["x", "X'00FF'"]]
+    assert db.round_trips == 4
+    with pytest.raises(D1Error, match="no such table"):
+        run(db.values("SELECT * FROM nope"))

@@ -9,6 +9,7 @@ their budget (one ``batch`` per send).
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 MAX_BOUND_PARAMS = 100
@@ -91,13 +92,6 @@ def _row(raw: Any) -> dict[str, Any]:
     return row
 
 
-def _values(raw: Any) -> list[Any]:
-    row = list(raw)
-    if list in map(type, row):
-        row = [bytes(v) if isinstance(v, list) else v for v in row]
-    return row
-
-
 def _result(raw: Any) -> Result:
     rows = raw["results"] if "results" in raw else None
     meta = raw["meta"] if "meta" in raw else None
@@ -144,7 +138,10 @@ class Database:
             rows = await stmt.raw()
         except Exception as exc:  # JsException on the edge, the embedded runtime's error locally
             raise D1Error(str(exc), query.sql) from exc
-        return [_values(r) for r in rows]
+        rows = [list(r) for r in rows]
+        if list in set(map(type, chain.from_iterable(rows))):  # C-speed scan; BLOBs arrive as list[int]
+            rows = [[bytes(v) if isinstance(v, list) else v for v in r] for r in rows]
+        return rows
 
     async def first(self, sql: str, *params: Param) -> dict[str, Any] | None:
         rows = await self.all(sql, *params)

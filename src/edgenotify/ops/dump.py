@@ -213,7 +213,8 @@ class TableReader:
             self.queries += 1
             if not raw:
                 return
-            rows = [self._row(r) for r in raw]
+            k = self._key_count
+            rows = [Row(r[:k], r[k:]) for r in raw] if not self._rowid_count else [self._row(r) for r in raw]
             yield rows
             last = rows[-1].key
             if not self.rowid_keyed and len(rows) < min(self.max_rows, WITHOUT_ROWID_PAGE_ROWS):
