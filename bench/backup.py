@@ -252,7 +252,7 @@ def render(results: list[SizeResult], opts: Options) -> str:
     body = [
         f"Same generated database for every contender (D1 file: {db_sizes}). Ours: the CLIs (`python -m "
         "devkit.ops.backup|restore --json --quiet`, as `scripts/backup|restore` exec them) on the embedded runtime "
-        "(D1 file, local R2 with bodies in SQLite), and the same `edgenotify.ops` code via `bench/ops_probe.py` with "
+        "(D1 file, local R2), and the same `edgenotify.ops` code via `bench/ops_probe.py` with "
         "R2 = `bench/disk_r2.py` (bodies streamed to files: our code's own memory). Time includes process start; "
         "best of the repeats "
         f"({repeats}; wrangler d1 execute once). Peak memory = max of `/usr/bin/time -v` max RSS and the sampled sum "

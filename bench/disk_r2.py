@@ -1,10 +1,10 @@
 """A minimal R2 stand-in that streams object bodies to and from plain files (bench only).
 
-Why: the embedded runtime's R2 keeps bodies in SQLite and joins a multipart upload's parts in
-memory on ``complete`` (and reads a whole object to serve a range), so a process using it holds
-the entire backup in memory at least once. On the edge the parts live in R2, not in the
-Worker. Running our backup/restore against this stand-in measures the memory of our code alone,
-with the same Workers API calls (``createMultipartUpload``/``uploadPart``/``complete``/``abort``,
+Why: a local R2 emulation has its own memory behaviour (the embedded runtime's R2 used to keep
+bodies in SQLite and join a multipart upload's parts in memory, holding a whole backup at once;
+fixed in 2cc5527). On the edge the parts live in R2, not in the Worker. Running our
+backup/restore against this stand-in measures the memory of our code alone, whatever the local
+emulation does, with the same Workers API calls (``createMultipartUpload``/``uploadPart``/``complete``/``abort``,
 ``put``/``get`` with ranges/``head``/``delete``). No validation: it is not an emulator.
 """
 
