@@ -5,7 +5,6 @@ wrangler project are not billed to wrangler) and returns a ``measure.Run``. ``ve
 counts the rows a restore produced, so a "fast" restore that lost data cannot pass.
 """
 
-import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +16,6 @@ from bench import measure, miniflare
 class Limits:
     timeout: float
     rss_cap_mib: int
-
-
-def have_sqlite3() -> bool:
-    return shutil.which("sqlite3") is not None
 
 
 def sqlite_dump(db: Path, out: Path, work: Path, limits: Limits) -> measure.Run:
