@@ -138,7 +138,9 @@ class Database:
             rows = await stmt.raw()
         except Exception as exc:  # JsException on the edge, the embedded runtime's error locally
             raise D1Error(str(exc), query.sql) from exc
-        rows = [list(r) for r in rows]
+        rows = list(rows)
+        if not set(map(type, rows)) <= {list}:  # lists already, both on the edge and embedded: no copy
+            rows = [list(r) for r in rows]
         if list in set(map(type, chain.from_iterable(rows))):  # C-speed scan; BLOBs arrive as list[int]
             rows = [[bytes(v) if isinstance(v, list) else v for v in r] for r in rows]
         return rows
