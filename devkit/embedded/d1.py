@@ -52,6 +52,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from devkit.d1_policy import ALLOWED_VIRTUAL_MODULES, pragma_allowed
 from devkit.embedded.jsvalues import (
     MAX_SAFE_INTEGER,
     JsDict,
@@ -84,31 +85,6 @@ MULTI_WITH_PARAMS = (
 )
 WRONG_BINDINGS = "Wrong number of parameter bindings for SQL query."
 
-# D1's PRAGMA allow-list (CLOUDFLARE.md §3; workerd util/sqlite.c++ ALLOWED_PRAGMAS).
-ALLOWED_PRAGMAS = frozenset(
-    {
-        "table_list",
-        "table_info",
-        "table_xinfo",
-        "index_list",
-        "index_info",
-        "index_xinfo",
-        "quick_check",
-        "foreign_key_check",
-        "foreign_key_list",
-        "case_sensitive_like",
-        "ignore_check_constraints",
-        "legacy_alter_table",
-        "recursive_triggers",
-        "reverse_unordered_selects",
-        "foreign_keys",
-        "defer_foreign_keys",
-        "optimize",
-        "data_version",
-    }
-)
-READ_ONLY_PRAGMAS = frozenset({"page_size"})
-ALLOWED_VIRTUAL_TABLES = frozenset({"fts5", "fts5vocab", "rtree"})
 # Functions workerd's authorizer refuses ("not authorized to use function: X"). Observed for
 # sqlite_version on Miniflare; the rest expose the host build or load code. workerd keeps an
 # allow-list we cannot read, so this deny-list is a known-incomplete approximation.
@@ -151,11 +127,11 @@ class _Guard:
         if action in _DENIED_ACTIONS:
             return sqlite3.SQLITE_DENY
         if action == sqlite3.SQLITE_PRAGMA:
-            return sqlite3.SQLITE_OK if _pragma_allowed(arg1, arg2) else sqlite3.SQLITE_DENY
+            return sqlite3.SQLITE_OK if pragma_allowed((arg1 or "").lower(), arg2) else sqlite3.SQLITE_DENY
         if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in DENIED_FUNCTIONS:
             return sqlite3.SQLITE_DENY
         if action in (sqlite3.SQLITE_CREATE_VTABLE, sqlite3.SQLITE_DROP_VTABLE):
-            if (arg2 or "").lower() not in ALLOWED_VIRTUAL_TABLES:
+            if (arg2 or "").lower() not in ALLOWED_VIRTUAL_MODULES:
                 return sqlite3.SQLITE_DENY
         if db == "temp" and action not in (sqlite3.SQLITE_READ, sqlite3.SQLITE_SELECT, sqlite3.SQLITE_FUNCTION):
             return sqlite3.SQLITE_DENY
@@ -163,11 +139,6 @@ class _Guard:
             if isinstance(name, str) and name.startswith("_cf_"):
                 return sqlite3.SQLITE_DENY
         return sqlite3.SQLITE_OK
-
-
-def _pragma_allowed(name: str | None, value: str | None) -> bool:
-    name = (name or "").lower()
-    return name in ALLOWED_PRAGMAS or (name in READ_ONLY_PRAGMAS and value is None)
 
 
 def _without_line_comments(sql: str) -> str:

@@ -3,12 +3,12 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devkit.d1_policy import pragma_allowed
 from devkit.lint import sumfile
 from devkit.lint.context import FileContext
 from devkit.lint.findings import Finding, StatementGrade, max_risk
 from devkit.lint.replay import Replay
 from devkit.lint.rules import FAMILIES, acknowledgements, integrity
-from devkit.lint.rules.d1 import is_allowed_pragma
 from devkit.lint.rules.rebuild import find_rebuilds
 from devkit.lint.statements import Analyzed, analyze
 from edgenotify.db.sqlsplit import split_sql
@@ -72,7 +72,7 @@ def _context(replay: Replay, path: Path, display: str) -> FileContext:
 
 def _replay(replay: Replay, a: Analyzed) -> None:
     a.before = replay.schema()
-    skip = a.kind in _NOT_REPLAYED or (a.kind == "pragma" and (not a.pragma or not is_allowed_pragma(*a.pragma)))
+    skip = a.kind in _NOT_REPLAYED or (a.kind == "pragma" and (not a.pragma or not pragma_allowed(*a.pragma)))
     if not skip:
         a.sqlite_error = replay.execute(a.stmt.sql, changes_schema=a.kind not in _DML)
         a.executed = True

@@ -1,33 +1,9 @@
 """Statements D1 rejects or silently ignores, which local SQLite (and every other linter) happily accepts."""
 
+from devkit.d1_policy import ALLOWED_PRAGMAS, ALLOWED_VIRTUAL_MODULES, pragma_allowed
 from devkit.lint.context import FileContext
 from devkit.lint.findings import Finding, rule
 
-# workerd src/workerd/util/sqlite.c++ ALLOWED_PRAGMAS + the D1 docs (see /work/shared/CLOUDFLARE.md §3).
-ALLOWED_PRAGMAS = frozenset(
-    {
-        "table_list",
-        "table_info",
-        "table_xinfo",
-        "index_list",
-        "index_info",
-        "index_xinfo",
-        "quick_check",
-        "foreign_key_check",
-        "foreign_key_list",
-        "case_sensitive_like",
-        "ignore_check_constraints",
-        "legacy_alter_table",
-        "recursive_triggers",
-        "reverse_unordered_selects",
-        "foreign_keys",
-        "defer_foreign_keys",
-        "optimize",
-        "data_version",
-    }
-)
-READ_ONLY_PRAGMAS = frozenset({"page_size"})  # allowed to read, not to set
-ALLOWED_VIRTUAL_MODULES = frozenset({"fts5", "fts5vocab", "rtree"})
 LEDGER_TABLES = frozenset({"d1_migrations", "d1_migrations_checksums"})
 _OFF = {"off", "0", "false", "no"}
 
@@ -111,13 +87,9 @@ def check(ctx: FileContext) -> list[Finding]:
 def _pragma(ctx: FileContext, line: int, name: str, value: str | None) -> list[Finding]:
     if name == "foreign_keys" and value is not None and value.lower() in _OFF:
         return [ctx.finding(FK_OFF, line, "PRAGMA foreign_keys = OFF has no effect on D1: foreign keys stay enforced")]
-    if name in ALLOWED_PRAGMAS or (name in READ_ONLY_PRAGMAS and value is None):
+    if pragma_allowed(name, value):
         return []
     return [ctx.finding(PRAGMA_NOT_ALLOWED, line, f"PRAGMA {name} is not allowed on D1 (SQLITE_AUTH)")]
-
-
-def is_allowed_pragma(name: str, value: str | None) -> bool:
-    return name in ALLOWED_PRAGMAS or (name in READ_ONLY_PRAGMAS and value is None)
 
 
 def _denied(ctx: FileContext, line: int, kind: str, name: str, temporary: bool, module: str | None) -> list[Finding]:
