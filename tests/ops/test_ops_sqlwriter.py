@@ -137,4 +137,11 @@ def test_digest_text_is_the_same_whatever_sqlite_prints_for_a_real() -> None:
     assert canonical("3.00000000000000044408e-01") == canonical("0.30000000000000004") == "0.30000000000000004"
     assert canonical("1.0e+308") == canonical("1e+308") and canonical("-0.0") == "-0.0"
     assert canonical("9.0e+999") == "inf" and canonical("-9223372036854775808") == "-9223372036854775808"
-    assert row_text(["1", "'0.5'", "0.5", "NULL"]) == '["1","\'0.5\'","0.5","NULL"]\n'
+    assert row_text(["1", "'0.5'", "0.5", "NULL"]) == "(1,'0.5',0.5,NULL)\n"
+
+
+def test_a_tuple_read_as_text_is_made_safe_like_its_literals() -> None:
+    values = ["1", "'it''s a COMMIT;'", "X'00ff'", "CAST(X'00' AS TEXT)", "'a,''BEGIN TRANSACTION'", "NULL", "'x'"]
+    as_values = list(TableWriter(_spec()).statements([Row(["1"], values)]))
+    as_text = list(TableWriter(_spec()).statements([Row(["1"], None, "(" + ",".join(values) + ")")]))
+    assert as_text == as_values and not WRANGLER_TRAPS.search(as_text[0])

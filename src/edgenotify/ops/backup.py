@@ -45,7 +45,7 @@ class BackupOptions:
     part_size: int = DEFAULT_PART_SIZE
     page_rows: int = MAX_PAGE_ROWS
     page_bytes: int = MAX_PAGE_BYTES
-    gzip_level: int = 6
+    gzip_level: int = 4  # 100k log rows: 6.6 % larger than level 6, 0.25 s (~40 %) less compression time
     count_rows: bool = False  # count every table first so progress has totals (one scan per table)
 
 
@@ -97,7 +97,7 @@ class _Run:
     async def table_rows(self, spec: TableSpec, write: bool) -> TableDigest:
         writer = TableWriter(spec)
         reader = TableReader(self.db, spec, self.schema.negative_zero, self.options.page_rows, self.options.page_bytes)
-        digest = TableDigest(reader.real_positions)
+        digest = TableDigest()
         async for page in reader.pages():
             digest.update(page)
             self.rows_done += len(page)

@@ -8,30 +8,28 @@ its sign is read with ``atan2(x, -1.0)`` and written as ``-0.0``. ``quote()`` al
 NUL character inside TEXT; such a value is written as ``CAST(X'<hex>' AS TEXT)``.
 
 Pages are bounded twice: at most ``max_rows`` rows and (for rowid tables) about ``max_bytes``
-of value text, measured in SQL before any literal is built: a window sum over the first
-``max_rows`` keys keeps only the prefix whose cumulative ``length()`` stays under the budget
+of value bytes, measured in SQL before any literal is built: a window sum over the first
+``max_rows`` keys keeps only the prefix whose cumulative byte length stays under the budget
 (always at least one row). Memory per page is therefore flat whatever the table size and the
 row size (a D1 row is at most 2 MB). The keyset cursor is the last row's key, inlined as its
 exact literal, so rowids beyond 2**53 work too.
 
-The digest of a table is SHA-256 over its rows in key order, each row being the JSON array of
-its value literals (UTF-8, no spaces; REALs in Python's shortest repr, see ``canonical``)
-followed by a newline. Backup and
-restore verification compute it with this same reader, so equal digests mean equal data.
+SQLite also joins a row's literals into its tuple text ``(lit,lit,...)``, the text the INSERTs
+carry, so Python handles one string per row (see ``TableReader``). The digest of a table is
+SHA-256 over its rows in key order, each row being that tuple (UTF-8; REALs in Python's shortest
+repr, see ``canonical``) followed by a newline. Backup and restore verification compute it with
+this same reader, so equal digests mean equal data.
 """
 
 import hashlib
 import json
-import operator
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from itertools import zip_longest
 from typing import Any
 
 from edgenotify.db import Database
 from edgenotify.ops.schema import ROWID_ALIASES, TableSpec, affinity_may_hold_negative_zero, quote_ident
-from edgenotify.ops.sqlwriter import Row
+from edgenotify.ops.sqlwriter import STATEMENT_BUDGET, Row
 
 MAX_PAGE_ROWS = 2000
 MAX_PAGE_BYTES = 2_000_000
@@ -55,9 +53,6 @@ def literal_sql(expr: str, negative_zero: bool) -> str:
     return f"CASE {' '.join(cases)} ELSE quote({expr}) END"
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
 _NUMBER_START = frozenset("-0123456789")
 
 
@@ -74,23 +69,8 @@ def canonical(literal: str) -> str:
 
 
 def row_text(values: list[str]) -> str:
-    """A row's canonical text for the digest: its canonical literals as a JSON array, then a newline."""
-    return _JSON([canonical(v) for v in values]) + "\n"
-
-
-# What ``JSONEncoder(ensure_ascii=False)`` writes for each string of a list (C speed).
-_JSON_STRING = json.encoder.encode_basestring
-# An element of a JSON-encoded row holding a literal that ``canonical`` rewrites: it opens right after
-# "[" or "," (inside a JSON string every '"' is escaped, so this only matches at element starts) and
-# starts with a digit or "-" (text literals start with a quote, BLOBs with X, then NULL and CAST).
-_REWRITTEN_ELEMENT = re.compile(r'([\[,])"([-0-9][^"]*[.eE][^"]*)"')
-
-
-def _canonical_element(match: re.Match) -> str:
-    return f'{match.group(1)}"{canonical(match.group(2))}"'
-
-
-_FIRST_CHAR = operator.itemgetter(slice(0, 1))
+    """A row's canonical text for the digest: its tuple ``(lit,lit,...)`` with REALs canonical, then a newline."""
+    return "(" + ",".join(map(canonical, values)) + ")\n"
 
 
 def may_hold_real(decl_type: str) -> bool:
@@ -100,54 +80,45 @@ def may_hold_real(decl_type: str) -> bool:
     return "INT" in t or not ("CHAR" in t or "CLOB" in t or "TEXT" in t)
 
 
-def _may_hold_reals(rows: list[Row], positions: tuple[int, ...] | None) -> bool:
-    """Could a literal of the page be one that ``canonical`` rewrites? Only the columns at ``positions``
-    (None: all) are looked at, each at C speed: a column whose literals never start like a number, or
-    whose text has no ".", "e" or "E", has none."""
-    if positions is None:
-        columns: Any = zip_longest(*[r.values for r in rows], fillvalue="NULL")  # rows of a table are equally long
-    else:
-        columns = ([r.values[i] for r in rows] for i in positions)
-    for column in columns:
-        if _NUMBER_START.isdisjoint(map(_FIRST_CHAR, column)):
-            continue  # TEXT, BLOB and NULL literals only
-        joined = "".join(column)
-        if "." in joined or "e" in joined or "E" in joined:
-            return True
-    return False
+def page_text(rows: list[Row]) -> str:
+    """``"".join(row_text(r.values) for r in rows)``, from the tuples SQLite built where it can.
 
-
-def page_text(rows: list[Row], real_positions: tuple[int, ...] | None = None) -> str:
-    """``"".join(row_text(r.values) for r in rows)``, without a Python call per value.
-
-    The rows are JSON-encoded string by string with the encoder's own C function; only a page
-    that may hold REAL literals (in the columns at ``real_positions``; None: any) gets the regex pass
-    that sends them through ``canonical``.
+    A row comes with its literals one by one (``Row.values``) only when it holds a REAL or is
+    large (see ``TableReader``); every other row's tuple text is already its digest text.
     """
-    text = "".join(["[" + ",".join(map(_JSON_STRING, r.values)) + "]\n" for r in rows])
-    return _REWRITTEN_ELEMENT.sub(_canonical_element, text) if _may_hold_reals(rows, real_positions) else text
+    if all(r.values is None for r in rows):
+        return "\n".join([r.text for r in rows]) + "\n" if rows else ""
+    return "".join([r.text + "\n" if r.values is None else row_text(r.values) for r in rows])
 
 
 @dataclass
 class TableDigest:
-    """Row count and SHA-256 of a table's pages. ``real_positions``: the value positions that can hold
-    a REAL (``TableReader.real_positions``), a speed hint only: the digest is the same without it."""
+    """Row count and SHA-256 of a table's pages."""
 
-    real_positions: tuple[int, ...] | None = None
     rows: int = 0
     _hash: Any = field(default_factory=hashlib.sha256)
 
     def update(self, rows: list[Row]) -> None:
         self.rows += len(rows)
-        self._hash.update(page_text(rows, self.real_positions).encode("utf-8"))
+        self._hash.update(page_text(rows).encode("utf-8"))
 
     @property
     def sha256(self) -> str:
         return self._hash.hexdigest()
 
 
+def _tuple_sql(literals: list[str]) -> str:
+    return "'(' || " + " || ',' || ".join(literals) + " || ')'" if literals else "'()'"
+
+
 class TableReader:
-    """Keyset pages of ``Row`` for one table; ``pages()`` is an async iterator."""
+    """Keyset pages of ``Row`` for one table; ``pages()`` is an async iterator.
+
+    A page query returns per row the key literal(s), the row's whole tuple text ``(lit,...)``
+    built by SQLite, and, only for rows that hold a REAL (the digest canonicalises it) or whose
+    values total more than ``large_row_bytes`` (the writer may have to split them), the literals
+    again as a JSON array. So Python handles one string per row, not one per column.
+    """
 
     def __init__(
         self,
@@ -156,6 +127,7 @@ class TableReader:
         negative_zero: bool = True,
         max_rows: int = MAX_PAGE_ROWS,
         max_bytes: int = MAX_PAGE_BYTES,
+        large_row_bytes: int | None = None,
     ):
         self.db = db
         self.spec = spec
@@ -165,10 +137,14 @@ class TableReader:
         self.rowid_keyed = len(spec.key) == 1 and spec.key[0].lower() in ROWID_ALIASES
         zero = [negative_zero and affinity_may_hold_negative_zero(t) for t in spec.decl_types]
         self.value_exprs = [literal_sql(f"t.{quote_ident(c)}", z) for c, z in zip(spec.columns, zero, strict=True)]
+        if spec.explicit_rowid:  # the rowid is also the first value
+            self.value_exprs.insert(0, f"quote(t.{self.keys[0]})")
         self.queries = 0
-        self.real_positions = tuple(i for i, t in enumerate(spec.value_types) if may_hold_real(t))
+        self.real_columns = [c for c, t in zip(spec.columns, spec.decl_types, strict=True) if may_hold_real(t)]
+        if large_row_bytes is None:  # a tuple is at most ~2x its values' bytes (hex, doubled quotes) + ~32 per value
+            large_row_bytes = (STATEMENT_BUDGET - 2_000) // 2 - 32 * len(self.value_exprs)
+        self.large_row_bytes = large_row_bytes
         self._key_count = len(self.keys)
-        self._rowid_count = 1 if spec.explicit_rowid else 0  # the rowid is also the first value
 
     def _cursor(self, last: list[str] | None, prefix: str = "") -> str:
         if last is None:
@@ -178,10 +154,17 @@ class TableReader:
             return f" WHERE {cols[0]} > {last[0]}"
         return f" WHERE ({', '.join(cols)}) > ({', '.join(last)})"
 
-    def _select_list(self) -> str:
+    def _sizes(self, prefix: str = "") -> str:
+        """Bytes of a row's values (``length()`` of TEXT would stop at a NUL and count characters)."""
+        sizes = [f"ifnull(length(CAST({prefix}{quote_ident(c)} AS BLOB)), 0)" for c in self.spec.columns]
+        return " + ".join(sizes) or "0"
+
+    def _select_list(self, size: str) -> str:
         keys = [f"quote(t.{k}) AS _k{i}" for i, k in enumerate(self.keys)]
-        values = [f"{e} AS _v{i}" for i, e in enumerate(self.value_exprs)]
-        return ", ".join(keys + values)
+        reals = [f"typeof(t.{quote_ident(c)}) = 'real'" for c in self.real_columns]
+        wanted = [f"{size} > {self.large_row_bytes}", *reals]
+        values = f"CASE WHEN {' OR '.join(wanted)} THEN json_array({', '.join(self.value_exprs)}) END AS _vals"
+        return ", ".join([*keys, f"{_tuple_sql(self.value_exprs)} AS _row", values])
 
     def page_sql(self, last: list[str] | None) -> str:
         table = quote_ident(self.spec.name)
@@ -189,32 +172,26 @@ class TableReader:
             order = ", ".join(f"t.{k}" for k in self.keys)
             limit = min(self.max_rows, WITHOUT_ROWID_PAGE_ROWS)
             where = self._cursor(last, "t.")
-            return f"SELECT {self._select_list()} FROM {table} AS t{where} ORDER BY {order} LIMIT {limit}"
+            select = self._select_list(f"({self._sizes('t.')})")
+            return f"SELECT {select} FROM {table} AS t{where} ORDER BY {order} LIMIT {limit}"
         key = self.keys[0]
-        sizes = " + ".join(f"ifnull(length({quote_ident(c)}), 0)" for c in self.spec.columns) or "0"
         return (
-            f"WITH lim AS (SELECT {key} AS _k, {sizes} AS _sz FROM {table}{self._cursor(last)} "
+            f"WITH lim AS (SELECT {key} AS _k, {self._sizes()} AS _sz FROM {table}{self._cursor(last)} "
             f"ORDER BY {key} LIMIT {self.max_rows}), "
-            "page AS (SELECT _k, sum(_sz) OVER (ORDER BY _k ROWS UNBOUNDED PRECEDING) - _sz AS _before FROM lim) "
-            f"SELECT {self._select_list()} FROM page JOIN {table} AS t ON t.{key} = page._k "
+            "page AS (SELECT _k, _sz, sum(_sz) OVER (ORDER BY _k ROWS UNBOUNDED PRECEDING) - _sz AS _before FROM lim) "
+            f"SELECT {self._select_list('page._sz')} FROM page JOIN {table} AS t ON t.{key} = page._k "
             f"WHERE page._before < {self.max_bytes} ORDER BY page._k"
         )
 
-    def _row(self, raw: list[str]) -> Row:
-        """Columns are the key literals then the value literals (``_select_list``); quote() always
-        yields TEXT, so they are already str."""
-        key = raw[: self._key_count]
-        return Row(key, raw[: self._rowid_count] + raw[self._key_count :])
-
     async def pages(self) -> AsyncIterator[list[Row]]:
         last: list[str] | None = None
+        k = self._key_count
         while True:
             raw = await self.db.values(self.page_sql(last))
             self.queries += 1
             if not raw:
                 return
-            k = self._key_count
-            rows = [Row(r[:k], r[k:]) for r in raw] if not self._rowid_count else [self._row(r) for r in raw]
+            rows = [Row(r[:k], None if r[k + 1] is None else json.loads(r[k + 1]), r[k]) for r in raw]
             yield rows
             last = rows[-1].key
             if not self.rowid_keyed and len(rows) < min(self.max_rows, WITHOUT_ROWID_PAGE_ROWS):
@@ -224,7 +201,7 @@ class TableReader:
 async def digest_table(db: Database, spec: TableSpec, negative_zero: bool = True, **limits: int) -> TableDigest:
     """Row count and SHA-256 of one table, read exactly as a backup reads it."""
     reader = TableReader(db, spec, negative_zero, **limits)
-    digest = TableDigest(reader.real_positions)
+    digest = TableDigest()
     async for page in reader.pages():
         digest.update(page)
     return digest

@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 FORMAT = "edgenotify-d1-backup"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: digests over row tuples (1: over JSON arrays of literals)
 PREFIX = "backups/"
 DATA_NAME = "data.sql.gz"
 MANIFEST_NAME = "manifest.json"
 DIGEST_RULE = (
-    "sha256 over rows in key order; row = JSON array (UTF-8, compact) of its exact SQL literals, "
-    "REALs as Python's shortest repr, + '\\n'"
+    "sha256 over rows in key order; row = its tuple of exact SQL literals '(lit,lit,...)' (UTF-8, "
+    "no spaces), REALs as Python's shortest repr, + '\\n'"
 )
 
 _ID = re.compile(r"^(\d{8}T\d{6})(\d{3})Z-[0-9a-f]{6}$")

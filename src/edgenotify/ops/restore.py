@@ -31,6 +31,7 @@ from typing import Any
 
 from edgenotify.db import D1Error, Database, Query
 from edgenotify.migrations import automigrate, ledger, status
+from edgenotify.ops import manifest as mf
 from edgenotify.ops.dump import digest_table
 from edgenotify.ops.restoreplan import Plan, classify
 from edgenotify.ops.schema import TABLE, Schema, fk_order, inspect, quote_ident
@@ -180,6 +181,16 @@ def _delete_statements(schema: Schema, plan: Plan) -> list[str]:
 
 def _refusals(source: RestoreSource, plan: Plan, stats: ReadStats, known: list[str]) -> list[RestoreRefused]:
     out: list[RestoreRefused] = []
+    version = (source.manifest or {}).get("format_version", mf.FORMAT_VERSION)
+    if isinstance(version, int) and version < mf.FORMAT_VERSION:
+        out.append(
+            RestoreRefused(
+                "backup_format_old",
+                f"backup format {version} digests rows differently than format {mf.FORMAT_VERSION}: "
+                "its data cannot be verified by this code (gunzip it and use wrangler d1 execute --file)",
+                422,
+            )
+        )
     problem = _object_problem(source.manifest, stats)
     if problem:
         out.append(RestoreRefused("backup_corrupt", problem, 422))

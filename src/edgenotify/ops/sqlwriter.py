@@ -125,12 +125,49 @@ def split_literal(lit: str, piece_bytes: int = PIECE_BYTES) -> tuple[str, list[s
 @dataclass
 class Row:
     key: list[str]  # literals of the keyset key (rowid or PK), for UPDATE ... WHERE
-    values: list[str]  # literals in ``TableSpec.insert_columns`` order
+    values: list[str] | None  # literals in ``TableSpec.insert_columns`` order; None when only ``text`` was read
+    text: str | None = None  # the tuple ``(lit,lit,...)``, when SQLite built it
+
+    def tuple_text(self) -> str:
+        return self.text if self.text is not None else "(" + ",".join(self.values or ()) + ")"
+
+    def literals(self) -> list[str]:
+        if self.values is None:
+            raise RowTooLarge("a row read without its separate literals needs splitting (reader threshold too high)")
+        return self.values
+
+
+_VALUE_START = re.compile(r"[(,]'")
 
 
 def _safe_tuple(row: Row) -> str:
     """Only TEXT can hold the words: rewrite this row's literals."""
+    if row.values is None:
+        return _safe_tuple_text(row.tuple_text())
     return "(" + ",".join(safe_literal(v) for v in row.values) + ")"
+
+
+def _safe_tuple_text(tup: str) -> str:
+    """``_safe_tuple`` on a tuple's text: its TEXT literals are found by walking it (a quote opens a
+    literal only right after "(" or ","; inside one, '' is an escaped quote)."""
+    out: list[str] = []
+    pos = 0
+    while True:
+        m = _VALUE_START.search(tup, pos)
+        if m is None:
+            out.append(tup[pos:])
+            return "".join(out)
+        start = m.start() + 1
+        end = start + 1
+        while True:
+            end = tup.index("'", end)
+            if tup.startswith("''", end):
+                end += 2
+                continue
+            break
+        out.append(tup[pos:start])
+        out.append(safe_literal(tup[start : end + 1]))
+        pos = end + 1
 
 
 class TableWriter:
@@ -145,7 +182,7 @@ class TableWriter:
         self.head_bytes = nbytes(self.head)
 
     def statements(self, rows: list[Row]) -> Iterator[str]:
-        tuples = ["(" + ",".join(row.values) + ")" for row in rows]
+        tuples = [row.tuple_text() for row in rows]
         if has_forbidden("".join(tuples)):  # one scan per page; ")(" between tuples cannot join a word
             tuples = [_safe_tuple(row) if has_forbidden(tup) else tup for tup, row in zip(tuples, rows, strict=True)]
         group: list[str] = []
@@ -177,12 +214,13 @@ class TableWriter:
         return f"({', '.join(names)}) = ({', '.join(lits)})"
 
     def _split_row(self, row: Row) -> Iterator[str]:
-        current = [safe_literal(v) for v in row.values]
+        values = row.literals()
+        current = [safe_literal(v) for v in values]
         appends: list[tuple[int, str]] = []
-        for i in sorted(range(len(row.values)), key=lambda i: -len(row.values[i])):
+        for i in sorted(range(len(values)), key=lambda i: -len(values[i])):
             if self.head_bytes + nbytes("(" + ",".join(current) + ")") + 2 <= self.budget:
                 break
-            lit = row.values[i]
+            lit = values[i]
             if not (is_text(lit) or is_blob(lit) or is_hex_text(lit)):
                 continue
             empty, pieces = split_literal(lit, self.piece_bytes)
