@@ -127,6 +127,39 @@ def test_pagination_is_not_disturbed_by_new_rows(api):
     assert _ids(first) + rest == list(reversed(ids))
 
 
+def _walked(api, sql: str, params: tuple, returned: list[dict]) -> int:
+    """Index entries the page's seek visits, from its query plan: the plan must seek
+    ``idx_logs_user_created`` on ``user_id`` with ``created_at`` as the range bound (SQLite checks
+    ``id`` per entry), so the walk visits every entry from the bound down to the last row returned."""
+    plan = [row[3] for row in api.db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+    assert plan == ["SEARCH notification_logs USING INDEX idx_logs_user_created (user_id=? AND created_at<?)"]
+    user, bound_at = params[0], params[-3]
+    last = {"created_at": returned[-1]["created_at"], "id": returned[-1]["id"]}
+    walk = "user_id = ? AND created_at <= ? AND (created_at, id) >= (?, ?)"
+    return api.sql(f"SELECT count(*) AS n FROM notification_logs WHERE {walk}", user, bound_at, *last.values())[0]["n"]
+
+
+def test_a_cursor_page_reads_at_most_limit_plus_one_rows(api):
+    """The cursor points AT the next page's first row (the extra row the query already fetched)
+    and the next page starts there with ``<=``: the seek never revisits a row already shown."""
+    for second in range(9):
+        _insert(api, 1, created_at=f"2026-03-01T10:00:{second:02d}.000Z")
+    recorded = _record_statements(api.worker.server_env.DB)
+    first = _page(api, user_id="u1", limit=3)
+    second_page = _page(api, user_id="u1", limit=3, cursor=first["next_cursor"])
+    sql, params = next((sql, p) for sql, p in reversed(recorded) if "FROM notification_logs" in sql)
+    assert "(created_at, id) <= (?, ?)" in sql and " < (?, ?)" not in sql and params[-1] == 4
+    cursor_row = api.sql("SELECT message_id FROM notification_logs WHERE id = ?", params[-2])[0]
+    assert cursor_row["message_id"] == _ids(second_page)[0]  # the cursor row opens the page it points to
+    rows = api.db.execute(sql, params).fetchall()
+    assert len(rows) == 4 and _walked(api, sql, params, [dict(r) for r in rows]) == 4  # limit + 1, not + 2
+    exclusive = sql.replace("(created_at, id) <= (?, ?)", "(created_at, id) < (?, ?)")
+    prev_last = api.sql("SELECT id, created_at FROM notification_logs WHERE message_id = ?", _ids(first)[-1])[0]
+    old_params = (*params[:-3], prev_last["created_at"], prev_last["id"], 4)
+    old_rows = [dict(r) for r in api.db.execute(exclusive, old_params).fetchall()]
+    assert _walked(api, exclusive, old_params, old_rows) == 5  # the earlier scheme revisited the shown row
+
+
 def test_default_limit_is_50_and_at_most_100(api):
     _insert(api, 101)
     assert len(_page(api, user_id="u1")["items"]) == 50

@@ -5,9 +5,15 @@ arrive; ``id`` breaks ties between rows created in the same millisecond, so no r
 repeated. Every list query is anchored on ``user_id`` so it walks ``idx_logs_user_created``
 (``user_id, created_at, id``) in order and stops after ``limit + 1`` matching rows.
 
+The cursor points AT the first row of the next page (the extra row each page already fetches)
+and the next page starts there inclusively, ``(created_at, id) <= (?, ?)``. An exclusive cursor on
+the last row shown, ``< (?, ?)``, made the index seek visit that row again, which D1 bills: a
+cursor page read ``limit + 2`` rows instead of ``limit + 1`` (bench/RESULTS.md section 2).
+
 The cursor is opaque to clients: base64url of ``[created_at, id]`` followed by a truncated
 HMAC-SHA256, so a tampered or forged cursor is a 400 ``invalid_cursor`` rather than a query on
-attacker-chosen values.
+attacker-chosen values. The MAC's domain names the cursor's meaning (``v2``: inclusive), so a
+cursor minted by the earlier exclusive scheme is refused rather than repeating a row.
 """
 
 import base64
@@ -49,7 +55,7 @@ def invalid_cursor(message: str = "cursor is malformed or was altered") -> ApiEr
 
 
 def _key(secret: str | None) -> bytes:
-    return hashlib.sha256(b"edgenotify/log-cursor/v1:" + (secret or "").encode()).digest()
+    return hashlib.sha256(b"edgenotify/log-cursor/v2:" + (secret or "").encode()).digest()
 
 
 def _b64(data: bytes) -> str:
@@ -91,8 +97,8 @@ def like_pattern(keyword: str) -> str:
     return pattern
 
 
-def list_query(flt: LogFilter, after: tuple[str, int] | None, limit: int) -> Query:
-    """One page (``limit + 1`` rows, to know whether another page follows)."""
+def list_query(flt: LogFilter, start: tuple[str, int] | None, limit: int) -> Query:
+    """One page (``limit + 1`` rows, to know whether another page follows) from ``start`` inclusive."""
     where = ["user_id = ?"]
     params: list[Any] = [flt.user_id]
     for column, value in (("status", flt.status), ("channel_type", flt.channel), ("template_key", flt.template_key)):
@@ -109,9 +115,9 @@ def list_query(flt: LogFilter, after: tuple[str, int] | None, limit: int) -> Que
         pattern = like_pattern(flt.keyword)
         where.append("(subject LIKE ? ESCAPE '\\' OR content LIKE ? ESCAPE '\\')")
         params.extend([pattern, pattern])
-    if after is not None:
-        where.append("(created_at, id) < (?, ?)")
-        params.extend(after)
+    if start is not None:
+        where.append("(created_at, id) <= (?, ?)")
+        params.extend(start)
     sql = (
         f"SELECT {COLUMNS} FROM notification_logs WHERE {' AND '.join(where)} ORDER BY created_at DESC, id DESC LIMIT ?"
     )
@@ -152,11 +158,11 @@ async def list_logs(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of items and the cursor of the next page (None on the last page)."""
     secret = context.settings.api_token
-    after = decode_cursor(cursor, secret) if cursor else None
-    rows = await context.db.all(*_args(list_query(flt, after, limit)))
+    start = decode_cursor(cursor, secret) if cursor else None
+    rows = await context.db.all(*_args(list_query(flt, start, limit)))
     page = rows[:limit]
-    more = len(rows) > limit
-    next_cursor = encode_cursor(page[-1]["created_at"], int(page[-1]["id"]), secret) if more and page else None
+    following = rows[limit] if len(rows) > limit else None
+    next_cursor = encode_cursor(following["created_at"], int(following["id"]), secret) if following else None
     return [to_item(row) for row in page], next_cursor
 
 
