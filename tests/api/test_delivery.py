@@ -204,3 +204,24 @@ def test_all_outcomes_of_a_send_are_recorded_in_one_batch(api, receivers: Receiv
     assert binding.calls - before == 2  # the send's batch + one batch recording both outcomes
     _assert_success(api.log(ids["webhook"]))
     assert api.log(ids["telegram"])["status"] == "pending"
+
+
+def test_deliveries_share_one_lazily_built_tls_context(api, receivers: Receivers):
+    """Each delivery's client reuses the isolate's TLS context instead of loading certifi again;
+    it is built on first use, not at import (the edge snapshots imports)."""
+    import subprocess
+    import sys
+
+    from edgenotify.notify.delivery import dispatch
+
+    probe = "import edgenotify.notify.delivery.dispatch as d; print(d._ssl_context is None)"
+    fresh = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert fresh.stdout.strip() == "True"
+    hook = receivers.webhook()
+    api.webhook_for("u1", hook)
+    api.sent({"user_id": "u1", "content": "one"})
+    api.drain()
+    first = dispatch._ssl_context
+    api.sent({"user_id": "u1", "content": "two"})
+    api.drain()
+    assert first is not None and dispatch._ssl_context is first and len(hook.requests) == 2

@@ -44,6 +44,28 @@ MAX_CONCURRENT = 6  # Workers allow six simultaneous outbound connections per in
 LEASE_SECONDS = 180
 
 
+_ssl_context: Any = None
+
+
+def ssl_context() -> Any:
+    """The isolate's one TLS context, built on first use and shared by every client.
+
+    A new ``httpx.AsyncClient`` otherwise builds its own context and loads certifi's CA bundle:
+    20-55 ms of CPU per delivery that blocks the event loop (bench/RESULTS.md section 4). Built
+    lazily, never at import: the edge snapshots imports and forbids entropy at global scope. A
+    context (unlike a client and its connection pool) is not bound to an event loop, so the
+    embedded server's per-thread loops can share it safely. Where there is no ``ssl`` module
+    (Pyodide: fetch does the TLS), httpx's default ``verify=True`` is kept, as before.
+    """
+    global _ssl_context
+    if _ssl_context is None:
+        try:
+            _ssl_context = httpx.create_ssl_context()
+        except (ImportError, AttributeError):
+            _ssl_context = True
+    return _ssl_context
+
+
 @dataclass(frozen=True)
 class Delivery:
     message: Message
@@ -131,7 +153,8 @@ async def attempt_all(context: Any, deliveries: Sequence[Delivery]) -> list[Atte
         async with gate:
             return await attempt(client, delivery, development, timeout)
 
-    async with httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
+    client = httpx.AsyncClient(verify=ssl_context(), timeout=httpx.Timeout(timeout), follow_redirects=False)
+    async with client:
         return list(await asyncio.gather(*(one(client, d) for d in deliveries)))
 
 
