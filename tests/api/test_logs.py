@@ -160,6 +160,17 @@ def test_a_cursor_page_reads_at_most_limit_plus_one_rows(api):
     assert _walked(api, exclusive, old_params, old_rows) == 5  # the earlier scheme revisited the shown row
 
 
+@pytest.mark.parametrize("extra", [{}, {"channel": "webhook"}, {"template_key": "t"}, {"keyword": "k"}])
+@pytest.mark.parametrize("start", [None, (TIE, 5)])
+def test_a_status_filtered_page_walks_the_user_status_index(api, extra, start):
+    """Migration 0002: (user_id, status, created_at, id) serves the filter and the keyset order, so a
+    status page stops after limit + 1 matching rows instead of walking the user's whole history."""
+    query = logs.list_query(logs.LogFilter(user_id="u1", status="failed", **extra), start, 50)
+    plan = [row[3] for row in api.db.execute(f"EXPLAIN QUERY PLAN {query.sql}", query.params)]
+    seek = "user_id=? AND status=?" + (" AND created_at<?" if start else "")
+    assert plan == [f"SEARCH notification_logs USING INDEX idx_logs_user_status_created ({seek})"]
+
+
 def test_default_limit_is_50_and_at_most_100(api):
     _insert(api, 101)
     assert len(_page(api, user_id="u1")["items"]) == 50

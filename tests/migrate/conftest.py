@@ -1,23 +1,27 @@
 """Fixtures for the migration lifecycle tests: private migration directories and CLI runs.
 
-Every test works on a copy of ``migrations/`` in its own tmp dir, so tests can add, edit or
-break migrations without touching the repository or each other.
+Every test works on its own tmp migrations directory holding the repository's FIRST migration
+only, so tests can add, edit or break migrations (0002, 0003, ...) without touching the repository
+or each other, and without depending on how many migrations the repository has grown.
 """
 
 import shutil
 from pathlib import Path
 
 import pytest
-from migrate_helpers import REPO_MIGRATIONS, CliRun
+from migrate_helpers import FIRST, REPO_MIGRATIONS, CliRun
 
+from devkit.lint.sumfile import write_sum
 from devkit.migrate.cli import main
 
 
 @pytest.fixture
 def migrations(tmp_path: Path) -> Path:
-    """A private copy of the repository's migrations directory (sum file included)."""
+    """A private migrations directory: the repository's first migration and its sum file."""
     target = tmp_path / "migrations"
-    shutil.copytree(REPO_MIGRATIONS, target)
+    target.mkdir()
+    shutil.copy(REPO_MIGRATIONS / FIRST, target / FIRST)
+    write_sum(target)
     return target
 
 

@@ -10,6 +10,7 @@ from devkit.embedded.d1 import D1Database
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO_MIGRATIONS = ROOT / "migrations"
+FIRST = "0001_initial_schema.sql"  # the tests' fixed starting point
 
 # Later migrations used across the tests: each adds something verify can see.
 ADD_LOCALE = "ALTER TABLE user_configs ADD COLUMN locale TEXT;\n"

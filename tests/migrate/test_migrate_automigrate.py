@@ -15,7 +15,17 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from migrate_helpers import ADD_LOCALE, ADD_NOTES, BROKEN, REPO_MIGRATIONS, ROOT, add_migration, ledger_names, query
+from migrate_helpers import (
+    ADD_LOCALE,
+    ADD_NOTES,
+    BROKEN,
+    FIRST,
+    REPO_MIGRATIONS,
+    ROOT,
+    add_migration,
+    ledger_names,
+    query,
+)
 
 from devkit.embedded.d1 import D1Database
 from devkit.embedded.env import Env, build_env
@@ -24,8 +34,6 @@ from devkit.embedded.workers_shim import Request
 from devkit.migrate import source
 from edgenotify.db import Database
 from edgenotify.migrations import _bundle, automigrate
-
-FIRST = "0001_initial_schema.sql"
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -146,7 +154,7 @@ def test_zero_queries_once_current(envs, tmp_path):
 def test_cron_event_migrates_too(envs, tmp_path):
     env = envs()
     assert asyncio.run(Runtime(env).scheduled("0 0 1 1 *")) == "ok"
-    assert ledger_names(db_file(tmp_path)) == [FIRST]
+    assert ledger_names(db_file(tmp_path)) == [f.name for f in source.load(REPO_MIGRATIONS)]
 
 
 def test_partial_database_gets_only_the_rest(envs, migrations, tmp_path, monkeypatch):
@@ -277,8 +285,9 @@ def test_isolate_memory_survives_the_sdks_per_request_wrappers(tmp_path):
 
     try:
         first, second, third = asyncio.run(requests())
-        assert first == [FIRST] and second == third == []
-        assert inner.calls == 2  # ledger read + the file, then nothing for the next two requests
+        names = [f.name for f in source.load(REPO_MIGRATIONS)]
+        assert first == names and second == third == []
+        assert inner.calls == 1 + len(names)  # ledger read + one batch per file, then nothing
     finally:
         automigrate.forget(_PerRequestWrapper(proxy))
         inner.close()

@@ -9,6 +9,7 @@ from migrate_helpers import (
     ADD_LOCALE,
     ADD_NOTES,
     BROKEN,
+    FIRST,
     REPO_MIGRATIONS,
     ROOT,
     add_migration,
@@ -19,8 +20,6 @@ from migrate_helpers import (
 
 from devkit.lint import sumfile
 from devkit.migrate.cli import main
-
-FIRST = "0001_initial_schema.sql"
 
 
 def _help(capsys, *argv: str) -> str:

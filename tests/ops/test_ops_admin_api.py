@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from edgenotify.clock import utcnow
 from edgenotify.db import Database
+from edgenotify.migrations import _bundle
 from edgenotify.ops import manifest as mf
 from edgenotify.scheduled import BACKUP_CRON, MAINTENANCE_CRON
 
@@ -126,7 +127,8 @@ def test_maintenance_over_http_and_its_runs(worker) -> None:
 def test_migrations_capacity_and_query_plan_routes(worker) -> None:
     client, admin = worker.client, _admin(worker)
     migrations = client.get("/admin/migrations", headers=admin).json()
-    assert migrations["applied"] == ["0001_initial_schema.sql"] and migrations["pending"] == []
+    bundled = [name for name, _ in _bundle.MIGRATIONS]
+    assert migrations["applied"] == bundled and migrations["pending"] == []
     assert migrations["current"] and migrations["ledger"][0]["sha256"] == migrations["files"][0]["sha256"]
 
     capacity = client.get("/admin/capacity", headers=admin, params={"days": 7})

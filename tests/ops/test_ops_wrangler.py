@@ -18,7 +18,7 @@ import pytest
 from ops_kit import seed, snapshot
 
 from edgenotify.db import Database
-from edgenotify.migrations import automigrate
+from edgenotify.migrations import _bundle, automigrate
 from edgenotify.ops import manifest as mf
 from edgenotify.ops.backup import run_backup
 from edgenotify.ops.restore import RestoreOptions, RestoreSource, restore
@@ -103,8 +103,8 @@ def test_a_wrangler_export_is_restored_by_ours(project: Path, target_env) -> Non
     first, full_snapshot, second, data_snapshot, applied_again = asyncio.run(run())
     source = snapshot(wrangler_db_file(project))
     assert first["status"] == "restored" and first["verification"]["basis"] == "file row counts"
-    assert first["verification"]["ok"] and first["file"]["migrations"] == ["0001_initial_schema.sql"]
+    assert first["verification"]["ok"] and first["file"]["migrations"] == [name for name, _ in _bundle.MIGRATIONS]
     assert full_snapshot == source
     assert second["status"] == "restored" and second["would"]["create"] == []
     assert data_snapshot == source  # counters replaced, not duplicated (the --no-schema file only INSERTs them)
-    assert applied_again == []  # the restored ledger says 0001 is applied: nothing runs twice
+    assert applied_again == []  # the restored ledger lists every file: nothing runs twice
