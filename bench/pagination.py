@@ -28,7 +28,7 @@ LIMIT = 50
 DEPTHS = (0.0, 0.5, 0.9)
 ORDER = "ORDER BY created_at DESC, id DESC"
 FIRST = f"SELECT {COLUMNS} FROM notification_logs {ORDER} LIMIT ?"
-KEYSET = f"SELECT {COLUMNS} FROM notification_logs WHERE (created_at, id) < (?, ?) {ORDER} LIMIT ?"
+KEYSET = f"SELECT {COLUMNS} FROM notification_logs WHERE (created_at, id) <= (?, ?) {ORDER} LIMIT ?"
 OFFSET = f"SELECT {COLUMNS} FROM notification_logs {ORDER} LIMIT ? OFFSET ?"
 
 
@@ -48,8 +48,8 @@ class Page:
 
 
 def _cursor(conn: sqlite3.Connection, sql: str, params: tuple, skip: int) -> tuple[str, int]:
-    """(created_at, id) of the last row before the page: what the previous page's cursor holds."""
-    row = conn.execute(f"SELECT created_at, id FROM ({sql} LIMIT 1 OFFSET ?)", (*params, skip - 1)).fetchone()
+    """(created_at, id) of the page's first row: what the previous page's cursor holds (the extra row it read)."""
+    row = conn.execute(f"SELECT created_at, id FROM ({sql} LIMIT 1 OFFSET ?)", (*params, skip)).fetchone()
     return row[0], row[1]
 
 
