@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from edgenotify.db.sqlsplit import split_sql
-from edgenotify.ops.sqlstream import StatementSplitter, split_top_level, values_tuples
+from edgenotify.db.sqlsplit import StatementSplitter, split_sql
+from edgenotify.ops.sqlstream import split_top_level, values_tuples
 
 SCRIPT = """-- header comment; with a semicolon
 PRAGMA defer_foreign_keys = TRUE;

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgenotify.ops.sqlstream import StatementSplitter
+from edgenotify.db.sqlsplit import StatementSplitter
 
 CHUNK_BYTES = 4 * 1024 * 1024
 INFLATE_SLICE = 1024 * 1024
