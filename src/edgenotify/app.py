@@ -1,6 +1,5 @@
 """The fetch handler: request id, dev auto-migration, routing, auth, and uniform JSON errors."""
 
-import re
 import traceback
 import uuid
 from typing import Any
@@ -8,17 +7,15 @@ from typing import Any
 from edgenotify.auth import authorize
 from edgenotify.context import Context
 from edgenotify.http.errors import ApiError
-from edgenotify.http.request import HttpRequest
+from edgenotify.http.request import REQUEST_ID_FORMAT, HttpRequest
 from edgenotify.http.response import HttpResponse, json_response
 from edgenotify.migrations.automigrate import MigrationFailed, ensure_migrated
 from edgenotify.routes import ROUTER
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-
 
 def _request_id(request: HttpRequest) -> str:
     given = request.header("x-request-id")
-    return given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+    return given if given and REQUEST_ID_FORMAT.match(given) else uuid.uuid4().hex
 
 
 def migration_error(exc: MigrationFailed) -> ApiError:

@@ -13,8 +13,6 @@ from itertools import chain
 from typing import Any
 
 MAX_BOUND_PARAMS = 100
-MAX_STATEMENT_BYTES = 100_000
-MAX_SAFE_INTEGER = 2**53 - 1
 # Pyodide sends an int as a JS number only when |v| < 2**53 - 1; from there on it becomes a BigInt,
 # which D1 refuses (seen on Miniflare: 2**53 - 1 -> "D1_TYPE_ERROR: Type 'bigint' not supported").
 MAX_BINDABLE_INTEGER = 2**53 - 2
@@ -29,10 +27,6 @@ class D1Error(Exception):
         super().__init__(message)
         self.message = message
         self.sql = sql
-
-    @property
-    def is_unique_violation(self) -> bool:
-        return "UNIQUE constraint failed" in self.message or "PRIMARY KEY" in self.message
 
 
 @dataclass(frozen=True)
@@ -59,14 +53,6 @@ class Result:
     @property
     def last_row_id(self) -> int:
         return int(self.meta.get("last_row_id") or 0)
-
-    @property
-    def rows_read(self) -> int:
-        return int(self.meta.get("rows_read") or 0)
-
-    @property
-    def rows_written(self) -> int:
-        return int(self.meta.get("rows_written") or 0)
 
 
 def bind_value(value: Any) -> Param:

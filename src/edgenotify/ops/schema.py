@@ -131,10 +131,6 @@ class TableSpec:
         cols = [quote_ident(c) for c in self.columns]
         return [self.explicit_rowid, *cols] if self.explicit_rowid else cols
 
-    @property
-    def value_types(self) -> list[str]:
-        return ["INTEGER", *self.decl_types] if self.explicit_rowid else list(self.decl_types)
-
 
 @dataclass
 class SchemaObject:
