@@ -12,6 +12,7 @@ from typing import Any
 
 from edgenotify.context import Context
 from edgenotify.migrations.automigrate import ensure_migrated
+from edgenotify.ops.records import FAILED
 
 Task = Callable[[Context], Awaitable[Any]]
 
@@ -45,5 +46,5 @@ async def handle_scheduled(cron: str, env: Any, ctx: Any) -> dict[str, Any]:
             outcomes[path] = await load_task(path)(context)
         except Exception as exc:
             print(f"cron {cron!r}: task {path} failed:\n{traceback.format_exc()}")
-            outcomes[path] = {"status": "failed", "error": str(exc)}
+            outcomes[path] = {"status": FAILED, "error": str(exc)}
     return outcomes
