@@ -89,7 +89,8 @@ _npm_ci() { # dir: install its committed lock unless node_modules already matche
   stamp="$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
   [ "$(cat "$dir/node_modules/.stamp" 2>/dev/null)" = "$stamp" ] && return 0
   local where="${dir#"$ROOT"}"
-  echo "setup: npm ci in ${where#/}/" >&2
+  where="${where#/}"
+  echo "setup: npm ci in ${where:-.}" >&2
   npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >&2
   echo "$stamp" >"$dir/node_modules/.stamp"
 }

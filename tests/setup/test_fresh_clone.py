@@ -71,7 +71,7 @@ def test_fresh_clone_sets_up_serves_and_stays_clean(tmp_path: Path) -> None:
     first = bash(project, SETUP, env)
     assert first.returncode == 0, first.stderr
     assert "setup: installing uv" in first.stderr and "rebuilding it" in first.stderr, first.stderr
-    assert "npm ci in tools/node/" in first.stderr and "npm ci in /" in first.stderr, first.stderr
+    assert "npm ci in tools/node\n" in first.stderr and "npm ci in .\n" in first.stderr, first.stderr
     second = bash(project, SETUP + " && python -c 'import pydantic; print(pydantic.VERSION)'", env)
     assert second.returncode == 0, second.stderr
     assert "setup:" not in second.stderr and second.stdout.strip() == "2.10.6", second.stderr
