@@ -64,10 +64,10 @@ async def handle_scheduled(cron: str, env: Any, ctx: Any) -> dict[str, Any]:
     context = Context.create(env, ctx)
     if context.settings.development:
         await ensure_migrated(env.DB)
+    outcomes: dict[str, Any] = {}
     paths = CRON_TASKS.get(cron, [])
     if not paths:
-        return {UNMATCHED_TASK: await _record_unmatched(context, cron)}
-    outcomes: dict[str, Any] = {}
+        outcomes[UNMATCHED_TASK] = await _record_unmatched(context, cron)
     for path in paths:
         try:
             outcomes[path] = await load_task(path)(context)

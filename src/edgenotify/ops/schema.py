@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from edgenotify.db import D1Error, Database
-from edgenotify.db.catalog import SchemaObject, Table, is_internal, quote_ident, read_catalog
+from edgenotify.db.catalog import INTERNAL_PREFIXES, SchemaObject, Table, quote_ident, read_catalog
 
 ROWID_ALIASES = ("rowid", "_rowid_", "oid")
 
@@ -42,6 +42,10 @@ def unquote_ident(token: str) -> str:
     if len(token) >= 2 and token[0] == "[" and token[-1] == "]":
         return token[1:-1]
     return token
+
+
+def is_internal(name: str) -> bool:  # the backup's own notion, a superset of what the catalog leaves out
+    return name.lower().startswith(INTERNAL_PREFIXES)
 
 
 def virtual_module(sql: str) -> tuple[str, str] | None:
@@ -220,7 +224,8 @@ async def inspect(db: Database) -> Schema:
     """The database's schema in two round trips (the catalog, a function probe)."""
     catalog = await read_catalog(db)
     shadow = {t.name for t in catalog.tables.values() if t.kind == "shadow"}
-    specs = [build_table(t) for t in catalog.tables.values() if t.kind != "shadow" and t.sql]
+    kept = [t for t in catalog.tables.values() if t.kind != "shadow" and t.sql and not is_internal(t.name)]
+    specs = [build_table(t) for t in kept]
     has_sequence = any(o.name == "sqlite_sequence" for o in catalog.objects)
     others = [
         o
