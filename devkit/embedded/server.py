@@ -14,14 +14,13 @@ Shutdown stops accepting, lets in-flight requests finish, then awaits ``waitUnti
 """
 
 import asyncio
-import time
 import traceback
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from devkit.embedded.runtime import Runtime
+from devkit.embedded.runtime import Invocation, Runtime
 from devkit.embedded.workers_shim import Request, Response
 
 MAX_LINE = 8 * 1024
@@ -139,6 +138,24 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
             raise HttpError(400, "truncated chunk") from None
 
 
+def invocation_line(invocation: Invocation) -> str:
+    """The dev server's line per invocation: what ran, how it ended, what it used of its limits."""
+    usage = invocation.usage
+    what = f'cron "{invocation.name}"' if invocation.kind == "scheduled" else invocation.name
+    parts = [
+        f"[embedded] {what} {invocation.outcome} {invocation.duration_ms:.1f}ms",
+        f"d1 {usage.d1_queries} (rows read {usage.rows_read}, written {usage.rows_written})",
+        f"kv {usage.kv_operations}",
+        f"subrequests {usage.subrequests} (fetch {usage.fetches})",
+        f"cpu {usage.cpu_ms:.1f}ms",
+    ]
+    if invocation.wait_until:
+        parts.append(f"waitUntil {invocation.wait_until}")
+    if invocation.refused:
+        parts.append(f"limit reached: {invocation.refused}")
+    return " | ".join(parts)
+
+
 def encode_response(status: int, headers: list[tuple[str, str]], body: bytes, keep_alive: bool, head: bool) -> bytes:
     try:
         reason = HTTPStatus(status).phrase
@@ -159,6 +176,8 @@ class EmbeddedServer:
 
     def __init__(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 8787, log: Any = print):
         self.runtime = runtime
+        if runtime.report is None:
+            runtime.report = self._report
         self.host = host
         self.port = port
         self.log = log
@@ -226,19 +245,17 @@ class EmbeddedServer:
                 return
 
     async def _respond(self, incoming: Incoming) -> tuple[int, list[tuple[str, str]], bytes]:
-        started = time.perf_counter()
         path = urlsplit(incoming.target).path
         try:
             if path in SCHEDULED_PATHS:
-                status, headers, body = await self._scheduled(path, incoming)
-            else:
-                status, headers, body = await self._fetch(incoming)
+                return await self._scheduled(path, incoming)
+            return await self._fetch(incoming)
         except Exception:
             self.log(f"[embedded] worker threw:\n{traceback.format_exc()}")
-            status, headers, body = 500, [("content-type", "text/plain")], b"Worker threw exception\n"
-        elapsed = (time.perf_counter() - started) * 1000
-        self.log(f"[embedded] {incoming.method} {incoming.target} {status} {elapsed:.1f}ms")
-        return status, headers, body
+            return 500, [("content-type", "text/plain")], b"Worker threw exception\n"
+
+    def _report(self, invocation: Invocation) -> None:
+        self.log(invocation_line(invocation))
 
     async def _fetch(self, incoming: Incoming) -> tuple[int, list[tuple[str, str]], bytes]:
         host = incoming.header("host") or f"{self.host}:{self.port}"
