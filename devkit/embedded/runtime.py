@@ -58,9 +58,9 @@ class Invocation:
 
 
 def request_name(request: workers_shim.Request) -> str:
-    """``METHOD /path?query`` of a request, for the invocation line."""
+    """``METHOD /path?query`` of a request, for the invocation line (the method as sent, even one the SDK lacks)."""
     url = urlsplit(request.url)
-    return f"{request.method_name} {url.path}{'?' + url.query if url.query else ''}"
+    return f"{request._method} {url.path}{'?' + url.query if url.query else ''}"
 
 
 def exceeded_cpu_response() -> workers_shim.Response:

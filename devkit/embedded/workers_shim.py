@@ -97,11 +97,6 @@ class Request(_Body):
         return self._url
 
     @property
-    def method_name(self) -> str:
-        """The method as received (the embedded runtime's logs; not part of the SDK)."""
-        return self._method
-
-    @property
     def method(self) -> HTTPMethod:
         return HTTPMethod[self._method]  # the SDK does the same: unknown methods raise KeyError
 

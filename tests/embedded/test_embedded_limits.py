@@ -286,12 +286,13 @@ def test_cpu_limit_stops_the_invocation_and_its_wait_until_work(runtime: Runtime
 
     async def work(ctx: Any) -> None:
         ctx.waitUntil(later())
-        burn_cpu(600)  # over LIMIT_CPU_MS=500, in one step (no await): caught at the next call
+        burn_cpu(60)  # over the 50 ms, in one step (no await): caught at the next call
         try:
             await Database(runtime.env.DB).all("SELECT 1")
         except Exception:  # a worker's catch-all does not see it: the invocation is over
             ran.append("handler")
 
+    runtime.limits = replace(runtime.limits, cpu_ms=50)
     with pytest.raises(CpuLimitExceeded, match=CPU_EXCEEDED):
         asyncio.run(runtime.invoke("burn", work))
     report = runtime.reports[-1]  # type: ignore[attr-defined]
