@@ -56,6 +56,23 @@ class Invocation:
     refused: str | None  # the limit that refused a call, if any
     wait_until: int  # waitUntil tasks it scheduled
 
+    def line(self) -> str:
+        """The dev server's line for it: what ran, how it ended, what it used of its limits."""
+        usage = self.usage
+        what = f'cron "{self.name}"' if self.kind == "scheduled" else self.name
+        parts = [
+            f"[embedded] {what} {self.outcome} {self.duration_ms:.1f}ms",
+            f"d1 {usage.d1_queries} (rows read {usage.rows_read}, written {usage.rows_written})",
+            f"kv {usage.kv_operations}",
+            f"subrequests {usage.subrequests} (fetch {usage.fetches})",
+            f"cpu {usage.cpu_ms:.1f}ms",
+        ]
+        if self.wait_until:
+            parts.append(f"waitUntil {self.wait_until}")
+        if self.refused:
+            parts.append(f"limit reached: {self.refused}")
+        return " | ".join(parts)
+
 
 def request_name(request: workers_shim.Request) -> str:
     """``METHOD /path?query`` of a request, for the invocation line (the method as sent, even one the SDK lacks)."""

@@ -4,7 +4,7 @@ Stdlib asyncio only. Keep-alive by default (HTTP/1.1), ``Connection: close`` hon
 ``Content-Length`` and chunked request bodies; malformed requests get a 4xx JSON answer, never
 a hang (``http1.py``): 30 s for a request head, a body that stalls for 2 s before its announced
 length is a 400, 5 s idle keep-alive. A Worker exception is a 500 JSON ``worker_threw``.
-One line per invocation (``invocation_line``): what ran, its outcome, what it used.
+One line per invocation (``Invocation.line``): what ran, its outcome, what it used.
 
 Cron triggers as wrangler serves them: ``/cdn-cgi/handler/scheduled`` and
 ``/cdn-cgi/local/scheduled`` answer the event outcome (``ok`` 200, else 500, like Miniflare),
@@ -31,24 +31,6 @@ SCHEDULED_PATHS = ("/cdn-cgi/handler/scheduled", "/cdn-cgi/local/scheduled", "/_
 JSON = [("content-type", "application/json")]
 # The edge answers an uncaught exception with its error 1101 page; here the same fact, as JSON.
 WORKER_THREW = json.dumps({"error": {"code": "worker_threw", "message": "Worker threw exception"}}).encode()
-
-
-def invocation_line(invocation: Invocation) -> str:
-    """The dev server's line per invocation: what ran, how it ended, what it used of its limits."""
-    usage = invocation.usage
-    what = f'cron "{invocation.name}"' if invocation.kind == "scheduled" else invocation.name
-    parts = [
-        f"[embedded] {what} {invocation.outcome} {invocation.duration_ms:.1f}ms",
-        f"d1 {usage.d1_queries} (rows read {usage.rows_read}, written {usage.rows_written})",
-        f"kv {usage.kv_operations}",
-        f"subrequests {usage.subrequests} (fetch {usage.fetches})",
-        f"cpu {usage.cpu_ms:.1f}ms",
-    ]
-    if invocation.wait_until:
-        parts.append(f"waitUntil {invocation.wait_until}")
-    if invocation.refused:
-        parts.append(f"limit reached: {invocation.refused}")
-    return " | ".join(parts)
 
 
 class EmbeddedServer:
@@ -135,7 +117,7 @@ class EmbeddedServer:
             return 500, JSON, WORKER_THREW
 
     def _report(self, invocation: Invocation) -> None:
-        self.log(invocation_line(invocation))
+        self.log(invocation.line())
 
     async def _fetch(self, incoming: Incoming) -> tuple[int, list[tuple[str, str]], bytes]:
         host = incoming.header("host") or f"{self.host}:{self.port}"
