@@ -12,14 +12,17 @@ pays the import cost of the backup code and vice versa. Each task is
 """
 
 import importlib
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from edgenotify import usage
 from edgenotify._crons import DECLARED_CRONS
 from edgenotify.clock import now_iso
 from edgenotify.context import Context
 from edgenotify.migrations.automigrate import ensure_migrated
+from edgenotify.observability import log_invocation
 from edgenotify.ops.records import FAILED, record
 
 Task = Callable[[Context], Awaitable[Any]]
@@ -60,7 +63,22 @@ async def _record_unmatched(context: Context, cron: str) -> dict[str, Any]:
 
 
 async def handle_scheduled(cron: str, env: Any, ctx: Any) -> dict[str, Any]:
-    """Run every task of ``cron``; one failing task never stops the others."""
+    """Run every task of ``cron`` (one failing task never stops the others), then log the event's line."""
+    started = time.perf_counter()
+    used, token = usage.start()
+    try:
+        outcomes = await _run_tasks(cron, env, ctx)
+    finally:
+        usage.stop(token)
+    failed = [
+        path for path, outcome in outcomes.items() if isinstance(outcome, dict) and outcome.get("status") == FAILED
+    ]
+    status = "failed" if failed else "ok"
+    log_invocation("cron", used, started, cron=cron, status=status, failed_tasks=failed or None)
+    return outcomes
+
+
+async def _run_tasks(cron: str, env: Any, ctx: Any) -> dict[str, Any]:
     context = Context.create(env, ctx)
     if context.settings.development:
         await ensure_migrated(env.DB)
