@@ -13,7 +13,6 @@ generated database with and without them:
   and median time on each variant, and D1's ``rows_read`` through Miniflare.
 """
 
-import asyncio
 import sqlite3
 import statistics
 import tempfile
@@ -22,7 +21,6 @@ from pathlib import Path
 
 from bench import datagen, miniflare, roundtrips
 from bench.options import Options, say
-from bench.receiver import Receiver
 from bench.report import Target, fmt, table
 from edgenotify.clock import iso
 from edgenotify.db import Query
@@ -135,15 +133,7 @@ def d1_rows_read(files: dict[str, Path], queries: dict[str, Query], work: Path) 
 
 def send_writes(db_file: Path, work: Path) -> tuple[dict[tuple[str, str], tuple[int, int]], str]:
     """D1 rows written by each recorded send (request, after response) on each variant."""
-
-    async def go() -> tuple[list[roundtrips.Op], Path]:
-        receiver = await Receiver().start()
-        try:
-            return await roundtrips.run_ops(work / "ops", db_file, receiver)
-        finally:
-            await receiver.stop()
-
-    ops, snapshot = asyncio.run(go())
+    ops, snapshot = roundtrips.recorded_ops(work / "ops", db_file)
     sends = [op for op in ops if op.label.startswith("send") and "replay" not in op.label]
     out: dict[tuple[str, str], tuple[int, int]] = {}
     for v in VARIANTS:

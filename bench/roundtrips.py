@@ -171,22 +171,27 @@ def replay(ops: list[Op], snapshot: Path, work: Path) -> str:
     return ""
 
 
+def recorded_ops(work: Path, db_file: Path) -> tuple[list[Op], Path]:
+    """The operations run against a loopback receiver: what each sent to D1, and the snapshot before them."""
+
+    async def go() -> tuple[list[Op], Path]:
+        receiver = await Receiver().start()
+        try:
+            return await run_ops(work, db_file, receiver)
+        finally:
+            await receiver.stop()
+
+    return asyncio.run(go())
+
+
 def run(opts: Options) -> str:
     rows = opts.sizes([100_000], [300])[-1]
     say(f"roundtrips: preparing {rows:,} rows")
     db_file = datagen.cached(rows, opts.out)
     with tempfile.TemporaryDirectory(dir=opts.work(NAME)) as tmp:
         work = Path(tmp)
-
-        async def go() -> tuple[list[Op], Path]:
-            receiver = await Receiver().start()
-            try:
-                return await run_ops(work, db_file, receiver)
-            finally:
-                await receiver.stop()
-
         say("roundtrips: running the operations in the embedded runtime")
-        ops, snapshot = asyncio.run(go())
+        ops, snapshot = recorded_ops(work, db_file)
         note = "Miniflare replay skipped in smoke mode."
         if not opts.smoke:
             say("roundtrips: replaying the recorded calls through Miniflare's D1")
