@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
+from devkit.embedded import workers_shim
+from devkit.embedded.context import ExecutionContext
 from devkit.embedded.env import build_env
 from edgenotify.migrations import automigrate
-from tests.contract import contracts
+from tests.contract import contracts, receivers
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = list(contracts.load())
@@ -41,13 +43,30 @@ def pyodide_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return data
 
 
+class EmbeddedPlatform:
+    """The contracts' platform on CPython: the embedded runtime's ExecutionContext, our own receivers."""
+
+    def __init__(self, urls: dict[str, str]):
+        self.receivers = urls
+
+    def execution_context(self) -> ExecutionContext:
+        return ExecutionContext()
+
+    async def settle(self, ctx: ExecutionContext) -> None:
+        await ctx.drain()
+
+
 @pytest.fixture(scope="module")
 def embedded_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     state = tmp_path_factory.mktemp("embedded-contracts")
-    env = build_env(state / "state", dev_vars_path=state / "no.dev.vars")  # vars as wrangler.toml says
+    workers_shim.install()  # `import workers` and the JS globals, as the embedded server has them
+    # vars as wrangler.toml says, secrets as the parity harness sets them
+    env = build_env(state / "state", dev_vars_path=state / "no.dev.vars", overrides=contracts.CONTRACT_SECRETS)
+    urls, stop = receivers.start()
     try:
-        results = asyncio.run(contracts.run_all(env))
+        results = asyncio.run(contracts.run_all(env, platform=EmbeddedPlatform(urls)))
     finally:
+        stop()
         automigrate.forget(env.DB)
         env.close()
     return {r["name"]: r for r in results}
