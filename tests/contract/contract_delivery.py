@@ -8,6 +8,10 @@ both ended by the attempt's total deadline.
 
 from typing import Any
 
+from edgenotify.context import Context
+from edgenotify.db import Query
+from edgenotify.migrations import automigrate
+from edgenotify.notify import configs, retry
 from edgenotify.notify.delivery import dispatch
 from edgenotify.notify.delivery.dispatch import Delivery
 from edgenotify.notify.delivery.outcome import Message
@@ -78,3 +82,77 @@ async def delivery_attempts_have_one_total_deadline(env: Any) -> Any:
     for result in (silent, trickle):
         assert not result["ok"] and result["error"].startswith("timeout after 1s ("), result
     return {name: [r["ok"], r["error"].split(" (")[0]] for name, r in (("silent", silent), ("trickle", trickle))}
+
+
+class _DevEnv:
+    """The real env as a development worker sees it (loopback receivers allowed), 1 s delivery timeout."""
+
+    def __init__(self, env: Any):
+        self._env = env
+        self.ENVIRONMENT = "development"
+        self.DELIVERY_TIMEOUT_SECONDS = "1"
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._env, name)
+
+
+_INSERT = (
+    "INSERT INTO notification_logs (message_id, user_id, channel_type, subject, content, status, retry_count,"
+    " next_attempt_at, created_at) VALUES (?, ?, 'webhook', 'Hi', ?, 'pending', ?, ?, '2026-12-01T00:00:00.000Z')"
+)
+
+
+@contract
+async def delivery_outcomes_recorded_and_retried(env: Any) -> Any:
+    """Outcomes land in ONE batch guarded by the lease; the retry cron claims what is due and delivers it."""
+    context = Context.create(_DevEnv(env), None)
+    await automigrate.apply_pending(context.db, automigrate.bundled_files())
+    user = "contract-dispatch-user"
+    await context.db.batch(
+        [
+            Query.of("DELETE FROM notification_logs WHERE user_id = ?", user),
+            Query.of("DELETE FROM user_stats WHERE user_id = ?", user),
+        ]
+    )
+    urls = platform().receivers
+    lease = "2026-12-01T00:03:00.000Z"
+    rows = [
+        ("d-ok", 0, lease),
+        ("d-busy", 0, lease),
+        ("d-refused", 0, lease),
+        ("d-stale", 0, "another-lease"),
+        ("d-last", 4, lease),
+    ]
+    await context.db.batch([Query.of(_INSERT, mid, user, f"content {mid}", n, at) for mid, n, at in rows])
+    hook = {"url": urls["webhook"] + "/hook", "secret": WEBHOOK_SECRET}
+    configs_by_row = {
+        "d-ok": hook,
+        "d-busy": {"url": urls["busy"] + "/hook"},
+        "d-refused": {"url": "https://10.0.0.1/hook"},
+        "d-stale": hook,
+        "d-last": {"url": urls["busy"] + "/hook"},
+    }
+    deliveries = [
+        Delivery(Message(mid, user, "webhook", "Hi", f"content {mid}"), configs_by_row[mid], lease, n)
+        for mid, n, _ in rows
+    ]
+    summary = await dispatch.deliver_and_record(context, deliveries)
+    # A row whose first delivery was never recorded: due now, the cron must pick it up.
+    await configs.save_config(context, user, "webhook", hook, True)
+    await context.db.run(_INSERT, "d-due", user, "content d-due", 0, "2000-01-01T00:00:00.000Z")
+    cron = await retry.retry_due(context)
+    states = await context.db.all(
+        "SELECT message_id, status, retry_count, error, next_attempt_at IS NOT NULL AS leased FROM notification_logs"
+        " WHERE user_id = ? ORDER BY message_id",
+        user,
+    )
+    counters = await context.db.first("SELECT success_count, failed_count FROM user_stats WHERE user_id = ?", user)
+    by_id = {row["message_id"]: row for row in states}
+    assert by_id["d-ok"]["status"] == "success" and by_id["d-due"]["status"] == "success", states
+    assert by_id["d-stale"]["status"] == "pending" and by_id["d-last"]["status"] == "failed", states
+    return {
+        "summary": summary.as_dict(),
+        "cron": [cron["status"], cron["claimed"] >= 1],
+        "rows": states,
+        "counters": counters,
+    }

@@ -40,6 +40,7 @@ CONTRACT_MODULES = (
     "tests.contract.contract_notify",
     "tests.contract.contract_ops",
     "tests.contract.contract_crypto",
+    "tests.contract.contract_policy",
     "tests.contract.contract_http",
     "tests.contract.contract_delivery",
 )
