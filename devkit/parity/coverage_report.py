@@ -13,7 +13,7 @@ def share(ran: int, lines: int) -> float:
 
 
 def totals(modules: dict[str, Any]) -> tuple[int, int]:
-    counted = [m for m in modules.values() if not m["left_out"]]
+    counted = [m for m in modules.values() if not m["excluded"]]
     return sum(m["ran"] for m in counted), sum(m["lines"] for m in counted)
 
 
@@ -23,7 +23,7 @@ def is_required(name: str) -> bool:
 
 def required(modules: dict[str, Any]) -> dict[str, float]:
     """Share per required module (every module under a required folder counts on its own)."""
-    counted = {name: m for name, m in modules.items() if not m["left_out"] and m["lines"]}
+    counted = {name: m for name, m in modules.items() if not m["excluded"] and m["lines"]}
     return {name: share(m["ran"], m["lines"]) for name, m in counted.items() if is_required(name)}
 
 
@@ -43,12 +43,13 @@ def render(modules: dict[str, Any]) -> str:
     out = [f"Pyodide line coverage of src/: {overall:.1f} % ({ran} of {lines} lines; target {OVERALL_TARGET:g} %)"]
     out.append(f"{'module':<52} {'lines':>6} {'ran':>6} {'share':>7}  missed lines")
     for name, m in modules.items():
-        if m["left_out"]:
+        if m["excluded"]:
             continue
         part = share(m["ran"], m["lines"])
         out.append(f"{name:<52} {m['lines']:>6} {m['ran']:>6} {part:>6.1f}%  {_ranges(m['missed'])[:60]}")
-    left = [name for name, m in modules.items() if m["left_out"]]
-    out.append(f"left out (need pydantic, not counted): {', '.join(left)}")
+    for reason, why in (("pydantic", "need pydantic, left out on Pyodide"), ("cpython", "CPython only")):
+        names = [name for name, m in modules.items() if m["excluded"] == reason]
+        out.append(f"not counted ({why}): {', '.join(names)}")
     below = {n: v for n, v in required(modules).items() if v < MODULE_TARGET}
     out.append(f"required modules under {MODULE_TARGET:g} %: {below or 'none'}")
     return "\n".join(out)

@@ -194,7 +194,8 @@ function pythonEnv(env) {
 
 function report(results) {
   for (const r of results) {
-    const line = `${r.ok ? "PASS" : "FAIL"} ${r.name} (${r.ms} ms)`;
+    const cost = r.cpu_ms === undefined ? "" : `, CPU ${r.cpu_ms} ms, wasm heap ${r.heap_mb} MB`;
+    const line = `${r.ok ? "PASS" : "FAIL"} ${r.name} (${r.ms} ms${cost})`;
     console.log(r.ok ? line : `${line}\n    ${String(r.error).split("\n").join("\n    ")}`);
   }
   const passed = results.filter((r) => r.ok).length;

@@ -15,10 +15,11 @@ from edgenotify.notify import configs, retry
 from edgenotify.notify.delivery import dispatch
 from edgenotify.notify.delivery.dispatch import Delivery
 from edgenotify.notify.delivery.outcome import Message
-from edgenotify.notify.delivery.transport import make_client
+from edgenotify.notify.delivery.transport import DeadlineExceeded, attempt_deadline, make_client
 from tests.contract.contracts import contract, platform
 
 TIMEOUT_SECONDS = 1.0
+CLOSED_PORT_URL = "http://127.0.0.1:9/hook"  # the discard port: nothing listens there
 WEBHOOK_SECRET = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"  # the receivers' (tests/contract/receivers.py)
 WRONG_WEBHOOK_SECRET = "whsec_OTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="
 TELEGRAM_TOKEN = "123456:contract-token"
@@ -79,9 +80,19 @@ async def delivery_attempts_have_one_total_deadline(env: Any) -> Any:
     urls = platform().receivers
     silent = await _deliver("webhook", {"url": urls["hanging"] + "/hook"}, 9)
     trickle = await _deliver("webhook", {"url": urls["drip"] + "/hook"}, 10)
+    closed = await _deliver("webhook", {"url": CLOSED_PORT_URL}, 11)
     for result in (silent, trickle):
         assert not result["ok"] and result["error"].startswith("timeout after 1s ("), result
-    return {name: [r["ok"], r["error"].split(" (")[0]] for name, r in (("silent", silent), ("trickle", trickle))}
+    assert closed["error"].startswith("network error: ConnectError: "), closed
+    # A deadline shorter than the client's timeouts cancels the request itself (on Pyodide: aborts the fetch).
+    async with make_client(30.0) as client:
+        try:
+            async with attempt_deadline(0.5):
+                await client.post(urls["hanging"] + "/hook", content=b"{}")
+        except DeadlineExceeded as exc:
+            cancelled = str(exc)
+    timeouts = {name: [r["ok"], r["error"].split(" (")[0]] for name, r in (("silent", silent), ("trickle", trickle))}
+    return {**timeouts, "closed_port": closed["error"].split(": ")[:2], "cancelled": cancelled}
 
 
 class _DevEnv:
