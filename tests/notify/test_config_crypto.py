@@ -103,3 +103,11 @@ def test_webhook_secret_format():
     for bad in ["nope", "whsec_***", "whsec_" + base64.b64encode(b"k" * 10).decode()]:
         with pytest.raises(ValueError):
             parse_webhook_secret(bad)
+
+
+def test_a_web_api_the_embedded_runtime_does_not_provide_is_a_clear_error():
+    from edgenotify import webapi
+
+    with pytest.raises(RuntimeError, match="does not exist under CPython"):
+        webapi.web_global("SomethingElse")
+    assert webapi.to_js({"a": b"x"}) == {"a": b"x"}  # CPython: arguments pass unchanged
