@@ -167,3 +167,24 @@ async def delivery_outcomes_recorded_and_retried(env: Any) -> Any:
         "rows": states,
         "counters": counters,
     }
+
+
+@contract
+async def delivery_transport_keeps_repeated_headers(env: Any) -> Any:
+    """Repeated headers survive both ways: ``fetch`` joins repeats into one ``a, b`` value as the Fetch
+    standard says (httpx on CPython keeps separate lines), so values are compared joined; ``set-cookie``
+    stays separate on both."""
+    url = platform().receivers["headers"] + "/hook"
+    async with make_client(TIMEOUT_SECONDS) as client:
+        async with attempt_deadline(TIMEOUT_SECONDS):
+            response = await client.post(url, content=b"{}", headers=[("x-multi", "a"), ("x-multi", "b")])
+    sent = response.json()["x-multi"]
+    seen = {
+        "status": response.status_code,
+        "sent": ", ".join(sent),
+        "answered": ", ".join(response.headers.get_list("x-multi")),
+        "cookies": response.headers.get_list("set-cookie"),
+        "content_type": response.headers["content-type"],
+    }
+    assert seen["sent"] == "a, b" and seen["answered"] == "1, 2" and seen["cookies"] == ["a=1", "b=2"], seen
+    return seen

@@ -7,6 +7,7 @@ runtimes see the same answers. The webhook, Telegram and Lark receivers are the 
 ``sign`` and answer as the real services do when a check fails.
 """
 
+import json
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
@@ -42,6 +43,23 @@ class DripReceiver(Receiver):
             pass  # the client gave up: what the deadline is for
 
 
+class HeadersReceiver(Receiver):
+    """Answers with the request's ``x-multi`` values (as received) in the body and repeated headers of its
+    own: two ``x-multi`` and two ``set-cookie`` lines."""
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("content-length") or 0)
+        handler.rfile.read(length)
+        body = json.dumps({"x-multi": handler.headers.get_all("x-multi") or []}).encode()
+        handler.send_response(200)
+        handler.send_header("content-type", "application/json")
+        handler.send_header("content-length", str(len(body)))
+        for name, value in (("x-multi", "1"), ("x-multi", "2"), ("set-cookie", "a=1"), ("set-cookie", "b=2")):
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(body)
+
+
 def start() -> tuple[dict[str, str], Callable[[], None]]:
     """Start every receiver; returns ``{name: url}`` and a function that stops them all."""
     limited = TelegramReceiver(TELEGRAM_TOKEN)
@@ -62,6 +80,7 @@ def start() -> tuple[dict[str, str], Callable[[], None]]:
         "busy": busy,
         "hanging": hanging,
         "drip": DripReceiver(),
+        "headers": HeadersReceiver(),
     }
     urls = {name: receiver.base_url for name, receiver in receivers.items()}
 
