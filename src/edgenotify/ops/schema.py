@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from edgenotify.db import D1Error, Database, Query
 
 INTERNAL_PREFIXES = ("sqlite_", "_cf_")
+# Tables describing this database instance, not its data: the job checkpoints (and the restore
+# marker) must survive a restore of older data, so backups never carry them and restores never touch them.
+INSTANCE_TABLES = ("ops_jobs",)
 ROWID_ALIASES = ("rowid", "_rowid_", "oid")
 
 # Table kinds. Rows are dumped for "table", "fts5" (own content) and "rtree"; an external-content
@@ -49,7 +52,8 @@ def unquote_ident(token: str) -> str:
 
 
 def is_internal(name: str) -> bool:
-    return name.lower().startswith(INTERNAL_PREFIXES)
+    """SQLite's and D1's own objects, and this instance's job tables: never backed up or restored."""
+    return name.lower().startswith(INTERNAL_PREFIXES) or name.lower() in INSTANCE_TABLES
 
 
 def virtual_module(sql: str) -> tuple[str, str] | None:
