@@ -40,6 +40,7 @@ class Budget:
     _r0: int = 0
     _t0: float = 0.0
     rows_done: int = 0
+    hard_queries: int = 0  # the invocation's whole limit left at the start (not just SHARE of it)
     _unit_cost: float = field(default=0.0)
 
     @classmethod
@@ -56,6 +57,7 @@ class Budget:
             db=db,
             bucket=bucket,
             clock=clock,
+            hard_queries=limits.d1_queries - db.round_trips,
         )
         budget._q0, budget._r0, budget._t0 = db.round_trips, bucket.calls, clock()
         return budget
@@ -64,7 +66,7 @@ class Budget:
     def unlimited(cls, db: Database, bucket: Bucket) -> "Budget":
         """For one-shot runs outside a Worker invocation (a local CLI on a file, benchmarks)."""
         big = 1 << 60
-        return cls(big, big, float(big), big, db, bucket, _q0=db.round_trips, _r0=bucket.calls)
+        return cls(big, big, float(big), big, db, bucket, hard_queries=big, _q0=db.round_trips, _r0=bucket.calls)
 
     @property
     def queries_left(self) -> int:
@@ -90,6 +92,11 @@ class Budget:
             and self.elapsed + 2 * self._unit_cost <= self.seconds
             and self.rows_done + rows <= self.rows
         )
+
+    def allows_one(self, queries: int) -> bool:
+        """For a step's FIRST unit, which must happen for the job to progress: it may use the margin
+        beyond SHARE, never the last queries of the invocation's limit."""
+        return self.hard_queries - (self.db.round_trips - self._q0) >= queries + 2
 
     def usage(self) -> dict[str, float]:
         return {

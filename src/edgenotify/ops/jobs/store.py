@@ -7,6 +7,7 @@ says exactly what is done.
 """
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +131,15 @@ def save_query(job: Job) -> Query:
 
 async def save(db: Database, job: Job) -> None:
     await db.execute(save_query(job))
+
+
+def saver(db: Database) -> Callable[[Job], Awaitable[None]]:
+    """``save`` bound to ``db``, for engines that checkpoint with a separate query."""
+
+    async def save_job(job: Job) -> None:
+        await save(db, job)
+
+    return save_job
 
 
 async def get(db: Database, job_id: str) -> Job | None:
