@@ -11,8 +11,10 @@ from edgenotify.http.errors import ApiError
 from edgenotify.http.request import HttpRequest
 from edgenotify.http.response import HttpResponse, json_response
 from edgenotify.migrations.automigrate import MigrationFailed, ensure_migrated
+from edgenotify.ops.jobs import marker
 from edgenotify.routes import ROUTER
 
+RETRY_LATER = {"retry-after": "60"}
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
@@ -49,5 +51,7 @@ async def _dispatch(request: HttpRequest, env: Any, ctx: Any) -> HttpResponse:
             await ensure_migrated(env.DB)
         except MigrationFailed as exc:
             raise migration_error(exc) from exc
+    if route.role == "client" and await marker.cached(context.db):
+        raise ApiError(503, "restore_in_progress", "a restore is replacing the data; retry later", headers=RETRY_LATER)
     request.path_params = params
     return await route.handler(context)

@@ -15,8 +15,8 @@ from typing import Any
 from edgenotify.db import D1Error, Database
 from edgenotify.migrations.automigrate import _identity
 
-TTL_SECONDS = 5.0
-QUIESCE_SECONDS = 60.0
+TTL_SECONDS = 30.0
+QUIESCE_SECONDS = 90.0
 _cache: dict[Any, tuple[float, str | None]] = {}
 
 
