@@ -102,7 +102,9 @@ def snapshot(path: Path) -> dict[str, Any]:
         shadow = {r[1] for r in conn.execute("PRAGMA table_list") if r[2] == "shadow"}
         schema = sorted(
             (t, n, s)
-            for t, n, s, tbl in conn.execute("SELECT type, name, sql, tbl_name FROM sqlite_master WHERE sql IS NOT NULL")
+            for t, n, s, tbl in conn.execute(
+                "SELECT type, name, sql, tbl_name FROM sqlite_master WHERE sql IS NOT NULL"
+            )
             if not n.startswith(("sqlite_", "_cf_")) and n not in shadow and tbl not in INSTANCE_TABLES
         )
         out: dict[str, Any] = {"schema": schema}

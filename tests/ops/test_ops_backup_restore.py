@@ -4,7 +4,6 @@ import asyncio
 import copy
 import gzip
 import hashlib
-import json
 import re
 
 import pytest

@@ -72,14 +72,19 @@ async def _refuse_during_restore(db: Database) -> None:
 # -- backups ---------------------------------------------------------------------------------
 
 
-async def start_backup(context: Context, trigger: str = "api", progress: Progress | None = None) -> Job:
+async def start_backup(
+    context: Context,
+    trigger: str = "api",
+    progress: Progress | None = None,
+    options: backup_job.BackupOptions | None = None,
+) -> Job:
     """Start a backup job and run its first step in this invocation."""
     db = context.db
     await _refuse_during_restore(db)
     running = await store.running(db, BACKUP)
     if running:
         raise JobError(CONFLICT, "backup_running", f"backup job {running[0].id} is running; continue it instead")
-    job = backup_job.new_job(mf.new_backup_id(utcnow()), trigger, database_name(context.env))
+    job = backup_job.new_job(mf.new_backup_id(utcnow()), trigger, database_name(context.env), options)
     await db.execute(store.insert_query(job))
     await audit.record(db, job, "start", {}, context.actor, _request_id(context))
     return await _advance(context, job, progress)

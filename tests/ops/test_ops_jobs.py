@@ -1,0 +1,150 @@
+"""Backup and restore as jobs across many invocations, under lowered limits, with kills anywhere.
+
+Limits: ``LIMIT_D1_QUERIES=20`` and ``LIMIT_CPU_MS=500`` in the worker's env, so each step gets a
+budget of 10 queries and 250 ms; every step's D1 calls are counted through the facade and must stay
+under the limit. Kills: ``jobs_kit.Killer`` (fault injection around the real bindings) ends a step
+at its N-th D1 or R2 call, before or after the call, as a runtime limit would; the next invocation
+continues from the checkpoint. At the end the data must be exact: per-table digests, the object's
+chunk digests, the restored database read back by plain sqlite3.
+"""
+
+import asyncio
+import gzip
+import hashlib
+import itertools
+
+from jobs_kit import Invocation, Killed, Killer
+from ops_kit import seed, snapshot
+
+from edgenotify.db import Database, Query
+from edgenotify.migrations import automigrate
+from edgenotify.ops import manifest as mf
+from edgenotify.ops.dump import digest_table
+from edgenotify.ops.jobs import store, usecases
+from edgenotify.ops.jobs.backup import BackupOptions
+from edgenotify.ops.schema import inspect
+
+PART = 5 * 1024 * 1024
+
+
+async def _fill(env) -> None:
+    """Every value kind (ops_kit.seed), 1,500 log rows, and ~5.6 MB of incompressible BLOBs (multipart)."""
+    db = Database(env.DB)
+    await seed(db, env.DB)
+    insert = "INSERT INTO notification_logs (message_id, user_id, channel_type, status, content, created_at) "
+    await db.batch(
+        [
+            Query.of(
+                insert + "VALUES (?, ?, ?, ?, ?, ?)",
+                f"m{i}",
+                f"u{i % 7}",
+                "webhook",
+                "success",
+                "x" * (i % 300),
+                "2026-01-01T00:00:00.000Z",
+            )
+            for i in range(2, 1500)
+        ]
+    )
+    await db.run("CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB)")
+    await db.batch([Query("INSERT INTO blobs (data) VALUES (randomblob(45000))") for _ in range(125)])
+
+
+def _kill_plan():
+    """Kill points for successive steps: call 1, 2, 3, ... of the step, alternately before and after."""
+    return itertools.cycle([(n, mode) for n in range(1, 13) for mode in ("before", "after")])
+
+
+async def _drive(env, job_id: str, kills, killed: list[int], calls: list[tuple[int, int]]) -> store.Job:
+    """Continue the job until it ends: each step first runs once with a kill, then once without."""
+    while True:
+        job = await store.get(Database(env.DB), job_id)
+        assert job is not None and job.failures == 0, job and job.last_error
+        if not job.running:
+            return job
+        at, mode = next(kills)
+        killer = Killer(at, mode)
+        try:
+            await usecases.continue_job(Invocation(env, killer).context(), job_id)
+        except Killed:
+            killed.append(at)
+        clean = Killer()
+        invocation = Invocation(env, clean)
+        await usecases.continue_job(invocation.context(), job_id)
+        calls.append((clean.d1, clean.r2))
+
+
+def _digests(path_env) -> dict[str, tuple[int, str]]:
+    async def run():
+        db = Database(path_env.DB)
+        schema = await inspect(db)
+        out = {}
+        for spec in schema.tables:
+            if spec.dumps_rows and spec.name != "audit_logs":
+                d = await digest_table(db, spec, schema.negative_zero)
+                out[spec.name] = (d.rows, d.sha256)
+        return out
+
+    return asyncio.run(run())
+
+
+def test_backup_and_restore_complete_across_invocations_with_kills_anywhere(limited_envs) -> None:
+    source, target = limited_envs
+    asyncio.run(_fill(source))
+    backup_kills: list[int] = []
+    backup_calls: list[tuple[int, int]] = []
+    restore_kills: list[int] = []
+    restore_calls: list[tuple[int, int]] = []
+
+    async def backup() -> tuple[store.Job, dict]:
+        first = Killer()
+        job = await usecases.start_backup(
+            Invocation(source, first).context(), "test", options=BackupOptions(part_size=PART, page_rows=100)
+        )
+        backup_calls.append((first.d1, first.r2))
+        job = await _drive(source, job.id, _kill_plan(), backup_kills, backup_calls)
+        manifest = mf.parse(await (await source.BACKUPS.get(mf.manifest_key(job.id))).bytes())
+        return job, manifest
+
+    job, manifest = asyncio.run(backup())
+    assert job.status == "complete" and manifest["steps"] == job.steps
+    assert len(backup_calls) >= 6 and len(backup_kills) >= 5  # many invocations, a kill inside most of them
+    assert max(d1 for d1, _ in backup_calls) <= 20  # every step within LIMIT_D1_QUERIES
+    obj = manifest["object"]
+    stored = asyncio.run(_bytes(source, mf.data_key(job.id)))
+    assert obj["parts"] >= 2 and len(stored) == obj["size"]  # a multipart object, parts across invocations
+    assert [hashlib.sha256(stored[c["offset"] : c["offset"] + c["size"]]).hexdigest() for c in obj["chunks"]] == [
+        c["sha256"] for c in obj["chunks"]
+    ]
+    assert len(gzip.decompress(stored)) == obj["sql_bytes"]  # one plain .sql.gz: gunzip reads every member
+    keys = asyncio.run(_keys(source))
+    assert keys == [mf.data_key(job.id), mf.manifest_key(job.id)]  # no carry object left behind
+    logs = next(t for t in manifest["tables"] if t["name"] == "notification_logs")
+    assert logs["rows"] == 1499 and len(logs["segments"]) >= 2  # the table spans several steps
+
+    async def restore() -> store.Job:
+        await automigrate.ensure_migrated(target.DB)
+        started = await usecases.start_restore(
+            Invocation(target).context(), job.id, dry_run=False, quiesce_seconds=0, trigger="test"
+        )
+        return await _drive(target, started["job"]["id"], _kill_plan(), restore_kills, restore_calls)
+
+    restored = asyncio.run(restore())
+    assert restored.status == "complete" and restored.state["verification"]["ok"], restored.state
+    assert len(restore_calls) >= 6 and len(restore_kills) >= 5
+    assert max(d1 for d1, _ in restore_calls) <= 20
+    assert _digests(target) == _digests(source)
+    mine, theirs = snapshot(target.DB.path), snapshot(source.DB.path)
+    assert {k: v for k, v in mine.items() if k not in ("audit_logs", "sqlite_sequence")} == {
+        k: v for k, v in theirs.items() if k not in ("audit_logs", "sqlite_sequence")
+    }
+    actions = [row[3][1] for row in mine["audit_logs"]]
+    assert actions == ["backup.start", "restore.start", "restore.complete"]  # the restore's rows at its end
+
+
+async def _bytes(env, key: str) -> bytes:
+    return await (await env.BACKUPS.get(key)).bytes()
+
+
+async def _keys(env) -> list[str]:
+    return sorted(str(o.key) for o in (await env.BACKUPS.list(prefix=mf.PREFIX))["objects"])
