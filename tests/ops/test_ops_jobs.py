@@ -23,6 +23,7 @@ from edgenotify.ops.dump import digest_table
 from edgenotify.ops.jobs import store, usecases
 from edgenotify.ops.jobs.backup import BackupOptions
 from edgenotify.ops.schema import inspect
+from edgenotify.scheduled import MAINTENANCE_CRON, RETRY_CRON
 
 PART = 5 * 1024 * 1024
 
@@ -148,3 +149,43 @@ async def _bytes(env, key: str) -> bytes:
 
 async def _keys(env) -> list[str]:
     return sorted(str(o.key) for o in (await env.BACKUPS.list(prefix=mf.PREFIX))["objects"])
+
+
+def test_a_restore_marks_the_database_until_it_completes(worker) -> None:
+    """Client routes 503, health unhealthy, crons skip, backups refused; all lifted at the end."""
+    client, admin, db = worker.client, worker.headers("admin"), Database(worker.env.DB)
+    logs = ("/v1/notifications", {"user_id": "u1"})
+    assert client.get(logs[0], params=logs[1], headers=worker.headers()).status_code == 200
+    manifest = client.post("/admin/backups", headers=admin).json()
+    started = client.post(
+        f"/admin/backups/{manifest['id']}/restore",
+        headers=admin,
+        json={"dry_run": False, "force": True, "quiesce_seconds": 3600},
+    )
+    assert started.status_code == 202 and started.headers["location"] == f"/admin/jobs/{started.json()['job']['id']}"
+    job_id = started.json()["job"]["id"]
+    assert started.json()["job"]["phase"] == "quiesce"  # chunks checked; waiting for every isolate to see it
+
+    refused = client.get(logs[0], params=logs[1], headers=worker.headers())
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "restore_in_progress"
+    health = client.get("/admin/health", headers=admin)
+    assert health.status_code == 503 and any(
+        r.startswith(f"jobs: restore job {job_id}") for r in health.json()["reasons"]
+    )
+    records_before = asyncio.run(db.all("SELECT count(*) AS n FROM task_execution_records"))[0]["n"]
+    assert worker.scheduled(MAINTENANCE_CRON).status_code == 200 and worker.scheduled(RETRY_CRON).status_code == 200
+    assert asyncio.run(db.all("SELECT count(*) AS n FROM task_execution_records"))[0]["n"] == records_before
+    backup = client.post("/admin/backups", headers=admin)
+    assert backup.status_code == 409 and backup.json()["error"]["code"] == "restore_in_progress"
+    waiting = client.post(f"/admin/jobs/{job_id}/continue", headers=admin)
+    assert waiting.status_code == 202 and waiting.json()["phase"] == "quiesce"
+
+    past = "UPDATE ops_jobs SET state = json_set(state, '$.quiesce_until', '2000-01-01T00:00:00.000Z') WHERE id = ?"
+    asyncio.run(db.run(past, job_id))  # the quiesce period is over
+    done = client.post(f"/admin/jobs/{job_id}/continue", headers=admin)
+    assert done.status_code == 200 and done.json()["status"] == "complete", done.text
+    assert client.get(logs[0], params=logs[1], headers=worker.headers()).status_code == 200
+    checks = {c["name"]: c for c in client.get("/admin/health", headers=admin).json()["checks"]}
+    assert checks["jobs"]["status"] == "healthy"
+    assert client.get("/admin/jobs/restore-20200101T000000000Z-abcdef", headers=admin).status_code == 404
+    assert client.get("/admin/jobs/nope", headers=admin).status_code == 422

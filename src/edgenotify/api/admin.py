@@ -106,8 +106,8 @@ def _job_error(exc: JobError, field: str | None = None) -> ApiError:
     return ApiError(_STATUS[exc.reason], exc.code, exc.message, field if exc.reason == usecases.NOT_FOUND else None)
 
 
-def _accepted(job: dict[str, Any]) -> HttpResponse:
-    return json_response(job, 202, {"location": f"/admin/jobs/{job['id']}"})
+def _accepted(body: dict[str, Any], job_id: str) -> HttpResponse:
+    return json_response(body, 202, {"location": f"/admin/jobs/{job_id}"})
 
 
 async def create_backup(context: Context) -> HttpResponse:
@@ -121,7 +121,7 @@ async def create_backup(context: Context) -> HttpResponse:
         return json_response(manifest, 201)
     if job.status == "failed":
         raise ApiError(503, "backup_failed", job.last_error or "backup failed")
-    return _accepted(usecases.describe(job))
+    return _accepted(usecases.describe(job), job.id)
 
 
 async def get_backup(context: Context) -> HttpResponse:
@@ -151,7 +151,7 @@ async def restore_backup(context: Context) -> HttpResponse:
         return json_response(result)
     if job["status"] == "failed":
         return json_response({"error": {"code": "restore_failed", "message": job["last_error"]}, "job": job}, 503)
-    return _accepted(result)
+    return _accepted(result, job["id"])
 
 
 def _job_id(context: Context) -> str:
@@ -179,7 +179,7 @@ async def continue_job(context: Context) -> HttpResponse:
     except JobError as exc:
         raise _job_error(exc, "job_id") from exc
     described = usecases.describe(job)
-    return _accepted(described) if job.running else json_response(described)
+    return _accepted(described, job.id) if job.running else json_response(described)
 
 
 async def run_retention(context: Context) -> HttpResponse:
