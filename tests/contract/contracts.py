@@ -35,6 +35,7 @@ CONTRACT_MODULES = (
     "tests.contract.contract_cache",
     "tests.contract.contract_notify",
     "tests.contract.contract_ops",
+    "tests.contract.contract_jobs",
 )
 
 _REGISTRY: dict[str, Contract] = {}

@@ -41,6 +41,7 @@ class Budget:
     _t0: float = 0.0
     rows_done: int = 0
     hard_queries: int = 0  # the invocation's whole limit left at the start (not just SHARE of it)
+    units: int = 0  # units of work measured so far in this invocation
     _unit_cost: float = field(default=0.0)
 
     @classmethod
@@ -83,14 +84,20 @@ class Budget:
     def measure(self, seconds: float) -> None:
         """Record the cost of one unit of work (a page, a batch): the next must fit twice over."""
         self._unit_cost = max(self._unit_cost, seconds)
+        self.units += 1
 
     def allows(self, queries: int = 1, subrequests: int = 0, rows: int = 0) -> bool:
-        """Whether one more unit needing ``queries`` and ``subrequests`` fits (plus the step's final save)."""
+        """Whether one more unit needing ``queries`` and ``subrequests`` fits (plus the step's final save).
+
+        Time and rows never refuse a step's first unit: a step that did nothing would be repeated
+        forever (on a loaded machine the fixed work before it may already use the time budget).
+        """
+        first = self.units == 0
         return (
             self.queries_left >= queries + 1
             and self.subrequests_left >= subrequests
-            and self.elapsed + 2 * self._unit_cost <= self.seconds
-            and self.rows_done + rows <= self.rows
+            and (first or self.elapsed + 2 * self._unit_cost <= self.seconds)
+            and (first or self.rows_done + rows <= self.rows)
         )
 
     def allows_one(self, queries: int) -> bool:

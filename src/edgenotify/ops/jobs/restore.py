@@ -136,7 +136,9 @@ class RestoreStep:
             if not self.budget.allows(queries=0, subrequests=2):
                 break
             chunk = self.chunks[self.state["check"]]
+            started = time.monotonic()
             data = await self.bucket.read(self.key, chunk["offset"], chunk["size"])
+            self.budget.measure(time.monotonic() - started)
             if data is None or len(data) != chunk["size"] or hashlib.sha256(data).hexdigest() != chunk["sha256"]:
                 raise RestoreCorrupt(
                     f"chunk {self.state['check']} (offset {chunk['offset']}) differs from the manifest"
@@ -239,8 +241,10 @@ class RestoreStep:
                     await self._save()
                     return False
                 first = False
+                started = time.monotonic()
                 digest = await segment_digest(self.db, schema, entry["name"], segment)
                 self.budget.rows_done += digest.rows
+                self.budget.measure(time.monotonic() - started)
                 if digest.rows != rows or digest.sha256 != segment["sha256"]:
                     v["bad"].append(v["segment"])
                 v["segment"] += 1
