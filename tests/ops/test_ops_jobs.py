@@ -1,9 +1,11 @@
 """Backup and restore as jobs across many invocations, under lowered limits, with kills anywhere.
 
-Limits: ``LIMIT_D1_QUERIES=20`` and ``LIMIT_CPU_MS=500`` in the worker's env, so each step gets a
-budget of 10 queries and 250 ms; every step's D1 calls are counted through the facade and must stay
-under the limit. Kills: ``jobs_kit.Killer`` (fault injection around the real bindings) ends a step
-at its N-th D1 or R2 call, before or after the call, as a runtime limit would; the next invocation
+Limits: ``LIMIT_D1_QUERIES=20`` and ``LIMIT_CPU_MS=500`` in the worker's env, so each step plans a
+budget of 10 queries and 250 ms; every step runs as one invocation of the embedded runtime, which
+ENFORCES those limits (a step past one would raise), and its D1 calls are also counted through the
+facade. Kills: each step first dies once inside, either by ``jobs_kit.Killer`` (fault injection
+around the real bindings: the N-th D1 or R2 call, before or after it) or by the runtime's own limit
+exception (a CPU or D1 query limit far below what the job planned for); the next invocation
 continues from the checkpoint. At the end the data must be exact: per-table digests, the object's
 chunk digests, the restored database read back by plain sqlite3.
 """
@@ -12,11 +14,15 @@ import asyncio
 import gzip
 import hashlib
 import itertools
+from dataclasses import replace
 
 from jobs_kit import Invocation, Killed, Killer
 from ops_kit import seed, snapshot
 
-from edgenotify.db import Database, Query
+from devkit.embedded.meter import CpuLimitExceeded
+from devkit.embedded.runtime import Runtime
+from edgenotify.db import D1Error, Database, Query
+from edgenotify.limits import Limits
 from edgenotify.migrations import automigrate
 from edgenotify.ops import manifest as mf
 from edgenotify.ops.dump import digest_table
@@ -52,26 +58,39 @@ async def _fill(env) -> None:
 
 
 def _kill_plan():
-    """Kill points for successive steps: call 1, 2, 3, ... of the step, alternately before and after."""
-    return itertools.cycle([(n, mode) for n in range(1, 13) for mode in ("before", "after")])
+    """How successive steps die first: at call 1, 2, 3, ... (before or after it), by the CPU limit, by the
+    D1 query limit (the embedded runtime enforcing a limit lower than the one the job planned for)."""
+    calls = [("call", n, mode) for n in range(1, 13) for mode in ("before", "after")]
+    limits = [("cpu_ms", 1, ""), ("d1_queries", 3, "")]
+    return itertools.cycle([k for pair in itertools.zip_longest(calls, limits * 12) for k in pair if k])
 
 
-async def _drive(env, job_id: str, kills, killed: list[int], calls: list[tuple[int, int]]) -> store.Job:
-    """Continue the job until it ends: each step first runs once with a kill, then once without."""
+async def _step(env, job_id: str, killer: Killer, limits: Limits) -> None:
+    """One invocation of the job under the embedded runtime's enforcement of ``limits``."""
+    runtime = Runtime(env)
+    runtime.limits = limits
+    context = Invocation(env, killer).context()
+    await runtime.invoke("job step", lambda ctx: usecases.continue_job(context, job_id))
+
+
+async def _drive(env, job_id: str, kills, killed: list[str], calls: list[tuple[int, int]]) -> store.Job:
+    """Continue the job until it ends: each step first runs once and dies inside, then once cleanly
+    under the real limits (LIMIT_D1_QUERIES=20, LIMIT_CPU_MS=500), which it must stay within."""
+    planned = Limits.from_env(env)
     while True:
         job = await store.get(Database(env.DB), job_id)
         assert job is not None and job.failures == 0, job and job.last_error
         if not job.running:
             return job
-        at, mode = next(kills)
-        killer = Killer(at, mode)
+        kind, n, mode = next(kills)
+        killer = Killer(n, mode) if kind == "call" else Killer()
+        limits = planned if kind == "call" else replace(planned, **{kind: n})
         try:
-            await usecases.continue_job(Invocation(env, killer).context(), job_id)
-        except Killed:
-            killed.append(at)
+            await _step(env, job_id, killer, limits)
+        except (Killed, CpuLimitExceeded, D1Error):
+            killed.append(f"{kind} {n} {mode}".strip())
         clean = Killer()
-        invocation = Invocation(env, clean)
-        await usecases.continue_job(invocation.context(), job_id)
+        await _step(env, job_id, clean, planned)
         calls.append((clean.d1, clean.r2))
 
 
@@ -92,9 +111,9 @@ def _digests(path_env) -> dict[str, tuple[int, str]]:
 def test_backup_and_restore_complete_across_invocations_with_kills_anywhere(limited_envs) -> None:
     source, target = limited_envs
     asyncio.run(_fill(source))
-    backup_kills: list[int] = []
+    backup_kills: list[str] = []
     backup_calls: list[tuple[int, int]] = []
-    restore_kills: list[int] = []
+    restore_kills: list[str] = []
     restore_calls: list[tuple[int, int]] = []
 
     async def backup() -> tuple[store.Job, dict]:
@@ -131,6 +150,8 @@ def test_backup_and_restore_complete_across_invocations_with_kills_anywhere(limi
         return await _drive(target, started["job"]["id"], _kill_plan(), restore_kills, restore_calls)
 
     restored = asyncio.run(restore())
+    kills = backup_kills + restore_kills
+    assert {k.split()[0] for k in kills} == {"call", "cpu_ms", "d1_queries"}, kills  # each kind of death happened
     assert restored.status == "complete" and restored.state["verification"]["ok"], restored.state
     assert len(restore_calls) >= 6 and len(restore_kills) >= 5
     assert max(d1 for d1, _ in restore_calls) <= 20

@@ -5,7 +5,8 @@ or subrequest cap the runtime throws, and an isolate past its CPU time is killed
 any handler. So a step takes only ``SHARE`` of each limit (the rest is margin, and room for the
 invocation's other work), and budgets four things at once:
 
-* D1 queries and R2 calls, counted at the facades (``Database.round_trips``, ``Bucket.calls``);
+* D1 queries, and subrequests (R2 calls and D1 queries), counted at the facades
+  (``Database.round_trips``, ``Bucket.calls``);
 * time: on the edge the clock only advances across I/O, so elapsed time over a step's awaits is an
   upper bound of its CPU time; the step stops before a unit whose cost (the largest seen so far,
   doubled) would not fit;
@@ -52,7 +53,7 @@ class Budget:
         cpu_ms = limits.cpu_ms * SHARE
         budget = cls(
             queries=int(limits.d1_queries * SHARE) - db.round_trips,
-            subrequests=int(limits.subrequests * SHARE) - bucket.calls,
+            subrequests=int(limits.subrequests * SHARE) - bucket.calls - db.round_trips,
             seconds=cpu_ms / 1000,
             rows=max(1, int(cpu_ms / CPU_MS_PER_ROW[kind])),
             db=db,
@@ -75,7 +76,9 @@ class Budget:
 
     @property
     def subrequests_left(self) -> int:
-        return self.subrequests - (self.bucket.calls - self._r0)
+        """Every binding call is a subrequest on the edge: R2 calls and D1 queries alike."""
+        used = (self.bucket.calls - self._r0) + (self.db.round_trips - self._q0)
+        return self.subrequests - used
 
     @property
     def elapsed(self) -> float:
