@@ -112,3 +112,22 @@ def test_the_backup_cron_starts_a_job_and_the_tick_continues_it(tmp_path: Path) 
         assert listed[0]["id"] == job["id"] and listed[0]["complete"] and listed[0]["steps"] == job["steps"]
     finally:
         stop()
+
+
+def test_a_forced_restore_abandons_a_running_backup_an_unforced_one_is_refused(limited_envs) -> None:
+    source, _ = limited_envs
+
+    async def run():
+        await _blobs(source)
+        earlier = await run_backup(Database(source.DB), source.BACKUPS)
+        job = await usecases.start_backup(Invocation(source).context(), "test", options=BackupOptions(part_size=PART))
+        refused = await usecases.start_restore(Invocation(source).context(), earlier["id"], force=False)
+        started = await usecases.start_restore(
+            Invocation(source).context(), earlier["id"], force=True, dry_run=False, quiesce_seconds=0
+        )
+        return job, refused, started, await store.get(Database(source.DB), job.id), await _keys(source, job.id)
+
+    job, refused, started, abandoned, keys = asyncio.run(run())
+    assert job.running and {r["code"] for r in refused["refusals"]} >= {"backup_running", "target_not_empty"}
+    assert started["job"]["status"] == "running" and abandoned.status == "failed" and keys == []
+    assert abandoned.last_error == f"abandoned for restore job {started['job']['id']}"
