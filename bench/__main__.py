@@ -20,6 +20,7 @@ BENCHMARKS = {
     "http": "bench.http_load",
     "coldstart": "bench.coldstart",
     "indexes": "bench.indexes",
+    "jobs_chain": "bench.jobs_chain",
 }
 
 

@@ -1,6 +1,14 @@
 """scripts/backup and scripts/restore on a local state directory (in-process, as the scripts run them)."""
 
+import asyncio
+import fcntl
 import json
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
 from pathlib import Path
 
 import pytest
@@ -8,7 +16,11 @@ from ops_kit import snapshot
 
 from devkit.migrate.cli import main as migrate
 from devkit.ops.backup import main as backup
+from devkit.ops.local import local_env
 from devkit.ops.restore import main as restore
+from edgenotify.db import Database, Query
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -68,3 +80,54 @@ def test_restore_refusals_and_usage_errors(state: Path, tmp_path: Path, capsys) 
     assert restore([backup_id, "--file", str(foreign), "--state-dir", str(state)]) == 2  # two sources
     assert restore(["20200101T000000000Z-abcdef", "--state-dir", str(state)]) == 2
     assert "no complete backup" in capsys.readouterr().err
+
+
+def test_progress_is_drawn_on_a_terminal_only_and_fits_its_width(state: Path) -> None:
+    """scripts/backup under a real pseudo-terminal of 60 columns: frames with percent, rate and ETA,
+    none wider than the terminal; stdout (a pipe) gets the JSON alone."""
+    columns = 60
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    env = {**os.environ, "COLUMNS": str(columns), "PYTHONPATH": os.pathsep.join(["src", "."])}
+    asyncio.run(_fill_logs(state))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devkit.ops.backup", "--state-dir", str(state), "--json"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=env,
+    )
+    os.close(slave)
+    frames = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        frames += chunk
+    out, _ = proc.communicate(timeout=120)
+    os.close(master)
+    assert proc.returncode == 0 and json.loads(out)["totals"]["rows"] >= 5000
+    lines = [f for f in frames.decode().split("\r") if f.strip()]
+    assert lines and all(len(line.rstrip("\n")) < columns for line in lines), lines
+    assert any("%" in f and "rows" in f and "/s" in f and "ETA" in f for f in lines), lines
+
+
+async def _fill_logs(state: Path) -> None:
+    env = local_env(state, ROOT / "wrangler.toml")
+    try:
+        rows = [
+            Query.of(
+                "INSERT INTO notification_logs (message_id, user_id, channel_type, status, created_at) "
+                "VALUES (?, 'u', 'webhook', 'success', '2026-01-01T00:00:00.000Z')",
+                f"m{i}",
+            )
+            for i in range(5000)
+        ]
+        db = Database(env.DB)
+        for start in range(0, len(rows), 500):
+            await db.batch(rows[start : start + 500])
+    finally:
+        env.close()

@@ -2,8 +2,15 @@
 
 Layout (one "directory" per backup)::
 
-    backups/<id>/data.sql.gz      gzip SQL, restorable by ``wrangler d1 execute --file`` once gunzipped
+    backups/<id>/data.sql.gz      gzip SQL (one gzip member per chunk), restorable by ``wrangler d1
+                                  execute --file`` once gunzipped
     backups/<id>/manifest.json    written LAST; absent = incomplete (failed or still running)
+    backups/<id>/carry-<n>.bin    while the job runs: bytes waiting for the next multipart part
+
+A backup is complete when its manifest exists and its data object has the manifest's size and etag
+(``catalog``). The manifest lists the chunks (offset, size, SHA-256 of the stored bytes, SQL bytes)
+and, per table, the segments (key range, rows, SHA-256 of the rows), so a restore verifies the object
+chunk by chunk and the data segment by segment.
 
 ``<id>`` is ``YYYYMMDDTHHMMSSmmmZ-<6 hex>``: it sorts by creation time and carries it, so
 listing and retention need no per-object metadata.

@@ -274,8 +274,8 @@ class BackupStep:
             stored = await self.upload.complete()
         if stored.size != expected:
             raise BackupFailed(self.job.id, f"the stored object is {stored.size} bytes, {expected} were written")
-        if self.state["object"]["carry"]:
-            await self.bucket.delete([self.state["object"]["carry"]])
+        carries = [o.key for o in await self.bucket.list_objects(f"{mf.PREFIX}{self.job.id}/carry-")]
+        await self.bucket.delete(carries)  # the current one, and any a killed step wrote before its checkpoint
         manifest = build_manifest(self.job, stored.size, stored.etag)
         await self.bucket.put(mf.manifest_key(self.job.id), mf.encode(manifest), "application/json")
         self.job.status = COMPLETE

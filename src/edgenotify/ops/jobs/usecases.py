@@ -139,8 +139,8 @@ async def _restore_refusals(
         out.append(
             JobError(CONFLICT, "target_not_empty", f"the database has rows in: {', '.join(target_rows)}; use force")
         )
-    if await store.running(context.db, BACKUP):
-        out.append(JobError(CONFLICT, "backup_running", "a backup job is running; wait for it or let it fail"))
+    if await store.running(context.db, BACKUP) and not force:
+        out.append(JobError(CONFLICT, "backup_running", "a backup job is running; wait for it, or force abandons it"))
     running = await marker.current(context.db)
     if running and not force:
         out.append(JobError(CONFLICT, "restore_in_progress", f"restore job {running} is running; force supersedes it"))
@@ -192,6 +192,10 @@ async def start_restore(
     if refusals:
         raise refusals[0]
     job = restore_job.new_job(backup_id, trigger, force, quiesce_seconds, "restore-" + mf.new_backup_id(utcnow()))
+    for running_backup in await store.running(db, BACKUP):  # force: it would read half-replaced tables
+        await backup_job.abandon(bucket, running_backup, f"abandoned for restore job {job.id}")
+        await store.save(db, running_backup)
+        await audit.record(db, running_backup, "failed", {"reason": running_backup.last_error}, context.actor)
     for old in await store.running(db, RESTORE):  # force: a stuck restore is superseded, its events carried over
         old.status, old.last_error = FAILED, f"superseded by {job.id}"
         audit.defer(old, "failed", {"reason": old.last_error}, context.actor, _request_id(context))
