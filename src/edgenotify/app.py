@@ -1,53 +1,72 @@
-"""The fetch handler: request id, dev auto-migration, routing, auth, and uniform JSON errors."""
+"""The fetch handler: request id, dev auto-migration, routing, auth, and the one error mapping.
 
-import re
+Every failure a client can cause is a :class:`~edgenotify.errors.DomainError`; it becomes an HTTP
+answer here and nowhere else (status by kind, ``http/errors.py``). In development an error whose
+code the route does not declare is answered as a 500 ``internal_error`` and logged: the contract
+(``http/contract.py``, the OpenAPI document) is then wrong, and tests and the fuzz run see it.
+"""
+
 import traceback
 import uuid
 from typing import Any
 
+from edgenotify import errors
 from edgenotify.auth import authorize
 from edgenotify.context import Context
-from edgenotify.http.errors import ApiError
-from edgenotify.http.request import HttpRequest
+from edgenotify.env import Settings
+from edgenotify.errors import DomainError
+from edgenotify.http.contract import route_codes
+from edgenotify.http.errors import body_of, error_body, status_of
+from edgenotify.http.request import REQUEST_ID, HttpRequest
 from edgenotify.http.response import HttpResponse, json_response
+from edgenotify.http.router import Route
 from edgenotify.migrations.automigrate import MigrationFailed, ensure_migrated
 from edgenotify.routes import ROUTER
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 def _request_id(request: HttpRequest) -> str:
     given = request.header("x-request-id")
-    return given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+    return given if given and REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
-def migration_error(exc: MigrationFailed) -> ApiError:
-    return ApiError(503, "migration_failed", f"migration {exc.name} failed: {exc.message}", field=exc.name)
+def _internal_error() -> HttpResponse:
+    return json_response(error_body(errors.INTERNAL_ERROR, "internal error"), 500)
+
+
+def _error_response(exc: DomainError, route: Route | None, development: bool, request_id: str) -> HttpResponse:
+    if development and route is not None and exc.code not in route_codes(route):
+        print(f"request {request_id}: {route.method} {route.pattern} answered undeclared code {exc.code.name}")
+        return _internal_error()
+    return json_response(body_of(exc), status_of(exc.code), exc.headers)
 
 
 async def handle_fetch(request: HttpRequest, env: Any, ctx: Any) -> HttpResponse:
     request.request_id = _request_id(request)
+    matched: list[Route] = []
     try:
-        response = await _dispatch(request, env, ctx)
-    except ApiError as exc:
-        response = json_response(exc.body(), exc.status, exc.headers)
+        response = await _dispatch(request, env, ctx, matched)
+    except DomainError as exc:
+        development = Settings.from_env(env).development
+        response = _error_response(exc, matched[0] if matched else None, development, request.request_id)
     except Exception:  # a bug, never a client's doing: log it, answer without internals
         print(f"request {request.request_id} failed:\n{traceback.format_exc()}")
-        response = json_response({"error": {"code": "internal_error", "message": "internal error"}}, 500)
+        response = _internal_error()
     response.headers["x-request-id"] = request.request_id
     if request.method == "HEAD":
         response.body = b""
     return response
 
 
-async def _dispatch(request: HttpRequest, env: Any, ctx: Any) -> HttpResponse:
+async def _dispatch(request: HttpRequest, env: Any, ctx: Any, matched: list[Route]) -> HttpResponse:
     route, params = ROUTER.match(request.method, request.path)
+    matched.append(route)
     context = Context.create(env, ctx, request)
     context.actor = authorize(request, context.settings, route.role)
     if context.settings.development:
         try:
             await ensure_migrated(env.DB)
         except MigrationFailed as exc:
-            raise migration_error(exc) from exc
+            message = f"migration {exc.name} failed: {exc.message}"
+            raise DomainError(errors.MIGRATION_FAILED, message, field=exc.name) from exc
     request.path_params = params
     return await route.handler(context)

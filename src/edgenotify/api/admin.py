@@ -10,13 +10,15 @@ from typing import Any
 
 from pydantic import Field
 
+from edgenotify import errors
 from edgenotify.audit import audit_query
 from edgenotify.clock import utcnow
 from edgenotify.context import Context
-from edgenotify.http.errors import ApiError
+from edgenotify.errors import DomainError
+from edgenotify.http.errors import error_body
 from edgenotify.http.response import HttpResponse, json_response
 from edgenotify.http.router import Route
-from edgenotify.http.validation import StrictModel, parse_body, parse_query
+from edgenotify.http.validation import QueryModel, StrictModel, parse_body, parse_query
 from edgenotify.migrations import automigrate, ledger, status
 from edgenotify.ops import catalog, records, retention
 from edgenotify.ops import manifest as mf
@@ -45,16 +47,16 @@ class QueryPlanRequest(StrictModel):
     params: list[str | int | float | bool | None] = Field(default_factory=list, max_length=100)
 
 
-class ListQuery(StrictModel):
+class BackupListQuery(QueryModel):
     limit: int = Field(50, ge=1, le=1000)
 
 
-class RunsQuery(StrictModel):
+class RunsQuery(QueryModel):
     limit: int = Field(50, ge=1, le=1000)
     task: str = Field("maintenance", min_length=1, max_length=100, description="task family, e.g. maintenance")
 
 
-class CapacityQuery(StrictModel):
+class CapacityQuery(QueryModel):
     days: int = Field(30, ge=1, le=365, description="growth window in days")
 
 
@@ -65,12 +67,12 @@ def _optional_body(context: Context, model: type) -> Any:
 def _backup_id(context: Context) -> str:
     value = context.req.path_params.get("backup_id", "")
     if not mf.is_backup_id(value):
-        raise ApiError(422, "invalid_path_param", "backup_id must look like 20261122T030000000Z-a1b2c3", "backup_id")
+        raise DomainError(errors.INVALID_PATH_PARAM, "backup_id must look like 20261122T030000000Z-a1b2c3", "backup_id")
     return value
 
 
 async def list_backups(context: Context) -> HttpResponse:
-    query = parse_query(context.req, ListQuery)
+    query = parse_query(context.req, BackupListQuery)
     now = utcnow()
     backups = await catalog.list_backups(context.r2)
     shown = await catalog.with_manifests(context.r2, backups[: query.limit])
@@ -110,7 +112,7 @@ async def create_backup(context: Context) -> HttpResponse:
     try:
         manifest = await _backup_now(context)
     except BackupFailed as exc:
-        raise ApiError(503, "backup_failed", exc.message) from exc
+        raise DomainError(errors.BACKUP_FAILED, exc.message) from exc
     return json_response(manifest, 201)
 
 
@@ -118,7 +120,7 @@ async def get_backup(context: Context) -> HttpResponse:
     backup_id = _backup_id(context)
     info = await catalog.find(context.r2, backup_id)
     if info is None:
-        raise ApiError(404, "backup_not_found", f"no backup {backup_id}", "backup_id")
+        raise DomainError(errors.BACKUP_NOT_FOUND, f"no backup {backup_id}", "backup_id")
     out = info.as_dict(utcnow())
     try:
         out["manifest"] = await catalog.load_manifest(context.r2, backup_id)
@@ -127,8 +129,8 @@ async def get_backup(context: Context) -> HttpResponse:
     return json_response(out)
 
 
-def _refused(exc: RestoreRefused) -> ApiError:
-    return ApiError(exc.status, exc.code, exc.message)
+def _refused(exc: RestoreRefused) -> DomainError:
+    return DomainError(errors.by_name(exc.code), exc.message)
 
 
 async def restore_backup(context: Context) -> HttpResponse:
@@ -137,12 +139,13 @@ async def restore_backup(context: Context) -> HttpResponse:
     try:
         manifest = await catalog.load_manifest(context.r2, backup_id)
     except mf.ManifestError as exc:
-        raise ApiError(422, "manifest_invalid", str(exc), "backup_id") from exc
+        raise DomainError(errors.MANIFEST_INVALID, str(exc), "backup_id") from exc
     if manifest is None:
         exists = await catalog.find(context.r2, backup_id)
         if exists is None:
-            raise ApiError(404, "backup_not_found", f"no backup {backup_id}", "backup_id")
-        raise ApiError(409, "backup_incomplete", f"backup {backup_id} has no manifest: it failed or is still running")
+            raise DomainError(errors.BACKUP_NOT_FOUND, f"no backup {backup_id}", "backup_id")
+        message = f"backup {backup_id} has no manifest: it failed or is still running"
+        raise DomainError(errors.BACKUP_INCOMPLETE, message)
     source = RestoreSource(f"backup {backup_id}", r2_chunks(context.r2, mf.data_key(backup_id)), manifest)
     options = RestoreOptions(dry_run=body.dry_run, force=body.force)
     try:
@@ -150,7 +153,7 @@ async def restore_backup(context: Context) -> HttpResponse:
     except RestoreRefused as exc:
         raise _refused(exc) from exc
     except RestoreFailed as exc:
-        return json_response({"error": {"code": exc.code, "message": exc.message}, "report": exc.report}, 503)
+        return json_response({**error_body(errors.by_name(exc.code), exc.message), "report": exc.report}, 503)
     if not body.dry_run:
         details = {"force": body.force, "rows": (manifest.get("totals") or {}).get("rows")}
         await context.db.execute(audit_query(context, "backup.restore", "backup", backup_id, details))
@@ -191,7 +194,7 @@ async def query_plan(context: Context) -> HttpResponse:
     try:
         return json_response(await analyze(context.db, body.sql, body.params))
     except QueryRefused as exc:
-        raise ApiError(422, exc.code, exc.message, exc.field) from exc
+        raise DomainError(errors.by_name(exc.code), exc.message, exc.field) from exc
 
 
 async def capacity(context: Context) -> HttpResponse:
@@ -220,8 +223,17 @@ def _admin(method: str, pattern: str, handler: Any, summary: str, **kw: Any) -> 
     return Route(method, pattern, handler, role="admin", summary=summary, **kw)
 
 
+_RESTORE_ERRORS = (
+    errors.BACKUP_NOT_FOUND,
+    errors.BACKUP_INCOMPLETE,
+    errors.MANIFEST_INVALID,
+    *errors.RESTORE_REFUSALS,
+    errors.RESTORE_FAILED,
+    errors.RESTORE_VERIFICATION_FAILED,
+)
+
 ROUTES = [
-    _admin("GET", "/admin/backups", list_backups, "List backups in R2, newest first", query_model=ListQuery),
+    _admin("GET", "/admin/backups", list_backups, "List backups in R2, newest first", query_model=BackupListQuery),
     _admin(
         "POST",
         "/admin/backups",
@@ -230,16 +242,24 @@ ROUTES = [
         request_model=BackupCreate,
         status=201,
         other_responses=((202, None),),
+        errors=(errors.BACKUP_FAILED,),
     ),
     _admin("GET", "/admin/backups/status", backups_status, "Backup health: a complete backup within 24 h"),
     _admin("POST", "/admin/backups/retention", run_retention, "Apply backup retention", request_model=RetentionRequest),
-    _admin("GET", "/admin/backups/{backup_id}", get_backup, "One backup and its manifest"),
+    _admin(
+        "GET",
+        "/admin/backups/{backup_id}",
+        get_backup,
+        "One backup and its manifest",
+        errors=(errors.BACKUP_NOT_FOUND,),
+    ),
     _admin(
         "POST",
         "/admin/backups/{backup_id}/restore",
         restore_backup,
         "Restore a backup (dry run by default; force replaces a non-empty database)",
         request_model=RestoreRequest,
+        errors=_RESTORE_ERRORS,
     ),
     _admin(
         "GET",
@@ -249,7 +269,14 @@ ROUTES = [
         other_responses=((503, None),),
     ),
     _admin("GET", "/admin/migrations", migrations, "Migration ledger, pending and edited files"),
-    _admin("POST", "/admin/query-plan", query_plan, "EXPLAIN QUERY PLAN of one SELECT", request_model=QueryPlanRequest),
+    _admin(
+        "POST",
+        "/admin/query-plan",
+        query_plan,
+        "EXPLAIN QUERY PLAN of one SELECT",
+        request_model=QueryPlanRequest,
+        errors=errors.QUERY_REFUSALS,
+    ),
     _admin("GET", "/admin/capacity", capacity, "Rows, growth and size projections", query_model=CapacityQuery),
     _admin("GET", "/admin/maintenance/runs", maintenance_runs, "Recent maintenance task runs", query_model=RunsQuery),
     _admin("POST", "/admin/maintenance/run", run_maintenance_now, "Run the maintenance tasks now"),

@@ -1,7 +1,7 @@
 """Shared API shapes: the error body and path-parameter rules.
 
 Path parameters are validated here (not by the router's ``[^/]+``) so that every handler gives
-the same answer for an over-long or oddly-charactered id: 422 ``invalid_path_param`` naming the
+the same answer for an over-long or oddly-charactered id: ``invalid_path_param`` naming the
 parameter. The same table feeds the OpenAPI document's parameter schemas.
 """
 
@@ -11,7 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edgenotify.http.errors import ApiError
+from edgenotify import errors
+from edgenotify.errors import DomainError
+from edgenotify.notify.channels import CHANNELS
 
 
 class ErrorDetail(BaseModel):
@@ -58,15 +60,17 @@ _COMPILED = {name: re.compile(p.pattern) for name, p in PATH_PARAMS.items()}
 
 
 def path_param(request, name: str) -> str:
-    """The validated value of path parameter ``name`` (422 ``invalid_path_param`` otherwise)."""
+    """The validated value of path parameter ``name`` (``invalid_path_param`` otherwise)."""
     value = request.path_params.get(name, "")
     rule = PATH_PARAMS.get(name)
     if rule is None:
         return value
     if not 1 <= len(value) <= rule.max_length:
-        raise ApiError(422, "invalid_path_param", f"{name} must be 1 to {rule.max_length} characters", field=name)
-    if not _COMPILED[name].match(value):
+        message = f"{name} must be 1 to {rule.max_length} characters"
+        raise DomainError(errors.INVALID_PATH_PARAM, message, field=name)
+    if not _COMPILED[name].fullmatch(value):  # fullmatch: "$" alone would accept a trailing newline
         if name == "channel":
-            raise ApiError(422, "unsupported_channel", "channel must be one of webhook, telegram, lark", field=name)
-        raise ApiError(422, "invalid_path_param", f"{name} has characters outside {rule.pattern}", field=name)
+            message = f"channel must be one of {', '.join(CHANNELS)}"
+            raise DomainError(errors.UNSUPPORTED_CHANNEL, message, field=name)
+        raise DomainError(errors.INVALID_PATH_PARAM, f"{name} has characters outside {rule.pattern}", field=name)
     return value

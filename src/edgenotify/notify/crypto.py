@@ -7,25 +7,23 @@ The key is the secret ``CONFIG_ENCRYPTION_KEY``: base64 of 32 random bytes.
 
 ``cryptography`` is imported inside the functions, never at module level: the parity runtime
 (Pyodide offline) cannot load compiled wheels, and plaintext configs must keep working there.
-Failures are :class:`ConfigCryptoError` (503, a clear code), never an unexplained 500.
+Failures are :class:`ConfigCryptoError` (a clear code), never an unexplained 500.
 """
 
 import base64
 import binascii
 import os
 
-from edgenotify.http.errors import ApiError
+from edgenotify import errors
+from edgenotify.errors import DomainError
 
 PREFIX = "enc:v1:"
 NONCE_BYTES = 12
 KEY_BYTES = 32
 
 
-class ConfigCryptoError(ApiError):
+class ConfigCryptoError(DomainError):
     """The stored config cannot be sealed or opened with the configured key (server-side state)."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(503, code, message)
 
 
 def is_encrypted(stored: str) -> bool:
@@ -39,7 +37,7 @@ def parse_key(key_b64: str) -> bytes:
     except (binascii.Error, ValueError):
         key = b""
     if len(key) != KEY_BYTES:
-        raise ConfigCryptoError("encryption_key_invalid", "CONFIG_ENCRYPTION_KEY must be base64 of 32 bytes")
+        raise ConfigCryptoError(errors.ENCRYPTION_KEY_INVALID, "CONFIG_ENCRYPTION_KEY must be base64 of 32 bytes")
     return key
 
 
@@ -54,7 +52,7 @@ def encrypt(plaintext: str, key_b64: str, aad: str) -> str:
 def decrypt(stored: str, key_b64: str | None, aad: str) -> str:
     if not key_b64:
         raise ConfigCryptoError(
-            "config_decryption_failed", "stored config is encrypted but CONFIG_ENCRYPTION_KEY is not set"
+            errors.CONFIG_DECRYPTION_FAILED, "stored config is encrypted but CONFIG_ENCRYPTION_KEY is not set"
         )
     key = parse_key(key_b64)
     from cryptography.exceptions import InvalidTag
@@ -68,7 +66,7 @@ def decrypt(stored: str, key_b64: str | None, aad: str) -> str:
         return plain.decode("utf-8")
     except (InvalidTag, binascii.Error, ValueError):
         raise ConfigCryptoError(
-            "config_decryption_failed",
+            errors.CONFIG_DECRYPTION_FAILED,
             "stored config cannot be decrypted with the configured CONFIG_ENCRYPTION_KEY",
         ) from None
 
