@@ -6,6 +6,7 @@ the real retry cron."""
 from typing import Any
 
 from edgenotify.clock import iso_after
+from edgenotify.notify.delivery.backoff import MAX_ATTEMPTS
 from tests.api.notify_kit import Api, Receivers, api, receivers  # noqa: F401
 
 TEMPLATE = {
@@ -29,6 +30,8 @@ def test_a_bulk_of_100_is_one_d1_round_trip_with_per_item_results(api, receivers
     api.send({"user_id": "a", "template_key": "order", "variables": {"order": "0"}})  # KV warm for a + template
     api.send({"user_id": "b", "content": "warm"})
     api.send({"user_id": "c", "content": "warm"})
+    api.send({"user_id": "nobody", "content": "warm"})  # "no configs" and "no such template" are cached too
+    api.send({"user_id": "a", "template_key": "absent"})
     api.drain()
     before = api.count_logs()
     messages = []
@@ -177,6 +180,10 @@ def test_the_operator_lists_messages_across_users(api, receivers):
     for user in ("good", "bad1", "bad2", "bad1"):
         api.sent({"user_id": user, "content": f"to {user}"})
     api.drain()
+    # the last allowed attempt, through the real retry cron: the receiver's errors make them fail for good
+    api.sql("UPDATE notification_logs SET retry_count = ? WHERE user_id LIKE 'bad%'", MAX_ATTEMPTS - 1)
+    api.make_due(*(r["message_id"] for r in api.sql("SELECT message_id FROM notification_logs")))
+    api.retry()
     admin = api.worker.headers("admin")
     since = api.sql("SELECT MIN(created_at) AS t FROM notification_logs")[0]["t"]
     seen, cursor = [], None

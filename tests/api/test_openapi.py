@@ -3,6 +3,7 @@
 metadata, and the ACTUAL responses of every route (successes and errors, their statuses and headers)
 are declared by it and validate against it."""
 
+import asyncio
 import copy
 import re
 import sqlite3
@@ -15,14 +16,18 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from edgenotify import errors
 from edgenotify.api.openapi import build_document, error_statuses
+from edgenotify.app import _error_response
 from edgenotify.clock import iso_after
 from edgenotify.errors import DomainError
+from edgenotify.http.contract import route_codes
+from edgenotify.http.errors import status_of
 from edgenotify.http.request import REQUEST_ID as REQUEST_ID_PATTERN
 from edgenotify.http.router import Header, Route
 from edgenotify.migrations import automigrate
 from edgenotify.migrations.files import MigrationFile
 from edgenotify.models.common import ErrorResponse
 from edgenotify.notify import idempotency
+from edgenotify.ops import manifest
 from edgenotify.routes import ROUTER
 from tests.api.config_kit import CONFIGS, Client, client, error_of  # noqa: F401
 
@@ -259,6 +264,7 @@ def test_actual_responses_of_every_route_are_declared_and_validate(client: Clien
     check(c.get("/v1/users/bad%20id/channels"))
     check(c.delete("/v1/users/u1/channels/lark"))
     check(c.delete("/v1/users/u1/channels/lark"))
+    assert check(c.get("/v1/users/u1/channels/lark")).status_code == 404
     _locked_config(client, "locked")
     assert error_of(check(c.get("/v1/users/locked/channels/webhook")))["code"] == "config_decryption_failed"
     assert check(c.get("/v1/users/locked/channels")).status_code == 503
@@ -334,20 +340,61 @@ def test_actual_responses_of_every_route_are_declared_and_validate(client: Clien
     successes = [key for key, statuses in check.seen.items() if any(s < 300 for s in statuses)]
     mine = [r for r in ROUTER.routes if not r.pattern.startswith("/admin")]
     assert {(r.method, r.pattern) for r in mine} <= set(successes)
+    _admin_answers(client, check)
+    _matrix(client, check, ROUTER.routes)
     # Development auto-migration failing: 503 migration_failed, declared on every route.
     real = automigrate.bundled_files
     broken = MigrationFile("9999_broken.sql", "INSERT INTO no_such_table VALUES (1);\n")
     monkeypatch.setattr(automigrate, "bundled_files", lambda: [*real(), broken])
-    automigrate.forget(client.worker.server_env.DB)
-    for response in (c.http.get("/health"), c.get("/v1/stats", params={"user_id": "u1"})):
-        assert error_of(check(response))["code"] == "migration_failed"
+    for route in ROUTER.routes:
+        automigrate.forget(client.worker.server_env.DB)
+        headers = {} if route.role == "public" else client.worker.headers(route.role)
+        response = client.http.request(route.method, _path(route), headers=headers)
+        assert error_of(check(response))["code"] == "migration_failed", (route.pattern, response.text)
     monkeypatch.setattr(automigrate, "bundled_files", real)
     assert check(c.http.get("/health")).status_code == 200  # the isolate checks again and is current
-    client_statuses = {s for key, statuses in check.seen.items() if not key[1].startswith("/admin") for s in statuses}
-    assert {400, 401, 403, 404, 409, 413, 415, 422, 503} <= client_statuses
+    # Every status the document declares for a route was actually answered by it above.
+    unanswered = {}
+    for route in ROUTER.routes:
+        declared = {int(status) for status in _operation(document, route.method, route.pattern)["responses"]}
+        if declared - check.seen[(route.method, route.pattern)]:
+            unanswered[(route.method, route.pattern)] = sorted(declared - check.seen[(route.method, route.pattern)])
+    assert not unanswered, unanswered
 
 
-GOOD_PARAMS = {"user_id": "u1", "channel": "webhook", "template_key": "t1", "message_id": "msg_absent"}
+def _admin_answers(client: Client, check: "Checker") -> None:
+    """The operator routes' own answers (successes, not found, conflicts, refusals)."""
+    admin = client.worker.headers("admin")
+
+    def call(method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return check(client.http.request(method, path, headers=admin, **kwargs))
+
+    absent = "20261122T030000000Z-a1b2c3"
+    backup = call("POST", "/admin/backups", json={}).json()["id"]
+    assert call("POST", "/admin/backups", json={"wait": False}).status_code == 202
+    client.worker.drain()
+    assert call("GET", f"/admin/backups/{backup}").status_code == 200
+    assert call("GET", f"/admin/backups/{absent}").status_code == 404
+    assert call("POST", f"/admin/backups/{absent}/restore", json={}).status_code == 404
+    assert call("POST", f"/admin/backups/{backup}/restore", json={}).status_code == 200  # dry run
+    refused = call("POST", f"/admin/backups/{backup}/restore", json={"dry_run": False})
+    assert error_of(refused)["code"] == "target_not_empty"
+    asyncio.run(client.worker.env.BACKUPS.put(manifest.data_key(absent), b"partial"))
+    incomplete = call("POST", f"/admin/backups/{absent}/restore", json={})
+    assert (incomplete.status_code, error_of(incomplete)["code"]) == (409, "backup_incomplete")
+    assert call("POST", "/admin/query-plan", json={"sql": "DELETE FROM audit_logs"}).status_code == 422
+    assert call("POST", "/admin/query-plan", json={"sql": "SELECT 1"}).status_code == 200
+    assert call("GET", "/admin/notifications", params={"status": "failed", "limit": 1}).status_code == 200
+    assert call("GET", "/admin/notifications", params={"cursor": "c1.x.y"}).status_code == 400
+
+
+GOOD_PARAMS = {
+    "user_id": "u1",
+    "channel": "webhook",
+    "template_key": "t1",
+    "message_id": "msg_absent",
+    "backup_id": "20261122T030000000Z-a1b2c3",
+}
 BODIES = [
     (b"{", "application/json"),
     (b"{}", "text/plain"),
@@ -359,24 +406,78 @@ BODIES = [
 QUERIES = [{}, {"user_id": "u1"}, {"user_id": "u1", "limit": "many"}, {"cursor": "zz", "user_id": "u1"}, {"x": "1"}]
 
 
-def test_a_request_matrix_gets_only_declared_statuses(client: Client, document):
-    """Every client route with wrong tokens, bad path parameters, bad bodies and bad queries: whatever
-    it answers must be declared for it (and validate)."""
-    check = Checker(document)
-    admin = client.worker.headers("admin")
-    for route in [r for r in ROUTER.routes if not r.pattern.startswith("/admin")]:
-        names = re.findall(r"\{(\w+)\}", route.pattern)
-        path = route.pattern.format(**{n: GOOD_PARAMS[n] for n in names})
-        auth = {} if route.role == "public" else client.auth
+def _path(route: Route) -> str:
+    return route.pattern.format(**{n: GOOD_PARAMS[n] for n in re.findall(r"\{(\w+)\}", route.pattern)})
+
+
+def _matrix(client: Client, check: "Checker", routes: list[Route]) -> None:
+    """Every route with wrong tokens, bad path parameters, bad bodies and bad queries: whatever it
+    answers must be declared for it (and validate)."""
+    for route in routes:
+        path = _path(route)
+        auth = {} if route.role == "public" else client.worker.headers(route.role)
+        other = client.worker.headers("client" if route.role == "admin" else "admin")
         check(client.http.request(route.method, path))
-        check(client.http.request(route.method, path, headers=admin))
-        for name in names:
+        check(client.http.request(route.method, path, headers=other))
+        for name in re.findall(r"\{(\w+)\}", route.pattern):
             for bad in ("bad id", "x" * 200):
                 check(client.http.request(route.method, path.replace(GOOD_PARAMS[name], bad), headers=auth))
         for query in QUERIES:
             check(client.http.request(route.method, path, params=query, headers=auth))
         if route.method in ("PUT", "POST"):
             for body, ctype in BODIES:
+                if route.role == "admin" and body == b"{}" and ctype == "application/json":
+                    continue  # a valid operator body runs real work (a backup, maintenance)
                 check(client.http.request(route.method, path, content=body, headers={**auth, "content-type": ctype}))
+
+
+def test_a_request_matrix_gets_only_declared_statuses(client: Client, document):
+    check = Checker(document)
+    _matrix(client, check, [r for r in ROUTER.routes if r.role != "admin"])
     statuses = {s for seen in check.seen.values() for s in seen}
     assert {200, 400, 401, 403, 404, 413, 415, 422} <= statuses, statuses
+
+
+def test_schema_names_are_unique_and_everything_a_client_needs_is_described(document):
+    models = {m for r in ROUTER.routes for m in (r.request_model, r.response_model, r.query_model) if m}
+    schemas = document["components"]["schemas"]
+    assert {m.__name__ for m in models} <= set(schemas)  # no model renamed to a module-qualified name
+    assert len({m.__name__ for m in models}) == len(models)  # two models never share a name
+    undescribed = []
+    for name, schema in schemas.items():
+        for field, prop in schema.get("properties", {}).items():
+            if name != "OpenApiDocument" and not prop.get("description"):
+                undescribed.append(f"{name}.{field}")
+    assert not undescribed, undescribed
+    for pattern, methods in document["paths"].items():
+        for method, operation in methods.items():
+            assert operation["summary"] and operation["description"], (method, pattern)
+            assert all(p.get("description") for p in operation["parameters"]), (method, pattern)
+            body = operation.get("requestBody")
+            if body:
+                ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+                if schemas[ref].get("properties"):
+                    has_examples = schemas[ref].get("examples") or any(
+                        "examples" in p or "default" in p for p in schemas[ref]["properties"].values()
+                    )
+                    assert has_examples, (method, pattern, ref)
+
+
+def test_the_registry_defines_each_code_once_and_routes_declare_only_registered_codes():
+    assert len(errors.CODES) == len({c.name for c in errors.CODES.values()})
+    for route in ROUTER.routes:
+        for code in route_codes(route):
+            assert errors.CODES[code.name] is code, (route.pattern, code.name)
+            assert code.kind is not errors.Kind.INTERNAL
+    # A code's status comes from its kind, so moving a code to another kind moves its documented status.
+    assert status_of(errors.CONFIG_NOT_FOUND) == 404 and status_of(errors.IDEMPOTENCY_CONFLICT) == 409
+
+
+def test_an_undeclared_code_is_a_500_in_development_and_its_status_in_production():
+    route = Route("GET", "/v1/x", _handler("x"), errors=(errors.NOT_CANCELLABLE,))
+    declared = DomainError(errors.NOT_CANCELLABLE, "no")
+    undeclared = DomainError(errors.CONFIG_NOT_FOUND, "no")
+    assert _error_response(declared, route, True, "r").status == 409
+    assert _error_response(undeclared, route, True, "r").status == 500  # the contract is wrong: tests see it
+    assert _error_response(undeclared, route, False, "r").status == 404  # production still answers the code
+    assert _error_response(undeclared, None, True, "r").status == 404  # no route matched: generic errors

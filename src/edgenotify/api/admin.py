@@ -20,6 +20,7 @@ from edgenotify.http.response import HttpResponse, json_response
 from edgenotify.http.router import Route
 from edgenotify.http.validation import QueryModel, StrictModel, parse_body, parse_query
 from edgenotify.migrations import automigrate, ledger, status
+from edgenotify.models.common import path_param
 from edgenotify.ops import catalog, records, retention
 from edgenotify.ops import manifest as mf
 from edgenotify.ops.backup import BackupFailed, run_backup
@@ -43,16 +44,23 @@ class RetentionRequest(StrictModel):
 
 
 class QueryPlanRequest(StrictModel):
-    sql: str = Field(min_length=1, max_length=100_000, description="One read-only SELECT")
-    params: list[str | int | float | bool | None] = Field(default_factory=list, max_length=100)
+    sql: str = Field(
+        min_length=1,
+        max_length=100_000,
+        description="One read-only SELECT",
+        examples=["SELECT * FROM notification_logs WHERE user_id = ? ORDER BY created_at DESC LIMIT 10"],
+    )
+    params: list[str | int | float | bool | None] = Field(
+        default_factory=list, max_length=100, description="Values bound to the query's ? placeholders"
+    )
 
 
 class BackupListQuery(QueryModel):
-    limit: int = Field(50, ge=1, le=1000)
+    limit: int = Field(50, ge=1, le=1000, description="Backups to show, newest first")
 
 
 class RunsQuery(QueryModel):
-    limit: int = Field(50, ge=1, le=1000)
+    limit: int = Field(50, ge=1, le=1000, description="Runs to show, newest first")
     task: str = Field("maintenance", min_length=1, max_length=100, description="task family, e.g. maintenance")
 
 
@@ -65,10 +73,7 @@ def _optional_body(context: Context, model: type) -> Any:
 
 
 def _backup_id(context: Context) -> str:
-    value = context.req.path_params.get("backup_id", "")
-    if not mf.is_backup_id(value):
-        raise DomainError(errors.INVALID_PATH_PARAM, "backup_id must look like 20261122T030000000Z-a1b2c3", "backup_id")
-    return value
+    return path_param(context.req, "backup_id")
 
 
 async def list_backups(context: Context) -> HttpResponse:
