@@ -19,9 +19,10 @@ header h1{margin:0 0 4px;font-size:24px}header p{margin:0;color:var(--muted)}
 main{display:flex}nav{width:280px;flex:none;padding:16px 20px;border-right:1px solid var(--line);
 position:sticky;top:0;height:100vh;overflow:auto;font-size:13px}
 nav h3{margin:16px 0 4px;text-transform:uppercase;font-size:12px;color:var(--muted)}
-nav a{display:block;color:var(--fg);text-decoration:none;padding:2px 0}nav a:hover{color:var(--accent)}
+nav a{display:block;color:var(--fg);text-decoration:none;padding:2px 0;white-space:nowrap;overflow:hidden;
+text-overflow:ellipsis}nav a:hover{color:var(--accent)}
 #content{padding:8px 32px 64px;min-width:0;flex:1}
-section.op{border:1px solid var(--line);border-radius:8px;margin:18px 0;padding:14px 18px}
+section.op,section.card{border:1px solid var(--line);border-radius:8px;margin:18px 0;padding:14px 18px}
 .m{display:inline-block;min-width:62px;text-align:center;font:600 12px/22px ui-monospace,monospace;
 border-radius:4px;color:#fff;margin-right:8px}
 .get{background:#1f7a4d}.post{background:#2457c5}.put{background:#a15c00}.delete{background:#b3261e}
@@ -139,7 +140,7 @@ def _schemas(schemas: dict[str, Any]) -> str:
     parts = []
     for name, schema in sorted(schemas.items()):
         parts.append(
-            f'<section class="op" id="schema-{_e(name)}"><span class="path">{_e(name)}</span>'
+            f'<section class="card" id="schema-{_e(name)}"><span class="path">{_e(name)}</span>'
             f"<p>{_e(schema.get('description', ''))}</p>{_properties(schema)}</section>"
         )
     return '<h2 class="tag" id="schemas">Schemas</h2>' + "".join(parts)
