@@ -21,7 +21,7 @@ from edgenotify.clock import iso_after
 from edgenotify.errors import DomainError
 from edgenotify.http.contract import route_codes
 from edgenotify.http.errors import status_of
-from edgenotify.http.request import REQUEST_ID as REQUEST_ID_PATTERN
+from edgenotify.http.request import REQUEST_ID_FORMAT
 from edgenotify.http.router import Header, Route
 from edgenotify.migrations import automigrate
 from edgenotify.migrations.files import MigrationFile
@@ -125,8 +125,8 @@ def test_headers_are_declared(document):
     for route in ROUTER.routes:
         operation = _operation(document, route.method, route.pattern)
         headers = {p["name"].lower(): p for p in operation["parameters"] if p["in"] == "header"}
-        pattern = headers[REQUEST_ID]["schema"]["pattern"]
-        assert pattern == f"^{REQUEST_ID_PATTERN.pattern}$" and not headers[REQUEST_ID]["required"]
+        request_id = headers[REQUEST_ID]
+        assert request_id["schema"]["pattern"] == REQUEST_ID_FORMAT.pattern and not request_id["required"]
         for status, response in operation["responses"].items():
             declared = _response_headers(document, response)
             assert declared[REQUEST_ID]["required"] is True, (route.pattern, status)

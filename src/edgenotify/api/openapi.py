@@ -23,7 +23,7 @@ from edgenotify import __version__
 from edgenotify.errors import Code
 from edgenotify.http.contract import path_params, route_codes
 from edgenotify.http.errors import status_of
-from edgenotify.http.request import REQUEST_ID as REQUEST_ID_PATTERN
+from edgenotify.http.request import REQUEST_ID_FORMAT
 from edgenotify.http.router import Header, Route
 from edgenotify.models.common import PATH_PARAMS, ErrorResponse
 
@@ -86,7 +86,7 @@ def _header_parameter(header: Header) -> dict[str, Any]:
 def _request_id_parameter() -> dict[str, Any]:
     description = f"Your id for this request, echoed in the {REQUEST_ID} response header (else one is generated)"
     return _header_parameter(
-        Header(REQUEST_ID, description, schema={"type": "string", "pattern": f"^{REQUEST_ID_PATTERN.pattern}$"})
+        Header(REQUEST_ID, description, schema={"type": "string", "pattern": REQUEST_ID_FORMAT.pattern})
     )
 
 

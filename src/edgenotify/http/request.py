@@ -10,8 +10,8 @@ from edgenotify import errors
 from edgenotify.errors import DomainError
 
 MAX_BODY_BYTES = 64 * 1024
-# A client's X-Request-Id is echoed only when it fits this; otherwise one is generated.
-REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+# A client's x-request-id is kept when it matches; otherwise the app makes one (the OpenAPI text shows it).
+REQUEST_ID_FORMAT = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 def _no_constant(name: str) -> float:

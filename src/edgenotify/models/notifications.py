@@ -18,8 +18,9 @@ from edgenotify.notify import idempotency
 from edgenotify.notify.channels import CHANNELS
 from edgenotify.notify.logs import DEFAULT_LIMIT, MAX_LIMIT
 from edgenotify.notify.send import MAX_BATCH, MAX_SCHEDULE_DAYS
+from edgenotify.notify.stats import STATUSES
 
-Status = Literal["pending", "success", "failed", "cancelled"]
+Status = Literal[STATUSES]  # the same as Literal["pending", "success", "failed", "cancelled"]
 ChannelName = Literal["webhook", "telegram", "lark"]
 assert set(ChannelName.__args__) == set(CHANNELS)  # type: ignore[attr-defined]
 _TIME = "ISO-8601 date-time; an offset is converted to UTC, no offset means UTC"
