@@ -3,10 +3,13 @@
 metadata, and the ACTUAL responses of every route (successes and errors, their statuses and headers)
 are declared by it and validate against it."""
 
+import ast
 import asyncio
 import copy
+import inspect
 import re
 import sqlite3
+import textwrap
 from typing import Any
 
 import httpx
@@ -481,3 +484,36 @@ def test_an_undeclared_code_is_a_500_in_development_and_its_status_in_production
     assert _error_response(undeclared, route, True, "r").status == 500  # the contract is wrong: tests see it
     assert _error_response(undeclared, route, False, "r").status == 404  # production still answers the code
     assert _error_response(undeclared, None, True, "r").status == 404  # no route matched: generic errors
+
+
+def _codes_named(function: Any, seen: set[str]) -> set[str]:
+    """``errors.NAME`` codes named in ``function`` and in the functions of its module it calls by name."""
+    module = inspect.getmodule(function)
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "errors":
+            names.add(node.attr)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in seen:
+            callee = getattr(module, node.func.id, None)
+            if inspect.isfunction(callee) and inspect.getmodule(callee) is module:
+                seen.add(node.func.id)
+                names |= _codes_named(callee, seen)
+    return names
+
+
+def test_every_code_a_handler_names_is_declared_for_its_route():
+    """Static half of the contract (the dynamic half: an undeclared code is a 500 in development, which
+    the suite and the fuzz run would see): codes a handler raises itself are among its route's codes."""
+    for route in ROUTER.routes:
+        named = {getattr(errors, name) for name in _codes_named(route.handler, set())}
+        codes = {c for c in named if isinstance(c, errors.Code)} | {
+            c for group in named if isinstance(group, tuple) for c in group
+        }
+        undeclared = codes - set(route_codes(route))
+        assert not undeclared, (route.method, route.pattern, sorted(c.name for c in undeclared))
+    # Not vacuous: the send handler's own code is found, and a route that forgot it would fail.
+    send = next(r for r in ROUTER.routes if (r.method, r.pattern) == ("POST", "/v1/notifications"))
+    assert "INVALID_IDEMPOTENCY_KEY" in _codes_named(send.handler, set())
+    forgetful = Route("POST", "/v1/notifications", send.handler, request_model=send.request_model)
+    assert errors.INVALID_IDEMPOTENCY_KEY not in route_codes(forgetful)
