@@ -20,7 +20,7 @@ from edgenotify.http.contract import route_codes
 from edgenotify.http.errors import body_of, error_body, status_of
 from edgenotify.http.request import REQUEST_ID_FORMAT, HttpRequest
 from edgenotify.http.response import HttpResponse, json_response
-from edgenotify.http.router import Route
+from edgenotify.http.router import Route, Router
 from edgenotify.migrations.automigrate import MigrationFailed, ensure_migrated
 from edgenotify.observability import log_invocation
 from edgenotify.routes import ROUTER
@@ -42,14 +42,15 @@ def _error_response(exc: DomainError, route: Route | None, development: bool, re
     return json_response(body_of(exc), status_of(exc.code), exc.headers)
 
 
-async def handle_fetch(request: HttpRequest, env: Any, ctx: Any) -> HttpResponse:
+async def handle_fetch(request: HttpRequest, env: Any, ctx: Any, router: Router = ROUTER) -> HttpResponse:
+    """Answer ``request`` through ``router`` (the worker's routes; the contract suite passes its own)."""
     request.request_id = _request_id(request)
     started = time.perf_counter()
     used, token = usage.start()
     error_code = None
     matched: list[Route] = []
     try:
-        response = await _dispatch(request, env, ctx, matched)
+        response = await _dispatch(request, env, ctx, router, matched)
     except DomainError as exc:
         error_code = exc.code.name
         development = Settings.from_env(env).development
@@ -68,8 +69,8 @@ async def handle_fetch(request: HttpRequest, env: Any, ctx: Any) -> HttpResponse
     return response
 
 
-async def _dispatch(request: HttpRequest, env: Any, ctx: Any, matched: list[Route]) -> HttpResponse:
-    route, params = ROUTER.match(request.method, request.path)
+async def _dispatch(request: HttpRequest, env: Any, ctx: Any, router: Router, matched: list[Route]) -> HttpResponse:
+    route, params = router.match(request.method, request.path)
     matched.append(route)
     usage.note_route(route.pattern)
     context = Context.create(env, ctx, request)
