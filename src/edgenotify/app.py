@@ -23,7 +23,10 @@ from edgenotify.http.response import HttpResponse, json_response
 from edgenotify.http.router import Route, Router
 from edgenotify.migrations.automigrate import MigrationFailed, ensure_migrated
 from edgenotify.observability import log_invocation
+from edgenotify.ops.jobs import marker
 from edgenotify.routes import ROUTER
+
+RETRY_LATER = {"retry-after": "60"}
 
 
 def _request_id(request: HttpRequest) -> str:
@@ -81,5 +84,8 @@ async def _dispatch(request: HttpRequest, env: Any, ctx: Any, router: Router, ma
         except MigrationFailed as exc:
             message = f"migration {exc.name} failed: {exc.message}"
             raise DomainError(errors.MIGRATION_FAILED, message, field=exc.name) from exc
+    if route.role == "client" and await marker.cached(context.db):
+        message = "a restore is replacing the data; retry later"
+        raise DomainError(errors.RESTORE_IN_PROGRESS, message, headers=RETRY_LATER)
     request.path_params = params
     return await route.handler(context)

@@ -33,5 +33,7 @@ def route_codes(route: Route) -> tuple[Code, ...]:
     if "channel" in names:
         found.append(errors.UNSUPPORTED_CHANNEL)
     found.append(errors.MIGRATION_FAILED)
+    if route.role == "client":
+        found.append(errors.RESTORE_IN_PROGRESS)  # client routes pause while a restore replaces the data
     found += route.errors
     return tuple(dict.fromkeys(found))
