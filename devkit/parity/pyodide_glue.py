@@ -32,6 +32,8 @@ LEFT_OUT_ROUTE_MODULES = (
     "edgenotify.api.channels",
     "edgenotify.api.notifications",
     "edgenotify.api.openapi",
+    "edgenotify.api.operator",
+    "edgenotify.api.reference",
     "edgenotify.api.templates",
 )
 # Modules only CPython imports (the Pyodide side of the same interface is another module).
@@ -62,7 +64,7 @@ def leave_out_pydantic_routes() -> None:
     for name in LEFT_OUT_ROUTE_MODULES:
         module = types.ModuleType(name, "left out on Pyodide: this route module needs pydantic")
         module.ROUTES = []
-        module.openapi_routes = lambda _routes: []  # edgenotify.api.openapi's routes, built from the others
+        module.routes_for = lambda _routes: []  # edgenotify.api.reference's routes, built from the others
         sys.modules[name] = module
         setattr(edgenotify.api, name.rsplit(".", 1)[1], module)
 

@@ -2,9 +2,12 @@
 
 import hmac
 
+from edgenotify import errors
 from edgenotify.env import Settings
-from edgenotify.http.errors import ApiError
+from edgenotify.errors import DomainError
 from edgenotify.http.request import HttpRequest
+
+_CHALLENGE = {"www-authenticate": "Bearer"}
 
 
 def _matches(given: str, expected: str | None) -> bool:
@@ -12,13 +15,13 @@ def _matches(given: str, expected: str | None) -> bool:
 
 
 def authorize(request: HttpRequest, settings: Settings, role: str) -> str:
-    """Return the caller's role, or raise 401 (no valid token) / 403 (valid token, wrong role)."""
+    """The caller's role, or ``unauthorized`` (no valid token) / ``forbidden`` (valid token, wrong role)."""
     if role == "public":
         return "public"
     header = request.header("authorization") or ""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "unauthorized", "missing bearer token", headers={"www-authenticate": "Bearer"})
+        raise DomainError(errors.UNAUTHORIZED, "missing bearer token", headers=_CHALLENGE)
     token = token.strip()
     # Compare against both secrets every time so timing does not reveal which one matched.
     is_admin = _matches(token, settings.admin_token)
@@ -26,5 +29,5 @@ def authorize(request: HttpRequest, settings: Settings, role: str) -> str:
     if (role == "admin" and is_admin) or (role == "client" and is_client):
         return role
     if is_admin or is_client:
-        raise ApiError(403, "forbidden", f"this token cannot access {role} routes")
-    raise ApiError(401, "unauthorized", "invalid bearer token", headers={"www-authenticate": "Bearer"})
+        raise DomainError(errors.FORBIDDEN, f"this token cannot access {role} routes")
+    raise DomainError(errors.UNAUTHORIZED, "invalid bearer token", headers=_CHALLENGE)

@@ -1,15 +1,11 @@
-"""Every HTTP route of the worker, gathered from the API modules (one module per resource)."""
+"""Every HTTP route of the worker, gathered from the API modules (one module per resource).
 
-from edgenotify.api import admin, channels, health, notifications, openapi, templates
+The reference routes (``/openapi.json``, ``/docs``) describe the whole list, themselves included;
+they receive it here rather than importing this module.
+"""
+
+from edgenotify.api import admin, channels, health, notifications, operator, reference, templates
 from edgenotify.http.router import Router
 
-ROUTER = Router(
-    [
-        *health.ROUTES,
-        *channels.ROUTES,
-        *templates.ROUTES,
-        *notifications.ROUTES,
-        *admin.ROUTES,
-        *openapi.openapi_routes(lambda: ROUTER.routes),
-    ]
-)
+_API = [*health.ROUTES, *channels.ROUTES, *templates.ROUTES, *notifications.ROUTES, *operator.ROUTES, *admin.ROUTES]
+ROUTER = Router([*_API, *reference.routes_for(_API)])

@@ -7,7 +7,8 @@ import pytest
 
 from edgenotify.auth import authorize
 from edgenotify.env import Settings
-from edgenotify.http.errors import ApiError
+from edgenotify.errors import DomainError
+from edgenotify.http.errors import status_of
 from edgenotify.http.request import HttpRequest
 from edgenotify.routes import ROUTER
 from tests.api.config_kit import Client, client, error_of  # noqa: F401
@@ -61,15 +62,15 @@ def test_roles_in_authorize():
         request = HttpRequest("GET", "http://x/", {"authorization": f"Bearer {token}"})
         try:
             return authorize(request, settings, needed)
-        except ApiError as exc:
-            return exc.status
+        except DomainError as exc:
+            return status_of(exc.code)
 
     assert [role("a", "admin"), role("c", "admin"), role("z", "admin")] == ["admin", 403, 401]
     assert [role("c", "client"), role("a", "client"), role("z", "client")] == ["client", 403, 401]
     unset = Settings("production", api_token=None, admin_token=None, encryption_key=None)
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(DomainError) as info:
         authorize(HttpRequest("GET", "http://x/", {"authorization": "Bearer "}), unset, "client")
-    assert info.value.status == 401
+    assert info.value.code.name == "unauthorized" and status_of(info.value.code) == 401
 
 
 def test_request_id_echoed_or_generated(client: Client):

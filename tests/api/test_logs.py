@@ -232,8 +232,8 @@ def test_get_unknown_message_is_404(api):
     response = api.get("/v1/notifications/msg_nope")
     assert response.status_code == 404
     assert response.json()["error"] == {
-        "code": "not_found",
-        "message": "no notification msg_nope",
+        "code": "message_not_found",
+        "message": "no message msg_nope",
         "field": "message_id",
     }
 

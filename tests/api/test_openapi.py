@@ -3,9 +3,14 @@
 metadata, and the ACTUAL responses of every route (successes and errors, their statuses and headers)
 are declared by it and validate against it."""
 
+import ast
+import asyncio
 import copy
+import inspect
 import re
 import sqlite3
+import textwrap
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,13 +18,21 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
+from edgenotify import errors
+from edgenotify.api import admin
 from edgenotify.api.openapi import build_document, error_statuses
-from edgenotify.http.errors import ApiError
+from edgenotify.app import _error_response
+from edgenotify.clock import iso_after
+from edgenotify.errors import DomainError
+from edgenotify.http.contract import route_codes
+from edgenotify.http.errors import status_of
+from edgenotify.http.request import REQUEST_ID_FORMAT
 from edgenotify.http.router import Header, Route
 from edgenotify.migrations import automigrate
 from edgenotify.migrations.files import MigrationFile
 from edgenotify.models.common import ErrorResponse
 from edgenotify.notify import idempotency
+from edgenotify.ops import manifest
 from edgenotify.routes import ROUTER
 from tests.api.config_kit import CONFIGS, Client, client, error_of  # noqa: F401
 
@@ -89,7 +102,7 @@ def test_every_route_is_documented_from_its_models(document):
         operation = _operation(document, route.method, route.pattern)
         operation_ids.add(operation["operationId"])
         assert operation["security"] == security[route.role]
-        assert str(route.status) in operation["responses"] and "default" in operation["responses"]
+        assert str(route.status) in operation["responses"] and "default" not in operation["responses"]
         declared = {p["name"] for p in operation["parameters"] if p["in"] == "path"}
         assert declared == set(re.findall(r"\{(\w+)\}", route.pattern))
         if route.request_model is not None:
@@ -114,8 +127,6 @@ def test_every_route_is_documented_from_its_models(document):
 
 
 def test_headers_are_declared(document):
-    from edgenotify.http.request import REQUEST_ID_FORMAT
-
     for route in ROUTER.routes:
         operation = _operation(document, route.method, route.pattern)
         headers = {p["name"].lower(): p for p in operation["parameters"] if p["in"] == "header"}
@@ -157,8 +168,8 @@ def test_error_statuses_derive_from_the_route_shape():
     assert set(error_statuses(bare)) == {503}  # dev auto-migration can fail on any route
     body = Route("PUT", "/v1/things/{user_id}", _handler("put"), request_model=ErrorResponse)
     assert set(error_statuses(body)) == {400, 401, 403, 413, 415, 422, 503}
-    own = Route("GET", "/v1/x", _handler("x"), errors=((409, "busy: try later"), (422, "odd: no")))
-    assert error_statuses(own)[409] == ["busy: try later"] and "odd: no" in error_statuses(own)[422]
+    own = Route("GET", "/v1/x", _handler("x"), errors=(errors.NOT_CANCELLABLE, errors.UNSAFE_URL))
+    assert error_statuses(own)[409] == [errors.NOT_CANCELLABLE] and errors.UNSAFE_URL in error_statuses(own)[422]
     # A status that is also a non-error answer gets one response accepting both bodies.
     both = Route(
         "GET",
@@ -172,9 +183,9 @@ def test_error_statuses_derive_from_the_route_shape():
     merged = doc["paths"]["/v1/y"]["get"]["responses"]["503"]
     assert len(merged["content"]["application/json"]["schema"]["anyOf"]) == 2 and "migration_failed" in str(merged)
     assert doc["paths"]["/v1/y"]["get"]["responses"]["200"]["headers"]["x-y"]["schema"] == {"type": "integer"}
-    assert set(doc["components"]["responses"]) == {f"Error{s}" for s in (400, 401, 403, 409, 413, 415, 422, 503)} | {
-        "Error"
-    }
+    x_409 = doc["paths"]["/v1/x"]["get"]["responses"]["409"]["content"]["application/json"]["schema"]
+    assert x_409["allOf"][1]["properties"]["error"]["properties"]["code"] == {"enum": ["not_cancellable"]}
+    assert "default" not in doc["paths"]["/v1/x"]["get"]["responses"] and "responses" not in doc["components"]
 
 
 class Checker:
@@ -190,7 +201,7 @@ class Checker:
         method, path = response.request.method, response.request.url.path
         try:
             route, _ = ROUTER.match(method, path)
-        except ApiError:  # unknown route / method: the generic error shape (see info.description)
+        except DomainError:  # unknown route / method: the generic error shape (see info.description)
             error_of(response)
             assert response.headers[REQUEST_ID]
             if response.status_code == 405:
@@ -205,7 +216,11 @@ class Checker:
         if "content" not in spec:
             assert response.content == b"", (path, status)
             return response
-        schema = {**spec["content"]["application/json"]["schema"], "components": self.document["components"]}
+        (media,) = spec["content"]
+        assert response.headers["content-type"].startswith(media), (path, status, media)
+        if media != "application/json":
+            return response
+        schema = {**spec["content"][media]["schema"], "components": self.document["components"]}
         errors = [e.message for e in Draft202012Validator(schema).iter_errors(response.json())]
         assert not errors, (method, path, status, errors, response.text[:500])
         return response
@@ -254,6 +269,7 @@ def test_actual_responses_of_every_route_are_declared_and_validate(client: Clien
     check(c.get("/v1/users/bad%20id/channels"))
     check(c.delete("/v1/users/u1/channels/lark"))
     check(c.delete("/v1/users/u1/channels/lark"))
+    assert check(c.get("/v1/users/u1/channels/lark")).status_code == 404
     _locked_config(client, "locked")
     assert error_of(check(c.get("/v1/users/locked/channels/webhook")))["code"] == "config_decryption_failed"
     assert check(c.get("/v1/users/locked/channels")).status_code == 503
@@ -292,6 +308,13 @@ def test_actual_responses_of_every_route_are_declared_and_validate(client: Clien
     check(c.request("POST", "/v1/notifications", content=b"{}", headers={"content-type": "text/plain"}))
     check(c.request("POST", "/v1/notifications", content=b"{", headers={"content-type": "application/json"}))
     assert check(c.request("POST", "/v1/notifications", json={"user_id": "locked", "content": "x"})).status_code == 503
+    bulk = {"messages": [{"user_id": "u1", "content": "b1"}, {"user_id": "nobody", "content": "x"}]}
+    assert check(c.request("POST", "/v1/notifications/batch", json=bulk)).status_code == 207
+    later = {"user_id": "u1", "content": "later", "send_at": iso_after(3600)}
+    scheduled = check(c.request("POST", "/v1/notifications", json=later)).json()["messages"][0]["message_id"]
+    assert check(c.request("POST", f"/v1/notifications/{scheduled}/cancel")).status_code == 200
+    assert check(c.request("POST", f"/v1/notifications/{scheduled}/cancel")).status_code == 409
+    assert check(c.request("POST", "/v1/notifications/absent/cancel")).status_code == 404
     client.worker.drain()
     message_id = sent.json()["messages"][0]["message_id"]
     check(c.get("/v1/notifications", params={"user_id": "u1"}))
@@ -322,20 +345,62 @@ def test_actual_responses_of_every_route_are_declared_and_validate(client: Clien
     successes = [key for key, statuses in check.seen.items() if any(s < 300 for s in statuses)]
     mine = [r for r in ROUTER.routes if not r.pattern.startswith("/admin")]
     assert {(r.method, r.pattern) for r in mine} <= set(successes)
+    _admin_answers(client, check)
+    _matrix(client, check, ROUTER.routes)
     # Development auto-migration failing: 503 migration_failed, declared on every route.
     real = automigrate.bundled_files
     broken = MigrationFile("9999_broken.sql", "INSERT INTO no_such_table VALUES (1);\n")
     monkeypatch.setattr(automigrate, "bundled_files", lambda: [*real(), broken])
-    automigrate.forget(client.worker.server_env.DB)
-    for response in (c.http.get("/health"), c.get("/v1/stats", params={"user_id": "u1"})):
-        assert error_of(check(response))["code"] == "migration_failed"
+    for route in ROUTER.routes:
+        automigrate.forget(client.worker.server_env.DB)
+        headers = {} if route.role == "public" else client.worker.headers(route.role)
+        response = client.http.request(route.method, _path(route), headers=headers)
+        assert error_of(check(response))["code"] == "migration_failed", (route.pattern, response.text)
     monkeypatch.setattr(automigrate, "bundled_files", real)
     assert check(c.http.get("/health")).status_code == 200  # the isolate checks again and is current
-    client_statuses = {s for key, statuses in check.seen.items() if not key[1].startswith("/admin") for s in statuses}
-    assert {400, 401, 403, 404, 409, 413, 415, 422, 503} <= client_statuses
+    # Every status the document declares for a route was actually answered by it above (the backup and
+    # restore job routes of api/admin.py answer theirs in tests/ops, which drive the jobs through them).
+    unanswered = {}
+    for route in [r for r in ROUTER.routes if r not in admin.ROUTES]:
+        declared = {int(status) for status in _operation(document, route.method, route.pattern)["responses"]}
+        if declared - check.seen[(route.method, route.pattern)]:
+            unanswered[(route.method, route.pattern)] = sorted(declared - check.seen[(route.method, route.pattern)])
+    assert not unanswered, unanswered
 
 
-GOOD_PARAMS = {"user_id": "u1", "channel": "webhook", "template_key": "t1", "message_id": "msg_absent"}
+def _admin_answers(client: Client, check: "Checker") -> None:
+    """The operator routes' own answers (successes, not found, conflicts, refusals)."""
+    admin = client.worker.headers("admin")
+
+    def call(method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return check(client.http.request(method, path, headers=admin, **kwargs))
+
+    absent = "20261122T030000000Z-a1b2c3"
+    backup = call("POST", "/admin/backups", json={}).json()["id"]
+    client.worker.drain()
+    assert call("GET", f"/admin/backups/{backup}").status_code == 200
+    assert call("GET", f"/admin/backups/{absent}").status_code == 404
+    assert call("POST", f"/admin/backups/{absent}/restore", json={}).status_code == 404
+    assert call("POST", f"/admin/backups/{backup}/restore", json={}).status_code == 200  # dry run
+    refused = call("POST", f"/admin/backups/{backup}/restore", json={"dry_run": False})
+    assert error_of(refused)["code"] == "target_not_empty"
+    asyncio.run(client.worker.env.BACKUPS.put(manifest.data_key(absent), b"partial"))
+    incomplete = call("POST", f"/admin/backups/{absent}/restore", json={})
+    assert (incomplete.status_code, error_of(incomplete)["code"]) == (409, "backup_incomplete")
+    assert call("POST", "/admin/query-plan", json={"sql": "DELETE FROM audit_logs"}).status_code == 422
+    assert call("POST", "/admin/query-plan", json={"sql": "SELECT 1"}).status_code == 200
+    assert call("GET", "/admin/notifications", params={"status": "failed", "limit": 1}).status_code == 200
+    assert call("GET", "/admin/notifications", params={"cursor": "c1.x.y"}).status_code == 400
+
+
+GOOD_PARAMS = {
+    "user_id": "u1",
+    "channel": "webhook",
+    "template_key": "t1",
+    "message_id": "msg_absent",
+    "backup_id": "20261122T030000000Z-a1b2c3",
+    "job_id": "restore-20261122T030000000Z-a1b2c3",
+}
 BODIES = [
     (b"{", "application/json"),
     (b"{}", "text/plain"),
@@ -347,24 +412,122 @@ BODIES = [
 QUERIES = [{}, {"user_id": "u1"}, {"user_id": "u1", "limit": "many"}, {"cursor": "zz", "user_id": "u1"}, {"x": "1"}]
 
 
-def test_a_request_matrix_gets_only_declared_statuses(client: Client, document):
-    """Every client route with wrong tokens, bad path parameters, bad bodies and bad queries: whatever
-    it answers must be declared for it (and validate)."""
-    check = Checker(document)
-    admin = client.worker.headers("admin")
-    for route in [r for r in ROUTER.routes if not r.pattern.startswith("/admin")]:
-        names = re.findall(r"\{(\w+)\}", route.pattern)
-        path = route.pattern.format(**{n: GOOD_PARAMS[n] for n in names})
-        auth = {} if route.role == "public" else client.auth
+def _path(route: Route) -> str:
+    return route.pattern.format(**{n: GOOD_PARAMS[n] for n in re.findall(r"\{(\w+)\}", route.pattern)})
+
+
+def _matrix(client: Client, check: "Checker", routes: list[Route]) -> None:
+    """Every route with wrong tokens, bad path parameters, bad bodies and bad queries: whatever it
+    answers must be declared for it (and validate)."""
+    for route in routes:
+        path = _path(route)
+        auth = {} if route.role == "public" else client.worker.headers(route.role)
+        other = client.worker.headers("client" if route.role == "admin" else "admin")
         check(client.http.request(route.method, path))
-        check(client.http.request(route.method, path, headers=admin))
-        for name in names:
+        check(client.http.request(route.method, path, headers=other))
+        for name in re.findall(r"\{(\w+)\}", route.pattern):
             for bad in ("bad id", "x" * 200):
                 check(client.http.request(route.method, path.replace(GOOD_PARAMS[name], bad), headers=auth))
         for query in QUERIES:
             check(client.http.request(route.method, path, params=query, headers=auth))
         if route.method in ("PUT", "POST"):
             for body, ctype in BODIES:
+                if route.role == "admin" and body == b"{}" and ctype == "application/json":
+                    continue  # a valid operator body runs real work (a backup, maintenance)
                 check(client.http.request(route.method, path, content=body, headers={**auth, "content-type": ctype}))
+
+
+def test_a_request_matrix_gets_only_declared_statuses(client: Client, document):
+    check = Checker(document)
+    _matrix(client, check, [r for r in ROUTER.routes if r.role != "admin"])
     statuses = {s for seen in check.seen.values() for s in seen}
     assert {200, 400, 401, 403, 404, 413, 415, 422} <= statuses, statuses
+
+
+def test_schema_names_are_unique_and_everything_a_client_needs_is_described(document):
+    models = {m for r in ROUTER.routes for m in (r.request_model, r.response_model, r.query_model) if m}
+    schemas = document["components"]["schemas"]
+    assert {m.__name__ for m in models} <= set(schemas)  # no model renamed to a module-qualified name
+    assert len({m.__name__ for m in models}) == len(models)  # two models never share a name
+    undescribed = []
+    for name, schema in schemas.items():
+        for field, prop in schema.get("properties", {}).items():
+            if name != "OpenApiDocument" and not prop.get("description"):
+                undescribed.append(f"{name}.{field}")
+    assert not undescribed, undescribed
+    for pattern, methods in document["paths"].items():
+        for method, operation in methods.items():
+            assert operation["summary"] and operation["description"], (method, pattern)
+            assert all(p.get("description") for p in operation["parameters"]), (method, pattern)
+            body = operation.get("requestBody")
+            if body:
+                ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+                if schemas[ref].get("properties"):
+                    has_examples = schemas[ref].get("examples") or any(
+                        "examples" in p or "default" in p for p in schemas[ref]["properties"].values()
+                    )
+                    assert has_examples, (method, pattern, ref)
+
+
+def test_the_registry_defines_each_code_once_and_routes_declare_only_registered_codes():
+    assert len(errors.CODES) == len({c.name for c in errors.CODES.values()})
+    for route in ROUTER.routes:
+        for code in route_codes(route):
+            assert errors.CODES[code.name] is code, (route.pattern, code.name)
+            assert code.kind is not errors.Kind.INTERNAL
+    # A code's status comes from its kind, so moving a code to another kind moves its documented status.
+    assert status_of(errors.CONFIG_NOT_FOUND) == 404 and status_of(errors.IDEMPOTENCY_CONFLICT) == 409
+
+
+def test_an_undeclared_code_is_a_500_in_development_and_its_status_in_production():
+    route = Route("GET", "/v1/x", _handler("x"), errors=(errors.NOT_CANCELLABLE,))
+    declared = DomainError(errors.NOT_CANCELLABLE, "no")
+    undeclared = DomainError(errors.CONFIG_NOT_FOUND, "no")
+    assert _error_response(declared, route, True, "r").status == 409
+    assert _error_response(undeclared, route, True, "r").status == 500  # the contract is wrong: tests see it
+    assert _error_response(undeclared, route, False, "r").status == 404  # production still answers the code
+    assert _error_response(undeclared, None, True, "r").status == 404  # no route matched: generic errors
+
+
+def _codes_named(function: Any, seen: set[str]) -> set[str]:
+    """``errors.NAME`` codes named in ``function`` and in the functions of its module it calls by name."""
+    module = inspect.getmodule(function)
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "errors":
+            names.add(node.attr)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in seen:
+            callee = getattr(module, node.func.id, None)
+            if inspect.isfunction(callee) and inspect.getmodule(callee) is module:
+                seen.add(node.func.id)
+                names |= _codes_named(callee, seen)
+    return names
+
+
+def test_every_code_a_handler_names_is_declared_for_its_route():
+    """Static half of the contract (the dynamic half: an undeclared code is a 500 in development, which
+    the suite and the fuzz run would see): codes a handler raises itself are among its route's codes."""
+    for route in ROUTER.routes:
+        named = {getattr(errors, name) for name in _codes_named(route.handler, set())}
+        codes = {c for c in named if isinstance(c, errors.Code)} | {
+            c for group in named if isinstance(group, tuple) for c in group
+        }
+        undeclared = codes - set(route_codes(route))
+        assert not undeclared, (route.method, route.pattern, sorted(c.name for c in undeclared))
+    # Not vacuous: the send handler's own code is found, and a route that forgot it would fail.
+    send = next(r for r in ROUTER.routes if (r.method, r.pattern) == ("POST", "/v1/notifications"))
+    assert "INVALID_IDEMPOTENCY_KEY" in _codes_named(send.handler, set())
+    forgetful = Route("POST", "/v1/notifications", send.handler, request_model=send.request_model)
+    assert errors.INVALID_IDEMPOTENCY_KEY not in route_codes(forgetful)
+
+
+def test_every_code_the_jobs_name_is_registered_with_the_kind_of_its_reason():
+    """The job use cases carry a code name and a reason; the app maps the name through the registry, so
+    an unregistered name would be a 500 and a reason of another kind a wrong status."""
+    source = (Path(errors.__file__).parent / "ops" / "jobs" / "usecases.py").read_text(encoding="utf-8")
+    kinds = {"NOT_FOUND": errors.Kind.NOT_FOUND, "CONFLICT": errors.Kind.CONFLICT, "INVALID": errors.Kind.INVALID}
+    named = re.findall(r"JobError\(\s*(NOT_FOUND|CONFLICT|INVALID),\s*\"([a-z_]+)\"", source)
+    assert len(named) >= 10, named
+    for reason, name in named:
+        assert name in errors.CODES and errors.CODES[name].kind is kinds[reason], (reason, name)

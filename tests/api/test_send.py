@@ -149,7 +149,7 @@ def test_duplicate_channels_are_422(api, user):
 
 
 def test_unknown_template_is_422(api, user):
-    _error(api.send({"user_id": "u1", "template_key": "nope"}), 422, "template_not_found", "template_key")
+    _error(api.send({"user_id": "u1", "template_key": "nope"}), 422, "unknown_template", "template_key")
 
 
 def test_inactive_template_is_422(api, user):

@@ -27,10 +27,10 @@ def test_totals_per_channel_and_status(api, receivers: Receivers):
         api.make_due(first["telegram"])
         api.retry()
     stats = _stats(api, user_id="u1")
-    assert stats["totals"] == {"pending": 1, "success": 2, "failed": 1, "total": 4}
+    assert stats["totals"] == {"pending": 1, "success": 2, "failed": 1, "cancelled": 0, "total": 4}
     assert stats["channels"] == {
-        "telegram": {"pending": 1, "success": 0, "failed": 1, "total": 2},
-        "webhook": {"pending": 0, "success": 2, "failed": 0, "total": 2},
+        "telegram": {"pending": 1, "success": 0, "failed": 1, "cancelled": 0, "total": 2},
+        "webhook": {"pending": 0, "success": 2, "failed": 0, "cancelled": 0, "total": 2},
     }
     counters = stats["counters"]
     assert (counters["notification_count"], counters["success_count"], counters["failed_count"]) == (4, 2, 1)
@@ -51,7 +51,7 @@ def test_since_and_until_bound_the_counts(api, receivers: Receivers):
 
 def test_a_user_without_messages_has_zero_totals(api):
     stats = _stats(api, user_id="ghost")
-    assert stats["totals"] == {"pending": 0, "success": 0, "failed": 0, "total": 0}
+    assert stats["totals"] == {"pending": 0, "success": 0, "failed": 0, "cancelled": 0, "total": 0}
     assert stats["channels"] == {} and stats["counters"]["notification_count"] == 0
 
 

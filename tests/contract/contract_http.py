@@ -11,9 +11,10 @@ repeated headers through the same ``read_request`` -> ``handle_fetch`` -> ``writ
 import json
 from typing import Any
 
+from edgenotify import errors
 from edgenotify.app import handle_fetch
 from edgenotify.context import Context
-from edgenotify.http.errors import ApiError
+from edgenotify.errors import DomainError
 from edgenotify.http.response import HttpResponse, json_response
 from edgenotify.http.router import Route, Router
 from tests.contract.contracts import CONTRACT_SECRETS, contract, platform
@@ -50,7 +51,7 @@ async def _broken(context: Context) -> HttpResponse:
 
 
 async def _refuse(context: Context) -> HttpResponse:
-    raise ApiError(409, "busy", "try later", field="job", headers={"retry-after": "5"})
+    raise DomainError(errors.NOT_CANCELLABLE, "try later", field="job", headers={"retry-after": "5"})
 
 
 ROUTER = Router(
@@ -60,7 +61,7 @@ ROUTER = Router(
         Route("POST", "/c/later", _later, role="client"),
         Route("GET", "/c/empty", _empty, role="public"),
         Route("GET", "/c/broken", _broken, role="public"),
-        Route("GET", "/c/refuse", _refuse, role="admin"),
+        Route("GET", "/c/refuse", _refuse, role="admin", errors=(errors.NOT_CANCELLABLE,)),
     ]
 )
 

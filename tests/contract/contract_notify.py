@@ -8,7 +8,7 @@ from typing import Any
 
 from edgenotify.context import Context
 from edgenotify.db import Database, Query
-from edgenotify.http.errors import ApiError
+from edgenotify.errors import DomainError
 from edgenotify.migrations import automigrate
 from edgenotify.notify import config_cache as cache
 from edgenotify.notify import configs, idempotency, logs, stats, templates
@@ -68,7 +68,7 @@ async def notify_send_is_one_batch_and_idempotent(env: Any) -> Any:
     before = context.db.round_trips
     again = await send(context, _command(user, "key-1", {"a": 1}))
     trips.append(context.db.round_trips - before)
-    conflict = await raises(lambda: send(context, _command(user, "key-1", {"a": 2})), kind=ApiError)
+    conflict = await raises(lambda: send(context, _command(user, "key-1", {"a": 2})), kind=DomainError)
     inline = await send(
         context,
         _command(user, None, {"b": 1}, channels=["webhook"], content="Hello {{name}}", variables={"name": "Ann"}),

@@ -12,7 +12,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from edgenotify.http.errors import ApiError
+from edgenotify.errors import DomainError
+from edgenotify.http.errors import status_of
 from edgenotify.limits import Limits, LimitsConfigError
 from edgenotify.notify import channels, render
 from edgenotify.notify.delivery.backoff import backoff_delay, parse_retry_after
@@ -57,8 +58,8 @@ URLS = [
 def _decision(call: Any) -> Any:
     try:
         return ["ok", call()]
-    except ApiError as exc:
-        return [exc.status, exc.code, exc.message, exc.field]
+    except DomainError as exc:
+        return [status_of(exc.code), exc.code.name, exc.message, exc.field]
     except ValueError as exc:
         return ["ValueError", str(exc)]
 

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from edgenotify.http.errors import ApiError
+from edgenotify.errors import DomainError
+from edgenotify.http.errors import status_of
 from edgenotify.notify.render import RenderError, TemplateSyntaxError, check_syntax, render, render_inline
 from edgenotify.notify.templates import Content, Template, Variable
 
@@ -31,7 +32,7 @@ def test_missing_and_undeclared_are_named():
     with pytest.raises(RenderError) as info:
         render(template("{{ name }}"), "webhook", {"bogus": 1, "other": 2})
     err = info.value
-    assert (err.status, err.code, err.field) == (422, "missing_variables", "variables")
+    assert (status_of(err.code), err.code.name, err.field) == (422, "missing_variables", "variables")
     assert err.missing == ["name"] and err.undeclared == ["bogus", "other"]
     assert "name" in err.message and "bogus" in err.message
 
@@ -39,7 +40,7 @@ def test_missing_and_undeclared_are_named():
 def test_only_undeclared_has_its_own_code():
     with pytest.raises(RenderError) as info:
         render(template("{{ name }}"), "webhook", {"name": "a", "zzz": 1})
-    assert info.value.code == "undeclared_variables" and info.value.undeclared == ["zzz"]
+    assert info.value.code.name == "undeclared_variables" and info.value.undeclared == ["zzz"]
 
 
 def test_json_stays_valid_with_quotes_newlines_unicode():
@@ -71,7 +72,7 @@ def test_text_is_inserted_as_is():
 def test_unknown_channel_is_a_422():
     with pytest.raises(Exception) as info:
         render(template("x"), "lark", {"name": "a"})
-    assert info.value.status == 422 and info.value.code == "channel_not_in_template"
+    assert status_of(info.value.code) == 422 and info.value.code.name == "channel_not_in_template"
 
 
 def test_inline_requires_every_placeholder():
@@ -105,8 +106,8 @@ def test_json_value_in_key_position_is_a_client_error():
     tpl = template("{ {{ name }}: 1 }", "json")
     check_syntax("{ {{ name }}: 1 }", "json")  # fine for string values...
     assert json.loads(render(tpl, "webhook", {"name": "k"})[1]) == {"k": 1}
-    with pytest.raises(ApiError) as info:  # ...but a number cannot be a key
+    with pytest.raises(DomainError) as info:  # ...but a number cannot be a key
         render(tpl, "webhook", {"name": 5})
-    assert (info.value.status, info.value.code) == (422, "invalid_variable_value")
-    with pytest.raises(ApiError):
+    assert (status_of(info.value.code), info.value.code.name) == (422, "invalid_variable_value")
+    with pytest.raises(DomainError):
         render_inline(None, "{ {{ k }}: 1 }", "json", {"k": None})

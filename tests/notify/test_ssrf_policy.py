@@ -2,6 +2,7 @@
 
 import pytest
 
+from edgenotify.http.errors import body_of, status_of
 from edgenotify.notify.ssrf import UnsafeUrl, check_url
 
 REFUSED = [
@@ -50,8 +51,8 @@ ALLOWED = [
 def test_refused_urls_name_the_field(url):
     with pytest.raises(UnsafeUrl) as info:
         check_url(url, development=False, field="config.url")
-    assert info.value.status == 422
-    assert info.value.body()["error"] == {"code": "unsafe_url", "message": info.value.message, "field": "config.url"}
+    assert status_of(info.value.code) == 422
+    assert body_of(info.value)["error"] == {"code": "unsafe_url", "message": info.value.message, "field": "config.url"}
 
 
 @pytest.mark.parametrize("url", ALLOWED)

@@ -197,7 +197,7 @@ def test_a_restore_marks_the_database_until_it_completes(worker) -> None:
     assert worker.scheduled(MAINTENANCE_CRON).status_code == 200 and worker.scheduled(RETRY_CRON).status_code == 200
     assert asyncio.run(db.all("SELECT count(*) AS n FROM task_execution_records"))[0]["n"] == records_before
     backup = client.post("/admin/backups", headers=admin)
-    assert backup.status_code == 409 and backup.json()["error"]["code"] == "restore_in_progress"
+    assert backup.status_code == 409 and backup.json()["error"]["code"] == "restore_running"
     waiting = client.post(f"/admin/jobs/{job_id}/continue", headers=admin)
     assert waiting.status_code == 202 and waiting.json()["phase"] == "quiesce"
 

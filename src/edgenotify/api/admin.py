@@ -8,26 +8,25 @@ with the job (``Location: /admin/jobs/<id>``), continued by the cron tick or by
 ``POST /admin/jobs/<id>/continue``.
 """
 
-import re
 from typing import Any
 
 from pydantic import Field
 
+from edgenotify import errors
 from edgenotify.clock import utcnow
 from edgenotify.context import Context
-from edgenotify.http.errors import ApiError
+from edgenotify.errors import DomainError
+from edgenotify.http.errors import error_body
 from edgenotify.http.response import HttpResponse, json_response
 from edgenotify.http.router import Route
-from edgenotify.http.validation import StrictModel, parse_body, parse_query
+from edgenotify.http.validation import QueryModel, StrictModel, parse_body, parse_query
 from edgenotify.migrations import automigrate, ledger, status
+from edgenotify.models.common import path_param
 from edgenotify.ops import catalog, records, retention
 from edgenotify.ops import manifest as mf
 from edgenotify.ops.config import load
 from edgenotify.ops.jobs import marker, usecases
 from edgenotify.ops.jobs.usecases import JobError
-
-_JOB_ID = r"^(restore-)?\d{8}T\d{9}Z-[0-9a-f]{6}$"
-_STATUS = {usecases.NOT_FOUND: 404, usecases.CONFLICT: 409, usecases.INVALID: 422}
 
 
 class BackupCreate(StrictModel):
@@ -47,9 +46,9 @@ class RestoreRequest(StrictModel):
     )
 
 
-class JobsQuery(StrictModel):
-    kind: str | None = Field(None, pattern="^(backup|restore)$")
-    limit: int = Field(50, ge=1, le=1000)
+class JobsQuery(QueryModel):
+    kind: str | None = Field(None, pattern="^(backup|restore)$", description="Only backup or only restore jobs")
+    limit: int = Field(50, ge=1, le=1000, description="Jobs to show, newest first")
 
 
 class RetentionRequest(StrictModel):
@@ -57,20 +56,27 @@ class RetentionRequest(StrictModel):
 
 
 class QueryPlanRequest(StrictModel):
-    sql: str = Field(min_length=1, max_length=100_000, description="One read-only SELECT")
-    params: list[str | int | float | bool | None] = Field(default_factory=list, max_length=100)
+    sql: str = Field(
+        min_length=1,
+        max_length=100_000,
+        description="One read-only SELECT",
+        examples=["SELECT * FROM notification_logs WHERE user_id = ? ORDER BY created_at DESC LIMIT 10"],
+    )
+    params: list[str | int | float | bool | None] = Field(
+        default_factory=list, max_length=100, description="Values bound to the query's ? placeholders"
+    )
 
 
-class ListQuery(StrictModel):
-    limit: int = Field(50, ge=1, le=1000)
+class BackupListQuery(QueryModel):
+    limit: int = Field(50, ge=1, le=1000, description="Backups to show, newest first")
 
 
-class RunsQuery(StrictModel):
-    limit: int = Field(50, ge=1, le=1000)
+class RunsQuery(QueryModel):
+    limit: int = Field(50, ge=1, le=1000, description="Runs to show, newest first")
     task: str = Field("maintenance", min_length=1, max_length=100, description="task family, e.g. maintenance")
 
 
-class CapacityQuery(StrictModel):
+class CapacityQuery(QueryModel):
     days: int = Field(30, ge=1, le=365, description="growth window in days")
 
 
@@ -79,14 +85,11 @@ def _optional_body(context: Context, model: type) -> Any:
 
 
 def _backup_id(context: Context) -> str:
-    value = context.req.path_params.get("backup_id", "")
-    if not mf.is_backup_id(value):
-        raise ApiError(422, "invalid_path_param", "backup_id must look like 20261122T030000000Z-a1b2c3", "backup_id")
-    return value
+    return path_param(context.req, "backup_id")
 
 
 async def list_backups(context: Context) -> HttpResponse:
-    query = parse_query(context.req, ListQuery)
+    query = parse_query(context.req, BackupListQuery)
     now = utcnow()
     backups = await catalog.list_backups(context.r2)
     shown = backups[: query.limit]
@@ -102,8 +105,9 @@ async def backups_status(context: Context) -> HttpResponse:
     return json_response({"health": report, "backups": [b.as_dict(now) for b in shown], "total": len(backups)})
 
 
-def _job_error(exc: JobError, field: str | None = None) -> ApiError:
-    return ApiError(_STATUS[exc.reason], exc.code, exc.message, field if exc.reason == usecases.NOT_FOUND else None)
+def _job_error(exc: JobError, field: str | None = None) -> DomainError:
+    """The registered code a job refusal names (its status follows the code's kind, see errors.py)."""
+    return DomainError(errors.by_name(exc.code), exc.message, field if exc.reason == usecases.NOT_FOUND else None)
 
 
 def _accepted(body: dict[str, Any], job_id: str) -> HttpResponse:
@@ -120,7 +124,7 @@ async def create_backup(context: Context) -> HttpResponse:
         manifest = await catalog.load_manifest(context.r2, job.id)
         return json_response(manifest, 201)
     if job.status == "failed":
-        raise ApiError(503, "backup_failed", job.last_error or "backup failed")
+        raise DomainError(errors.BACKUP_FAILED, job.last_error or "backup failed")
     return _accepted(usecases.describe(job), job.id)
 
 
@@ -128,7 +132,7 @@ async def get_backup(context: Context) -> HttpResponse:
     backup_id = _backup_id(context)
     info = await catalog.find(context.r2, backup_id)
     if info is None:
-        raise ApiError(404, "backup_not_found", f"no backup {backup_id}", "backup_id")
+        raise DomainError(errors.BACKUP_NOT_FOUND, f"no backup {backup_id}", "backup_id")
     out = info.as_dict(utcnow())
     try:
         out["manifest"] = await catalog.load_manifest(context.r2, backup_id)
@@ -150,15 +154,14 @@ async def restore_backup(context: Context) -> HttpResponse:
     if job is None or job["status"] == "complete":
         return json_response(result)
     if job["status"] == "failed":
-        return json_response({"error": {"code": "restore_failed", "message": job["last_error"]}, "job": job}, 503)
+        return json_response(
+            {**error_body(errors.RESTORE_FAILED, job["last_error"] or "restore failed"), "job": job}, 503
+        )
     return _accepted(result, job["id"])
 
 
 def _job_id(context: Context) -> str:
-    value = context.req.path_params.get("job_id", "")
-    if not re.match(_JOB_ID, value):
-        raise ApiError(422, "invalid_path_param", "job_id must be a backup id or restore-<backup id>", "job_id")
-    return value
+    return path_param(context.req, "job_id")
 
 
 async def list_jobs(context: Context) -> HttpResponse:
@@ -217,7 +220,7 @@ async def query_plan(context: Context) -> HttpResponse:
     try:
         return json_response(await analyze(context.db, body.sql, body.params))
     except QueryRefused as exc:
-        raise ApiError(422, exc.code, exc.message, exc.field) from exc
+        raise DomainError(errors.by_name(exc.code), exc.message, exc.field) from exc
 
 
 async def capacity(context: Context) -> HttpResponse:
@@ -246,8 +249,19 @@ def _admin(method: str, pattern: str, handler: Any, summary: str, **kw: Any) -> 
     return Route(method, pattern, handler, role="admin", summary=summary, **kw)
 
 
+_RESTORE_ERRORS = (
+    errors.INVALID_BACKUP_ID,
+    errors.BACKUP_NOT_FOUND,
+    errors.BACKUP_INCOMPLETE,
+    errors.MANIFEST_INVALID,
+    errors.BACKUP_RUNNING,
+    errors.RESTORE_RUNNING,
+    *errors.RESTORE_REFUSALS,
+    errors.RESTORE_FAILED,
+)
+
 ROUTES = [
-    _admin("GET", "/admin/backups", list_backups, "List backups in R2, newest first", query_model=ListQuery),
+    _admin("GET", "/admin/backups", list_backups, "List backups in R2, newest first", query_model=BackupListQuery),
     _admin(
         "POST",
         "/admin/backups",
@@ -256,10 +270,17 @@ ROUTES = [
         request_model=BackupCreate,
         status=201,
         other_responses=((202, None),),
+        errors=(errors.BACKUP_FAILED, errors.BACKUP_RUNNING, errors.RESTORE_RUNNING),
     ),
     _admin("GET", "/admin/backups/status", backups_status, "Backup health: a complete backup within 24 h"),
     _admin("POST", "/admin/backups/retention", run_retention, "Apply backup retention", request_model=RetentionRequest),
-    _admin("GET", "/admin/backups/{backup_id}", get_backup, "One backup and its manifest"),
+    _admin(
+        "GET",
+        "/admin/backups/{backup_id}",
+        get_backup,
+        "One backup and its manifest",
+        errors=(errors.BACKUP_NOT_FOUND,),
+    ),
     _admin(
         "POST",
         "/admin/backups/{backup_id}/restore",
@@ -267,15 +288,17 @@ ROUTES = [
         "Restore a backup (dry run by default; force replaces a non-empty database)",
         request_model=RestoreRequest,
         other_responses=((202, None), (503, None)),
+        errors=_RESTORE_ERRORS,
     ),
     _admin("GET", "/admin/jobs", list_jobs, "Backup and restore jobs, newest first", query_model=JobsQuery),
-    _admin("GET", "/admin/jobs/{job_id}", get_job, "One job: phase, position, outcome"),
+    _admin("GET", "/admin/jobs/{job_id}", get_job, "One job: phase, position, outcome", errors=(errors.JOB_NOT_FOUND,)),
     _admin(
         "POST",
         "/admin/jobs/{job_id}/continue",
         continue_job,
         "Run the next step of a job now (200 when it ended, 202 while it runs)",
         other_responses=((202, None),),
+        errors=(errors.JOB_NOT_FOUND,),
     ),
     _admin(
         "GET",
@@ -285,7 +308,14 @@ ROUTES = [
         other_responses=((503, None),),
     ),
     _admin("GET", "/admin/migrations", migrations, "Migration ledger, pending and edited files"),
-    _admin("POST", "/admin/query-plan", query_plan, "EXPLAIN QUERY PLAN of one SELECT", request_model=QueryPlanRequest),
+    _admin(
+        "POST",
+        "/admin/query-plan",
+        query_plan,
+        "EXPLAIN QUERY PLAN of one SELECT",
+        request_model=QueryPlanRequest,
+        errors=errors.QUERY_REFUSALS,
+    ),
     _admin("GET", "/admin/capacity", capacity, "Rows, growth and size projections", query_model=CapacityQuery),
     _admin("GET", "/admin/maintenance/runs", maintenance_runs, "Recent maintenance task runs", query_model=RunsQuery),
     _admin("POST", "/admin/maintenance/run", run_maintenance_now, "Run the maintenance tasks now"),

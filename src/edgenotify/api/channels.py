@@ -4,8 +4,9 @@ D1 cost: PUT and DELETE are one batch each (write + audit row); GETs are served 
 (zero D1) and by one query otherwise.
 """
 
+from edgenotify import errors
 from edgenotify.context import Context
-from edgenotify.http.errors import ApiError
+from edgenotify.errors import DomainError
 from edgenotify.http.response import HttpResponse, json_response
 from edgenotify.http.router import Route
 from edgenotify.http.validation import parse_body
@@ -17,25 +18,16 @@ from edgenotify.notify.configs import ChannelConfig, delete_config, load_config,
 ONE = "/v1/users/{user_id}/channels/{channel}"
 ALL = "/v1/users/{user_id}/channels"
 
-# Statuses the handlers add to those every route of their shape can answer (see api/openapi.py).
-_NOT_FOUND = (404, "config_not_found: the user has no config for this channel")
-_UNREADABLE = (
-    503,
-    "config_decryption_failed, config_corrupt, encryption_key_invalid: a stored config cannot be opened"
-    " with the configured CONFIG_ENCRYPTION_KEY",
-)
-_PUT_ERRORS = (
-    (422, "unsafe_url: a URL the outbound policy refuses"),
-    (503, "encryption_key_invalid: CONFIG_ENCRYPTION_KEY is not base64 of 32 bytes"),
-)
+_UNREADABLE = (errors.CONFIG_DECRYPTION_FAILED, errors.CONFIG_CORRUPT, errors.ENCRYPTION_KEY_INVALID)
+_PUT_ERRORS = (errors.UNSAFE_URL, errors.ENCRYPTION_KEY_INVALID)
 
 
 def _out(cfg: ChannelConfig) -> dict:
     return config_out(cfg, mask_config(cfg.channel, cfg.config))
 
 
-def _not_found(user_id: str, channel: str) -> ApiError:
-    return ApiError(404, "config_not_found", f"user {user_id} has no {channel} config", field="channel")
+def _not_found(user_id: str, channel: str) -> DomainError:
+    return DomainError(errors.CONFIG_NOT_FOUND, f"user {user_id} has no {channel} config", "channel")
 
 
 async def put_config(context: Context) -> HttpResponse:
@@ -77,6 +69,9 @@ ROUTES = [
         ONE,
         put_config,
         summary="Create or replace a user's channel config",
+        description="The config's shape depends on the channel in the path (webhook, telegram or lark). Outbound"
+        " URLs must be https on the public internet; secrets are encrypted at rest when CONFIG_ENCRYPTION_KEY is"
+        " set and are masked in every answer.",
         request_model=ChannelConfigPut,
         response_model=ChannelConfigOut,
         errors=_PUT_ERRORS,
@@ -86,16 +81,26 @@ ROUTES = [
         ONE,
         get_config,
         summary="Read one channel config (secrets masked)",
+        description="Secrets and credential-bearing URL segments are masked.",
         response_model=ChannelConfigOut,
-        errors=(_NOT_FOUND, _UNREADABLE),
+        errors=(errors.CONFIG_NOT_FOUND, *_UNREADABLE),
     ),
-    Route("DELETE", ONE, remove_config, summary="Delete one channel config", status=204, errors=(_NOT_FOUND,)),
+    Route(
+        "DELETE",
+        ONE,
+        remove_config,
+        summary="Delete one channel config",
+        description="Messages to this channel that are still pending fail on their next attempt.",
+        status=204,
+        errors=(errors.CONFIG_NOT_FOUND,),
+    ),
     Route(
         "GET",
         ALL,
         list_configs,
         summary="All channel configs of a user",
+        description="Active or not, ordered by channel, secrets masked.",
         response_model=ChannelConfigList,
-        errors=(_UNREADABLE,),
+        errors=_UNREADABLE,
     ),
 ]

@@ -11,4 +11,13 @@ async def liveness(context: Context) -> HttpResponse:
     return json_response({"status": "ok", "version": __version__, "time": now_iso()})
 
 
-ROUTES = [Route("GET", "/health", liveness, role="public")]
+ROUTES = [
+    Route(
+        "GET",
+        "/health",
+        liveness,
+        role="public",
+        summary="Liveness",
+        description="Answers without touching D1; the operators' database health is GET /admin/health.",
+    )
+]

@@ -1,21 +1,29 @@
-"""Notifications: send (idempotent), list and read delivery logs, per-user stats.
+"""Notifications: send (idempotent, optionally scheduled), bulk send, cancel, list and read delivery
+logs, per-user stats.
 
 D1 cost: a send with a warm KV cache is exactly ONE round trip (one batch: idempotency claim,
 log rows, stats, key read-back); in development the count is returned as ``x-d1-round-trips``
-so tests and benchmarks can hold the path to it. Delivery runs after the response. A list, a
-read and the stats are one round trip each.
+so tests and benchmarks can hold the path to it. Delivery runs after the response. A bulk send is
+one round trip too unless it outgrows the invocation's D1 query limit. A list, a read, a cancel
+and the stats are one round trip each (plus one small read of the cursor key per isolate).
 """
 
+from edgenotify import errors
 from edgenotify.context import Context
-from edgenotify.http.errors import ApiError
+from edgenotify.errors import DomainError
+from edgenotify.http.errors import body_of, status_of
 from edgenotify.http.response import HttpResponse, json_response
 from edgenotify.http.router import Header, Route
 from edgenotify.http.validation import parse_body, parse_query
 from edgenotify.models.common import path_param
 from edgenotify.models.notifications import (
-    ListQuery,
+    BatchItem,
+    BatchRequest,
+    BatchResponse,
     NotificationItem,
+    NotificationListQuery,
     NotificationPage,
+    SendFields,
     SendRequest,
     SendResponse,
     StatsQuery,
@@ -24,7 +32,8 @@ from edgenotify.models.notifications import (
 )
 from edgenotify.notify import idempotency
 from edgenotify.notify.logs import LogFilter, get_log, list_logs
-from edgenotify.notify.send import KEY_FIELD, SendCommand, send
+from edgenotify.notify.schedule import cancel
+from edgenotify.notify.send import KEY_FIELD, MAX_BATCH, SendCommand, SendResult, send, send_many
 from edgenotify.notify.stats import user_totals
 
 ROUND_TRIPS_HEADER = "x-d1-round-trips"
@@ -52,22 +61,24 @@ _SEND_RESPONSE_HEADERS = (
         schema={"type": "integer", "minimum": 0},
     ),
 )
-_SEND_ERRORS = (
-    (400, f"invalid_idempotency_key: {KEY_FIELD} is not 1 to {idempotency.MAX_KEY_LENGTH} printable ASCII characters"),
-    (409, f"idempotency_conflict: this {KEY_FIELD} was already used with a different body"),
-    (
-        422,
-        "unsupported_channel, no_active_channel, channel_not_configured, template_not_found, template_inactive,"
-        " channel_not_in_template, missing_variables, undeclared_variables, invalid_variable_value,"
-        " content_too_large: the request cannot be sent as asked",
-    ),
-    (
-        503,
-        "config_decryption_failed, config_corrupt, encryption_key_invalid: a stored config of the user cannot be"
-        " opened with the configured CONFIG_ENCRYPTION_KEY",
-    ),
+# What a send can answer beyond its body's validation (one message or each item of a bulk).
+_ITEM_ERRORS = (
+    errors.UNSUPPORTED_CHANNEL,
+    errors.NO_ACTIVE_CHANNEL,
+    errors.CHANNEL_NOT_CONFIGURED,
+    errors.UNKNOWN_TEMPLATE,
+    errors.TEMPLATE_INACTIVE,
+    errors.CHANNEL_NOT_IN_TEMPLATE,
+    errors.MISSING_VARIABLES,
+    errors.UNDECLARED_VARIABLES,
+    errors.INVALID_VARIABLE_VALUE,
+    errors.CONTENT_TOO_LARGE,
+    errors.IDEMPOTENCY_CONFLICT,
+    errors.CONFIG_DECRYPTION_FAILED,
+    errors.CONFIG_CORRUPT,
+    errors.ENCRYPTION_KEY_INVALID,
 )
-_CURSOR_ERROR = (400, "invalid_cursor: the cursor is malformed or was altered")
+_SEND_ERRORS = (errors.INVALID_IDEMPOTENCY_KEY, *_ITEM_ERRORS)
 
 
 def _idempotency_key(context: Context) -> str | None:
@@ -75,20 +86,13 @@ def _idempotency_key(context: Context) -> str | None:
     if key is None:
         return None
     if not idempotency.valid_key(key):
-        raise ApiError(
-            400,
-            "invalid_idempotency_key",
-            f"{KEY_FIELD} must be 1 to {idempotency.MAX_KEY_LENGTH} printable ASCII characters",
-            field=KEY_FIELD,
-        )
+        message = f"{KEY_FIELD} must be 1 to {idempotency.MAX_KEY_LENGTH} printable ASCII characters"
+        raise DomainError(errors.INVALID_IDEMPOTENCY_KEY, message, KEY_FIELD)
     return key
 
 
-async def send_notification(context: Context) -> HttpResponse:
-    key = _idempotency_key(context)
-    body = parse_body(context.req, SendRequest)
-    check_send(body)
-    command = SendCommand(
+def _command(body: SendFields, key: str | None, fingerprint: dict) -> SendCommand:
+    return SendCommand(
         user_id=body.user_id,
         channels=body.channels,
         template_key=body.template_key,
@@ -96,20 +100,74 @@ async def send_notification(context: Context) -> HttpResponse:
         subject=body.subject,
         content=body.content,
         idempotency_key=key,
-        request_hash=idempotency.fingerprint(body.model_dump(exclude_none=True)),
+        request_hash=idempotency.fingerprint(fingerprint),
+        send_at=body.send_at,
     )
-    result = await send(context, command)
+
+
+def _sent(result: SendResult) -> dict:
     messages = [{"channel": ch, "message_id": mid} for ch, mid in result.message_ids.items()]
-    headers = {}
-    if result.replayed:
-        headers[REPLAYED_HEADER] = "true"
+    return {"messages": messages, "replayed": result.replayed}
+
+
+def _round_trips(context: Context, headers: dict[str, str]) -> dict[str, str]:
     if context.settings.development:
         headers[ROUND_TRIPS_HEADER] = str(context.db.round_trips)
-    return json_response({"messages": messages, "replayed": result.replayed}, 202, headers)
+    return headers
+
+
+async def send_notification(context: Context) -> HttpResponse:
+    key = _idempotency_key(context)
+    body = parse_body(context.req, SendRequest)
+    check_send(body)
+    result = await send(context, _command(body, key, body.model_dump(exclude_none=True)))
+    headers = {REPLAYED_HEADER: "true"} if result.replayed else {}
+    return json_response(_sent(result), 202, _round_trips(context, headers))
+
+
+def _item_command(index: int, item: BatchItem) -> SendCommand:
+    check_send(item, prefix=f"messages.{index}.")
+    fingerprint = item.model_dump(exclude_none=True, exclude={"idempotency_key"})
+    return _command(item, item.idempotency_key, fingerprint)
+
+
+def _item_error(index: int, exc: DomainError) -> dict:
+    """An item's error as a single send would answer it, its field named within the bulk body."""
+    field = "idempotency_key" if exc.field == KEY_FIELD else exc.field
+    prefix = f"messages.{index}."
+    if field and not field.startswith(prefix):
+        field = prefix + field
+    return {"index": index, "status": status_of(exc.code), **body_of(DomainError(exc.code, exc.message, field))}
+
+
+async def send_batch(context: Context) -> HttpResponse:
+    """Each item is checked, planned and written on its own; one 207 answer carries every outcome."""
+    body = parse_body(context.req, BatchRequest)
+    commands: dict[int, SendCommand] = {}
+    results: dict[int, dict] = {}
+    for index, item in enumerate(body.messages):
+        try:
+            commands[index] = _item_command(index, item)
+        except DomainError as exc:
+            results[index] = _item_error(index, exc)
+    outcomes = await send_many(context, list(commands.values()))
+    for index, outcome in zip(commands, outcomes, strict=True):
+        if isinstance(outcome, DomainError):
+            results[index] = _item_error(index, outcome)
+        else:
+            results[index] = {"index": index, "status": 202, **_sent(outcome)}
+    ordered = [results[i] for i in range(len(body.messages))]
+    accepted = sum(1 for r in ordered if r["status"] == 202)
+    page = {"results": ordered, "accepted": accepted, "rejected": len(ordered) - accepted}
+    return json_response(page, 207, _round_trips(context, {}))
+
+
+async def cancel_notification(context: Context) -> HttpResponse:
+    return json_response(await cancel(context, path_param(context.req, "message_id")))
 
 
 async def list_notifications(context: Context) -> HttpResponse:
-    query = parse_query(context.req, ListQuery)
+    query = parse_query(context.req, NotificationListQuery)
     flt = LogFilter(
         user_id=query.user_id,
         status=query.status,
@@ -127,7 +185,7 @@ async def get_notification(context: Context) -> HttpResponse:
     message_id = path_param(context.req, "message_id")
     item = await get_log(context, message_id)
     if item is None:
-        raise ApiError(404, "not_found", f"no notification {message_id}", field="message_id")
+        raise DomainError(errors.MESSAGE_NOT_FOUND, f"no message {message_id}", "message_id")
     return json_response(item)
 
 
@@ -141,7 +199,10 @@ ROUTES = [
         "POST",
         "/v1/notifications",
         send_notification,
-        summary="Send a notification to a user's channels (optional Idempotency-Key header)",
+        summary="Send a notification to a user's channels",
+        description="Renders a template (or inline content) for each channel, stores one message per channel"
+        " and answers 202 before delivery, which runs right after the answer (or at send_at). An optional"
+        " Idempotency-Key header makes retries of the same request safe for 24 h.",
         request_model=SendRequest,
         response_model=SendResponse,
         status=202,
@@ -150,27 +211,55 @@ ROUTES = [
         response_headers=_SEND_RESPONSE_HEADERS,
     ),
     Route(
+        "POST",
+        "/v1/notifications/batch",
+        send_batch,
+        summary=f"Send up to {MAX_BATCH} notifications in one request",
+        description="Each item is a send body (different users, templates or inline content) with its own"
+        " optional idempotency_key and send_at. Items are validated, written and delivered independently, each"
+        " atomically: the 207 answer holds one result per item, in order, with the status a single send would"
+        " have answered (202, 409 or 422; 503 when a stored config cannot be opened) and its error code.",
+        request_model=BatchRequest,
+        response_model=BatchResponse,
+        status=207,
+        response_headers=(_SEND_RESPONSE_HEADERS[1],),
+    ),
+    Route(
+        "POST",
+        "/v1/notifications/{message_id}/cancel",
+        cancel_notification,
+        summary="Cancel a scheduled message before it is attempted",
+        description="A message sent with send_at can be cancelled until the retry cron picks it up at its"
+        " scheduled time; afterwards (or for a message sent at once) the answer is 409 not_cancellable.",
+        response_model=NotificationItem,
+        errors=(errors.MESSAGE_NOT_FOUND, errors.NOT_CANCELLABLE),
+    ),
+    Route(
         "GET",
         "/v1/notifications",
         list_notifications,
         summary="Delivery logs of a user, newest first, keyset-paginated",
+        description="Filters combine; pass next_cursor back as cursor for the next (older) page. A cursor is"
+        " signed and only valid for this list.",
         response_model=NotificationPage,
-        query_model=ListQuery,
-        errors=(_CURSOR_ERROR,),
+        query_model=NotificationListQuery,
+        errors=(errors.INVALID_CURSOR,),
     ),
     Route(
         "GET",
         "/v1/notifications/{message_id}",
         get_notification,
         summary="One message's delivery log",
+        description="The message as stored: status, last error (credentials masked), retries, times.",
         response_model=NotificationItem,
-        errors=((404, "not_found: no message with this id"),),
+        errors=(errors.MESSAGE_NOT_FOUND,),
     ),
     Route(
         "GET",
         "/v1/stats",
         get_stats,
         summary="A user's totals per channel and status",
+        description="Counts of the user's messages created in the optional window, and all-time counters.",
         response_model=StatsResponse,
         query_model=StatsQuery,
     ),

@@ -6,25 +6,26 @@ models the handlers validate with), path parameters from ``models.common.PATH_PA
 from ``ErrorResponse``, and security from the route's role. pydantic emits JSON Schema 2020-12,
 which is OpenAPI 3.1's dialect, so the schemas are used as they are. Built once per isolate.
 
-Error statuses are declared per operation: those any route of its shape can answer are derived
-(:func:`error_statuses`), the handler's own come from ``Route.errors``; each names its codes.
+Error statuses are declared per operation from the error registry (``edgenotify.errors``): the
+codes any route of its shape can answer plus the handler's own (``http.contract.route_codes``),
+grouped by the status their kind maps to (``http.errors.STATUS``); each status's schema restricts
+``error.code`` to exactly those codes. There is no catch-all ``default`` response: an answer with
+an undeclared status is a bug the contract tests and the fuzz run catch.
 Headers: ``X-Request-Id`` on every request and response, plus ``Route.request_headers`` /
 ``Route.response_headers``.
 """
 
-import json
-import re
-from collections.abc import Callable
 from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
 from edgenotify import __version__
-from edgenotify.context import Context
-from edgenotify.http.request import MAX_BODY_BYTES, REQUEST_ID_FORMAT
-from edgenotify.http.response import HttpResponse
+from edgenotify.errors import Code
+from edgenotify.http.contract import path_params, route_codes
+from edgenotify.http.errors import status_of
+from edgenotify.http.request import REQUEST_ID_FORMAT
 from edgenotify.http.router import Header, Route
-from edgenotify.models.common import PATH_PARAMS, ErrorResponse, OpenApiDocument
+from edgenotify.models.common import PATH_PARAMS, ErrorResponse
 
 REF = "#/components/schemas/{model}"
 SECURITY_SCHEMES = {
@@ -48,7 +49,6 @@ _ERRORS = {
     422: "Validation failed",
     503: "Server-side state prevents the request",
 }
-_VALIDATION_CODES = "unknown_field, missing_field, invalid_type, invalid_value"
 REQUEST_ID = "X-Request-Id"
 _HEADER_REF = "#/components/headers/{name}"
 
@@ -108,7 +108,7 @@ def _common_headers() -> dict[str, Any]:
 
 def _parameters(route: Route, refs: dict, defs: dict) -> list[dict[str, Any]]:
     params = []
-    for name in re.findall(r"\{(\w+)\}", route.pattern):
+    for name in path_params(route):
         rule = PATH_PARAMS.get(name)
         schema = rule.schema() if rule else {"type": "string"}
         param = {"name": name, "in": "path", "required": True, "schema": schema}
@@ -119,39 +119,36 @@ def _parameters(route: Route, refs: dict, defs: dict) -> list[dict[str, Any]]:
         ref = refs[(route.query_model, "validation")]["$ref"].rsplit("/", 1)[-1]
         schema = defs[ref]
         for name, prop in schema.get("properties", {}).items():
-            params.append({"name": name, "in": "query", "required": name in schema.get("required", []), "schema": prop})
+            param = {"name": name, "in": "query", "required": name in schema.get("required", []), "schema": prop}
+            if "description" in prop:
+                param["description"] = prop["description"]
+            params.append(param)
     params.extend(_header_parameter(header) for header in route.request_headers)
     params.append(_request_id_parameter())
     return params
 
 
-def error_statuses(route: Route) -> dict[int, list[str]]:
-    """Every error status ``route`` can answer, with the codes behind each: derived from what the
-    request path does for any route of this shape (``app.handle_fetch``, ``auth``, ``HttpRequest.json``,
-    ``parse_body``/``parse_query``, ``path_param``), plus the handler's own ``Route.errors``."""
-    found: list[tuple[int, str]] = []
-    if route.role != "public":
-        found += [(401, "unauthorized: missing or invalid bearer token"), (403, "forbidden: a token of another role")]
-    if route.request_model is not None:
-        found += [
-            (400, "invalid_json: the body is not JSON"),
-            (413, f"payload_too_large: the body exceeds {MAX_BODY_BYTES} bytes"),
-            (415, "unsupported_media_type: Content-Type is not application/json"),
-            (422, f"{_VALIDATION_CODES}: the body does not fit its schema"),
-        ]
-    if route.query_model is not None:
-        found.append((422, f"{_VALIDATION_CODES}: a query parameter does not fit its schema"))
-    path_params = re.findall(r"\{(\w+)\}", route.pattern)
-    if path_params:
-        found.append((422, "invalid_path_param: a path parameter does not fit its pattern"))
-    if "channel" in path_params:
-        found.append((422, "unsupported_channel: the channel is not webhook, telegram or lark"))
-    found.append((503, "migration_failed: (development only) applying a pending migration failed"))
-    found += route.errors
-    statuses: dict[int, list[str]] = {}
-    for status, text in found:
-        statuses.setdefault(status, []).append(text)
+def error_statuses(route: Route) -> dict[int, list[Code]]:
+    """Every error status ``route`` can answer, with the registered codes behind each."""
+    statuses: dict[int, list[Code]] = {}
+    for code in route_codes(route):
+        statuses.setdefault(status_of(code), []).append(code)
     return dict(sorted(statuses.items()))
+
+
+def _error_schema(codes: list[Code]) -> dict[str, Any]:
+    """ErrorResponse with ``error.code`` restricted to ``codes``."""
+    names = [code.name for code in codes]
+    return {
+        "allOf": [
+            {"$ref": REF.format(model="ErrorResponse")},
+            {"properties": {"error": {"properties": {"code": {"enum": names}}}}},
+        ]
+    }
+
+
+def _codes_text(codes: list[Code]) -> str:
+    return "; ".join(f"{code.name}: {code.meaning}" for code in codes)
 
 
 def _with_request_id(response: dict[str, Any], extra: tuple[Header, ...] = ()) -> dict[str, Any]:
@@ -162,7 +159,9 @@ def _with_request_id(response: dict[str, Any], extra: tuple[Header, ...] = ()) -
 
 def _responses(route: Route, refs: dict) -> dict[str, Any]:
     success: dict[str, Any] = {"description": route.summary or "Success"}
-    if route.status != 204:
+    if route.media_type != "application/json":
+        success["content"] = {route.media_type: {"schema": {"type": "string"}}}
+    elif route.status != 204:
         schema = refs[(route.response_model, "serialization")] if route.response_model else {"type": "object"}
         success.update(_json_body(schema))
     responses: dict[str, Any] = {str(route.status): _with_request_id(success, route.response_headers)}
@@ -172,24 +171,27 @@ def _responses(route: Route, refs: dict) -> dict[str, Any]:
             {"description": "Also answered with this status", **_json_body(schema)}
         )
     for status, codes in error_statuses(route).items():
-        description = "; ".join(codes)
+        description = _codes_text(codes)
         if str(status) in responses:  # a non-error answer with the same status (e.g. a 503 health report)
             answer = responses[str(status)]
             schema = answer["content"]["application/json"]["schema"]
-            error = {"$ref": REF.format(model="ErrorResponse")}
-            answer.update(_json_body({"anyOf": [schema, error]}))
+            answer.update(_json_body({"anyOf": [schema, _error_schema(codes)]}))
             answer["description"] += f"; or an error: {description}"
             continue
-        responses[str(status)] = {"$ref": f"#/components/responses/Error{status}", "description": description}
-    ordered = dict(sorted(responses.items()))  # three-digit statuses sort as numbers
-    ordered["default"] = {"$ref": "#/components/responses/Error"}
-    return ordered
+        error = {"description": f"{_ERRORS.get(status, 'Error')}: {description}", **_json_body(_error_schema(codes))}
+        responses[str(status)] = _with_request_id(error)
+        if status == 401:
+            responses[str(status)]["headers"]["WWW-Authenticate"] = {
+                "$ref": _HEADER_REF.format(name="WWW-Authenticate")
+            }
+    return dict(sorted(responses.items()))  # three-digit statuses sort as numbers
 
 
 def _operation(route: Route, refs: dict, defs: dict) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": f"{route.handler.__module__.rsplit('.', 1)[-1]}_{route.handler.__name__}",
         "summary": route.summary,
+        "description": route.description or route.summary,
         "tags": [route.pattern.strip("/").split("/")[1 if route.pattern.startswith("/v1/") else 0] or "root"],
         "security": _SECURITY.get(route.role, []),
         "parameters": _parameters(route, refs, defs),
@@ -198,17 +200,6 @@ def _operation(route: Route, refs: dict, defs: dict) -> dict[str, Any]:
     if route.request_model is not None:
         operation["requestBody"] = {"required": True, **_json_body(refs[(route.request_model, "validation")])}
     return operation
-
-
-def _error_responses(routes: list[Route]) -> dict[str, Any]:
-    """components/responses: one per error status any route answers, plus the catch-all."""
-    error = _json_body({"$ref": REF.format(model="ErrorResponse")})
-    used = sorted({status for route in routes for status in error_statuses(route)})
-    responses = {f"Error{s}": _with_request_id({"description": _ERRORS.get(s, "Error"), **error}) for s in used}
-    if "Error401" in responses:
-        responses["Error401"]["headers"]["WWW-Authenticate"] = {"$ref": _HEADER_REF.format(name="WWW-Authenticate")}
-    responses["Error"] = _with_request_id({"description": "Any other error (e.g. 500 internal_error)", **error})
-    return responses
 
 
 def build_document(routes: list[Route]) -> dict[str, Any]:
@@ -232,30 +223,7 @@ def build_document(routes: list[Route]) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": defs,
-            "responses": _error_responses(routes),
             "headers": _common_headers(),
             "securitySchemes": SECURITY_SCHEMES,
         },
     }
-
-
-def openapi_routes(routes: Callable[[], list[Route]]) -> list[Route]:
-    """The route serving the document of ``routes()``: the router hands itself in, so nothing imports back."""
-    document: bytes | None = None
-
-    async def openapi_json(context: Context) -> HttpResponse:
-        nonlocal document
-        if document is None:  # built once per isolate, on first request
-            document = json.dumps(build_document(routes()), separators=(",", ":")).encode("utf-8")
-        return HttpResponse(200, document, {"content-type": "application/json; charset=utf-8"})
-
-    return [
-        Route(
-            "GET",
-            "/openapi.json",
-            openapi_json,
-            role="public",
-            summary="This OpenAPI 3.1 document",
-            response_model=OpenApiDocument,
-        )
-    ]

@@ -4,16 +4,15 @@ D1 cost: PUT and DELETE are one batch each (template + contents + audit row); GE
 by KV when warm (else one batch of two SELECTs); the list is one batch (page + its contents).
 """
 
-import base64
-import binascii
-
+from edgenotify import errors
 from edgenotify.context import Context
-from edgenotify.http.errors import ApiError
+from edgenotify.errors import DomainError
 from edgenotify.http.response import HttpResponse, json_response
 from edgenotify.http.router import Route
 from edgenotify.http.validation import parse_body, parse_query
-from edgenotify.models.common import PATH_PARAMS, path_param
+from edgenotify.models.common import path_param
 from edgenotify.models.templates import TemplateListQuery, TemplateOut, TemplatePage, TemplatePut, template_out
+from edgenotify.notify import cursors
 from edgenotify.notify.render import TemplateSyntaxError, check_syntax, placeholders
 from edgenotify.notify.templates import (
     Content,
@@ -27,27 +26,8 @@ from edgenotify.notify.templates import (
 
 ONE = "/v1/templates/{template_key}"
 ALL = "/v1/templates"
-_CURSOR_PREFIX = "tk1:"
-_NOT_FOUND = (404, "template_not_found: no template with this key")
-_PUT_ERRORS = (
-    (422, "duplicate_variable, invalid_template, undeclared_variable: contents that do not fit the variables"),
-)
-
-
-def encode_cursor(key: str) -> str:
-    return base64.urlsafe_b64encode((_CURSOR_PREFIX + key).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    """The last key of the previous page; 400 ``invalid_cursor`` for anything we did not issue."""
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8")
-    except (binascii.Error, ValueError):
-        text = ""
-    key = text[len(_CURSOR_PREFIX) :]
-    if not text.startswith(_CURSOR_PREFIX) or not key or len(key) > PATH_PARAMS["template_key"].max_length:
-        raise ApiError(400, "invalid_cursor", "cursor is not one this API issued", field="cursor")
-    return key
+_LIST = "templates"  # the cursor's list name (edgenotify.notify.cursors)
+_PUT_ERRORS = (errors.DUPLICATE_VARIABLE, errors.INVALID_TEMPLATE, errors.UNDECLARED_VARIABLE)
 
 
 def _check_contents(body: TemplatePut) -> None:
@@ -55,7 +35,8 @@ def _check_contents(body: TemplatePut) -> None:
     names = [v.name for v in body.variables]
     for i, name in enumerate(names):
         if name in names[:i]:
-            raise ApiError(422, "duplicate_variable", f"variable {name} is declared twice", field=f"variables.{i}.name")
+            message = f"variable {name} is declared twice"
+            raise DomainError(errors.DUPLICATE_VARIABLE, message, f"variables.{i}.name")
     for channel, content in body.contents.items():
         for part in ("subject_template", "content_template"):
             text = getattr(content, part)
@@ -63,11 +44,11 @@ def _check_contents(body: TemplatePut) -> None:
             try:
                 check_syntax(text, content.content_type if part == "content_template" else "text")
             except TemplateSyntaxError as exc:
-                raise ApiError(422, "invalid_template", str(exc), field=field) from None
+                raise DomainError(errors.INVALID_TEMPLATE, str(exc), field) from None
             unknown = [name for name in placeholders(text) if name not in names]
             if unknown:
                 message = f"placeholders use undeclared variables: {', '.join(unknown)}"
-                raise ApiError(422, "undeclared_variable", message, field=field)
+                raise DomainError(errors.UNDECLARED_VARIABLE, message, field)
 
 
 async def put_template(context: Context) -> HttpResponse:
@@ -91,22 +72,24 @@ async def get_template(context: Context) -> HttpResponse:
     key = path_param(context.req, "template_key")
     template = await load_template(context, key)
     if template is None:
-        raise ApiError(404, "template_not_found", f"no template {key}", field="template_key")
+        raise DomainError(errors.TEMPLATE_NOT_FOUND, f"no template {key}", "template_key")
     return json_response(template_out(template))
 
 
 async def remove_template(context: Context) -> HttpResponse:
     key = path_param(context.req, "template_key")
     if not await delete_template(context, key):
-        raise ApiError(404, "template_not_found", f"no template {key}", field="template_key")
+        raise DomainError(errors.TEMPLATE_NOT_FOUND, f"no template {key}", "template_key")
     return HttpResponse(204)
 
 
 async def list_all(context: Context) -> HttpResponse:
     query = parse_query(context.req, TemplateListQuery)
-    after = decode_cursor(query.cursor) if query.cursor else None
+    key = await cursors.cursor_key(context)
+    after = cursors.decode(key, _LIST, query.cursor, (str,))[0] if query.cursor else None
     templates, last = await list_templates(context, after, query.limit, query.active)
-    page = {"items": [template_out(t) for t in templates], "next_cursor": encode_cursor(last) if last else None}
+    next_cursor = cursors.encode(key, _LIST, [last]) if last else None
+    page = {"items": [template_out(t) for t in templates], "next_cursor": next_cursor}
     return json_response(page)
 
 
@@ -116,21 +99,38 @@ ROUTES = [
         ALL,
         list_all,
         summary="List templates (keyset pagination)",
+        description="Templates ordered by key; pass next_cursor back as cursor for the next page.",
         response_model=TemplatePage,
         query_model=TemplateListQuery,
-        errors=((400, "invalid_cursor: the cursor is not one this API issued"),),
+        errors=(errors.INVALID_CURSOR,),
     ),
     Route(
         "PUT",
         ONE,
         put_template,
         summary="Create or replace a template and all its contents",
+        description="Declares the variables and, per channel, the subject and content texts with"
+        " {{ variable }} placeholders; values are escaped per content type (text, markdown, json) when rendered.",
         request_model=TemplatePut,
         response_model=TemplateOut,
         errors=_PUT_ERRORS,
     ),
-    Route("GET", ONE, get_template, summary="Read one template", response_model=TemplateOut, errors=(_NOT_FOUND,)),
     Route(
-        "DELETE", ONE, remove_template, summary="Delete a template and its contents", status=204, errors=(_NOT_FOUND,)
+        "GET",
+        ONE,
+        get_template,
+        summary="Read one template",
+        description="The template with its variables and per-channel contents.",
+        response_model=TemplateOut,
+        errors=(errors.TEMPLATE_NOT_FOUND,),
+    ),
+    Route(
+        "DELETE",
+        ONE,
+        remove_template,
+        summary="Delete a template and its contents",
+        description="Messages already rendered from it keep their texts.",
+        status=204,
+        errors=(errors.TEMPLATE_NOT_FOUND,),
     ),
 ]

@@ -1,19 +1,36 @@
-"""Errors a client can cause, each with a stable machine-readable code."""
+"""The one mapping from domain errors to HTTP: a status per error kind, and the JSON error body.
+
+Domain modules raise :class:`edgenotify.errors.DomainError` (no status); ``app.handle_fetch`` turns
+it into a response here, and the OpenAPI document derives each code's status from the same table.
+"""
+
+from edgenotify.errors import Code, DomainError, Kind
+
+STATUS: dict[Kind, int] = {
+    Kind.MALFORMED: 400,
+    Kind.UNAUTHENTICATED: 401,
+    Kind.FORBIDDEN: 403,
+    Kind.NOT_FOUND: 404,
+    Kind.METHOD_NOT_ALLOWED: 405,
+    Kind.CONFLICT: 409,
+    Kind.TOO_LARGE: 413,
+    Kind.UNSUPPORTED_MEDIA_TYPE: 415,
+    Kind.INVALID: 422,
+    Kind.UNAVAILABLE: 503,
+    Kind.INTERNAL: 500,
+}
 
 
-class ApiError(Exception):
-    def __init__(
-        self, status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
-    ):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
-        self.headers = headers or {}
+def status_of(code: Code) -> int:
+    return STATUS[code.kind]
 
-    def body(self) -> dict:
-        error = {"code": self.code, "message": self.message}
-        if self.field is not None:
-            error["field"] = self.field
-        return {"error": error}
+
+def error_body(code: Code, message: str, field: str | None = None) -> dict:
+    error = {"code": code.name, "message": message}
+    if field is not None:
+        error["field"] = field
+    return {"error": error}
+
+
+def body_of(exc: DomainError) -> dict:
+    return error_body(exc.code, exc.message, exc.field)

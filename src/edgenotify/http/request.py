@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from edgenotify.http.errors import ApiError
+from edgenotify import errors
+from edgenotify.errors import DomainError
 
 MAX_BODY_BYTES = 64 * 1024
 # A client's x-request-id is kept when it matches; otherwise the app makes one (the OpenAPI text shows it).
@@ -49,9 +50,9 @@ class HttpRequest:
         """The body as JSON, with stable error codes for everything a client can get wrong."""
         ctype = (self.header("content-type") or "").split(";")[0].strip().lower()
         if ctype != "application/json":
-            raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json")
+            raise DomainError(errors.UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json")
         if len(self.body) > MAX_BODY_BYTES:
-            raise ApiError(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
+            raise DomainError(errors.PAYLOAD_TOO_LARGE, f"body exceeds {MAX_BODY_BYTES} bytes")
         try:
             data = json.loads(self.body.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float)
             # Lone surrogates (``"\ud800"``) are valid JSON but not encodable text: refuse them here, not
@@ -59,6 +60,6 @@ class HttpRequest:
             json.dumps(data, ensure_ascii=False).encode("utf-8")
             return data
         except RecursionError:
-            raise ApiError(400, "invalid_json", "body is nested too deeply") from None
+            raise DomainError(errors.INVALID_JSON, "body is nested too deeply") from None
         except ValueError as exc:  # includes UnicodeDecodeError / UnicodeEncodeError
-            raise ApiError(400, "invalid_json", f"body is not valid JSON: {str(exc)[:200]}") from exc
+            raise DomainError(errors.INVALID_JSON, f"body is not valid JSON: {str(exc)[:200]}") from exc

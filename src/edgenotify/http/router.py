@@ -1,10 +1,11 @@
-"""Path routing with ``{param}`` segments, 404 for unknown paths and 405 for wrong methods."""
+"""Path routing with ``{param}`` segments, ``not_found`` for unknown paths and ``method_not_allowed``."""
 
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from edgenotify.http.errors import ApiError
+from edgenotify import errors
+from edgenotify.errors import Code, DomainError
 
 Handler = Callable[..., Awaitable[object]]
 
@@ -30,24 +31,25 @@ class Route:
     handler: Handler
     role: str = "client"  # "public", "client" or "admin"
     summary: str = ""
+    description: str = ""  # what a client needs to know beyond the summary (the docs show it)
     # pydantic models for the OpenAPI document (/openapi.json); None when there is no body.
     request_model: type | None = None
     response_model: type | None = None
     status: int = 200  # the success status the OpenAPI document declares
+    media_type: str = "application/json"  # of the success body; any other is documented as a string
     query_model: type | None = None
     # Further non-error answers as (status, model or None), e.g. ((202, None),) for "accepted, runs later".
     other_responses: tuple[tuple[int, type | None], ...] = ()
-    # Error statuses the handler itself can answer, as (status, "code: when"), beyond those the document
-    # derives from the route's shape (auth role, request/query models, path parameters, dev migration).
-    errors: tuple[tuple[int, str], ...] = ()
+    # Error codes the handler itself can answer, beyond those every route of its shape can answer
+    # (auth role, request/query models, path parameters, dev migration: see ``contract.route_codes``).
+    errors: tuple[Code, ...] = ()
     # Headers the handler reads from the request, and sets on its success response.
     request_headers: tuple[Header, ...] = ()
     response_headers: tuple[Header, ...] = ()
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
-    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
-    return re.compile(f"^{regex}$")
+    return re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern))
 
 
 class Router:
@@ -61,17 +63,16 @@ class Router:
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         allowed: list[str] = []
         for route, regex in self._routes:
-            m = regex.match(path)
+            m = regex.fullmatch(path)  # fullmatch: "$" would also match before a trailing newline
             if not m:
                 continue
             if route.method == method or (method == "HEAD" and route.method == "GET"):
                 return route, m.groupdict()
             allowed.append(route.method)
         if allowed:
-            raise ApiError(
-                405,
-                "method_not_allowed",
+            raise DomainError(
+                errors.METHOD_NOT_ALLOWED,
                 f"{method} is not allowed on {path}",
                 headers={"allow": ", ".join(sorted(set(allowed)))},
             )
-        raise ApiError(404, "not_found", f"no route for {path}")
+        raise DomainError(errors.ROUTE_NOT_FOUND, f"no route for {path}")

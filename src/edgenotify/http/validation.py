@@ -1,6 +1,9 @@
 """Request bodies and query strings through pydantic, with stable error codes per failure kind.
 
-Models use ``extra="forbid"`` so an unknown field is an error rather than silently ignored.
+Body models are strict (``StrictModel``): an unknown field is an error rather than silently ignored,
+and no value is coerced (``"yes"`` is not ``true``, ``"1"`` is not ``1``). Query models
+(``QueryModel``) refuse unknown parameters too but parse their text values (``limit=10``), since a
+query string has no other types.
 pydantic is imported here and in the API layer only: the data layer stays pydantic-free so the
 parity runtime (Pyodide without compiled wheels) can run it.
 """
@@ -9,24 +12,23 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from edgenotify.http.errors import ApiError
+from edgenotify import errors
+from edgenotify.errors import Code, DomainError
 from edgenotify.http.request import HttpRequest
 
 M = TypeVar("M", bound=BaseModel)
 
-_CODES = {
-    "extra_forbidden": "unknown_field",
-    "missing": "missing_field",
-}
+_CODES = {"extra_forbidden": errors.UNKNOWN_FIELD, "missing": errors.MISSING_FIELD}
 
 
 class StrictModel(BaseModel):
-    """Base for request bodies and query models: unknown fields are refused.
+    """Base for request bodies: unknown fields are refused and values are never coerced."""
 
-    Values are validated in pydantic's lax mode (``strict=False``): a numeric string such as
-    ``"5"`` is accepted for an ``int`` and ``"true"`` for a ``bool`` (query parameters arrive as
-    text), while a number is never accepted where a string is expected.
-    """
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class QueryModel(BaseModel):
+    """Base for query strings: unknown parameters are refused; text is parsed into the field's type."""
 
     model_config = ConfigDict(extra="forbid", strict=False)
 
@@ -36,11 +38,15 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc if part != "[key]") or "body"
 
 
-def validation_error(exc: ValidationError) -> ApiError:
+def _code(kind: str) -> Code:
+    if kind in _CODES:
+        return _CODES[kind]
+    return errors.INVALID_TYPE if kind.endswith(("_type", "_parsing")) else errors.INVALID_VALUE
+
+
+def validation_error(exc: ValidationError) -> DomainError:
     first = exc.errors()[0]
-    kind = first["type"]
-    code = _CODES.get(kind, "invalid_type" if kind.endswith("_type") or kind.endswith("_parsing") else "invalid_value")
-    return ApiError(422, code, first["msg"], field=_field(first["loc"]))
+    return DomainError(_code(first["type"]), first["msg"], field=_field(first["loc"]))
 
 
 def parse_model(model: type[M], data: Any) -> M:
@@ -53,7 +59,7 @@ def parse_model(model: type[M], data: Any) -> M:
 def parse_body(request: HttpRequest, model: type[M]) -> M:
     data = request.json()
     if not isinstance(data, dict):
-        raise ApiError(422, "invalid_type", "body must be a JSON object", field="body")
+        raise DomainError(errors.INVALID_TYPE, "body must be a JSON object", field="body")
     return parse_model(model, data)
 
 

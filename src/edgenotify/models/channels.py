@@ -7,7 +7,7 @@ need runtime settings (the SSRF policy depends on ``development``) run in the ha
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edgenotify.http.validation import StrictModel
 from edgenotify.notify.channels import parse_webhook_secret
@@ -57,8 +57,11 @@ class LarkSettings(StrictModel):
 class ChannelConfigPut(StrictModel):
     """PUT body; ``config`` must match the channel in the path."""
 
-    config: WebhookSettings | TelegramSettings | LarkSettings
-    is_active: bool = True
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"config": {"url": "https://hooks.example.com/in"}, "is_active": True}]}
+    )
+    config: WebhookSettings | TelegramSettings | LarkSettings = Field(description="The channel's settings")
+    is_active: bool = Field(True, description="Inactive configs are kept but not sent to")
 
 
 class WebhookPut(StrictModel):
@@ -81,14 +84,14 @@ PUT_MODELS: dict[str, type[StrictModel]] = {"webhook": WebhookPut, "telegram": T
 
 
 class MaskedWebhook(BaseModel):
-    url: str
+    url: str = Field(description="The receiver's URL")
     secret: str | None = Field(None, description="Masked, e.g. whsec_****abcd")
 
 
 class MaskedTelegram(BaseModel):
     bot_token: str = Field(description="Masked, e.g. ****abcd")
-    chat_id: str
-    api_base: str | None = None
+    chat_id: str = Field(description="Numeric chat id or @channelusername")
+    api_base: str | None = Field(None, description="Bot API base URL when not the default")
 
 
 class MaskedLark(BaseModel):
@@ -97,18 +100,18 @@ class MaskedLark(BaseModel):
 
 
 class ChannelConfigOut(BaseModel):
-    user_id: str
-    channel: Channel
-    config: MaskedWebhook | MaskedTelegram | MaskedLark
-    is_active: bool
+    user_id: str = Field(description="The user the config belongs to")
+    channel: Channel = Field(description="The channel")
+    config: MaskedWebhook | MaskedTelegram | MaskedLark = Field(description="The settings, credentials masked")
+    is_active: bool = Field(description="Whether sends use it")
     encrypted: bool = Field(description="Whether the stored config is encrypted at rest")
-    created_at: str
-    updated_at: str
+    created_at: str = Field(description="When it was created")
+    updated_at: str = Field(description="When it was last replaced")
 
 
 class ChannelConfigList(BaseModel):
-    user_id: str
-    items: list[ChannelConfigOut]
+    user_id: str = Field(description="The user")
+    items: list[ChannelConfigOut] = Field(description="Every config of the user, ordered by channel")
 
 
 def config_out(cfg: Any, masked: dict[str, Any]) -> dict[str, Any]:

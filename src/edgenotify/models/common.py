@@ -1,7 +1,7 @@
 """Shared API shapes: the error body and path-parameter rules.
 
 Path parameters are validated here (not by the router's ``[^/]+``) so that every handler gives
-the same answer for an over-long or oddly-charactered id: 422 ``invalid_path_param`` naming the
+the same answer for an over-long or oddly-charactered id: ``invalid_path_param`` naming the
 parameter. The same table feeds the OpenAPI document's parameter schemas.
 """
 
@@ -11,7 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edgenotify.http.errors import ApiError
+from edgenotify import errors
+from edgenotify.errors import DomainError
+from edgenotify.notify.channels import CHANNELS
 
 
 class ErrorDetail(BaseModel):
@@ -23,7 +25,7 @@ class ErrorDetail(BaseModel):
 class ErrorResponse(BaseModel):
     """Every error the API returns has this shape."""
 
-    error: ErrorDetail
+    error: ErrorDetail = Field(description="What went wrong")
 
 
 class OpenApiDocument(BaseModel):
@@ -53,20 +55,26 @@ PATH_PARAMS: dict[str, PathParam] = {
     "channel": PathParam(r"^(webhook|telegram|lark)$", 16, "Delivery channel"),
     "template_key": PathParam(r"^[A-Za-z0-9._\-]+$", 128, "Template key (letters, digits and . _ -)"),
     "message_id": PathParam(r"^[A-Za-z0-9._:\-]+$", 128, "Message id returned by the send route"),
+    "job_id": PathParam(
+        r"^(restore-)?[0-9]{8}T[0-9]{9}Z-[0-9a-f]{6}$", 34, "A backup job's id (the backup id) or restore-<backup id>"
+    ),
+    "backup_id": PathParam(r"^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{6}$", 26, "Backup id, e.g. 20261122T030000000Z-a1b2c3"),
 }
 _COMPILED = {name: re.compile(p.pattern) for name, p in PATH_PARAMS.items()}
 
 
 def path_param(request, name: str) -> str:
-    """The validated value of path parameter ``name`` (422 ``invalid_path_param`` otherwise)."""
+    """The validated value of path parameter ``name`` (``invalid_path_param`` otherwise)."""
     value = request.path_params.get(name, "")
     rule = PATH_PARAMS.get(name)
     if rule is None:
         return value
     if not 1 <= len(value) <= rule.max_length:
-        raise ApiError(422, "invalid_path_param", f"{name} must be 1 to {rule.max_length} characters", field=name)
-    if not _COMPILED[name].match(value):
+        message = f"{name} must be 1 to {rule.max_length} characters"
+        raise DomainError(errors.INVALID_PATH_PARAM, message, field=name)
+    if not _COMPILED[name].fullmatch(value):  # fullmatch: "$" alone would accept a trailing newline
         if name == "channel":
-            raise ApiError(422, "unsupported_channel", "channel must be one of webhook, telegram, lark", field=name)
-        raise ApiError(422, "invalid_path_param", f"{name} has characters outside {rule.pattern}", field=name)
+            message = f"channel must be one of {', '.join(CHANNELS)}"
+            raise DomainError(errors.UNSUPPORTED_CHANNEL, message, field=name)
+        raise DomainError(errors.INVALID_PATH_PARAM, f"{name} has characters outside {rule.pattern}", field=name)
     return value

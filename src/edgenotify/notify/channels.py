@@ -51,13 +51,36 @@ def mask_secret(value: str) -> str:
     return f"{prefix}{MASK}{tail}"
 
 
+def _token_segment(url: str) -> tuple[list[str], int] | None:
+    """The path segments of ``url`` and the index of its credential: the last non-empty one
+    (``.../hook/<id>/`` carries it as well as ``.../hook/<id>``)."""
+    segments = urlsplit(url).path.split("/")
+    for index in range(len(segments) - 1, -1, -1):
+        if segments[index]:
+            return segments, index
+    return None
+
+
 def mask_token_url(url: str) -> str:
-    """Mask the last path segment of a URL whose path carries a credential."""
-    parts = urlsplit(url)
-    head, _, last = parts.path.rpartition("/")
-    if not last:
+    """Mask the credential segment of a URL whose path carries one; query and fragment are dropped."""
+    found = _token_segment(url)
+    if found is None:
         return url
-    return urlunsplit((parts.scheme, parts.netloc, f"{head}/{mask_secret(last)}", "", ""))
+    segments, index = found
+    segments[index] = mask_secret(segments[index])
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/".join(segments), "", ""))
+
+
+def secret_values(channel: str, config: dict[str, Any]) -> list[str]:
+    """Every credential of ``config`` as text, for scrubbing texts a receiver echoed (stored errors)."""
+    values = [config.get(name) for name in SECRET_FIELDS.get(channel, ())]
+    for name in TOKEN_URL_FIELDS.get(channel, ()):
+        url = config.get(name)
+        found = _token_segment(url) if isinstance(url, str) else None
+        if found is not None:
+            values.append(found[0][found[1]])
+    return [value for value in values if isinstance(value, str) and len(value) >= 4]
 
 
 def mask_config(channel: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +96,7 @@ def mask_config(channel: str, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_config_urls(channel: str, config: dict[str, Any], development: bool, prefix: str = "config") -> None:
-    """Apply the SSRF policy to every outbound URL of ``config`` (422 ``unsafe_url`` naming the field)."""
+    """Apply the SSRF policy to every outbound URL of ``config`` (``unsafe_url`` naming the field)."""
     for name in URL_FIELDS.get(channel, ()):
         value = config.get(name)
         if value is not None:

@@ -6,7 +6,7 @@ Interface for the send path (stable):
     The user's ACTIVE configs, secrets decrypted, ordered by channel name; ``channels`` restricts
     to those names (unknown names are simply absent). Served by one KV read (``cfgs:v1:{user}``)
     when warm, so a warm send costs zero D1 round trips for configs; on a miss, one D1 query
-    fills the cache. Raises :class:`~edgenotify.notify.crypto.ConfigCryptoError` (503) when a
+    fills the cache. Raises :class:`~edgenotify.notify.crypto.ConfigCryptoError` when a
     stored config cannot be decrypted with the configured key.
 
 pydantic-free on purpose (delivery and the parity runtime import it).
@@ -16,10 +16,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgenotify import errors
 from edgenotify.audit import audit_query
 from edgenotify.clock import now_iso
 from edgenotify.db import Query
-from edgenotify.http.errors import ApiError
+from edgenotify.errors import DomainError
 from edgenotify.notify import config_cache as cache
 from edgenotify.notify.crypto import is_encrypted, seal, unseal
 
@@ -60,7 +61,7 @@ async def _open(context: Any, user_id: str, stored: dict[str, Any]) -> ChannelCo
     try:
         config = json.loads(text)
     except ValueError:
-        raise ApiError(503, "config_corrupt", f"stored {channel} config of this user is not valid JSON") from None
+        raise DomainError(errors.CONFIG_CORRUPT, f"stored {channel} config of this user is not valid JSON") from None
     return ChannelConfig(
         user_id=user_id,
         channel=channel,

@@ -9,7 +9,7 @@ The cipher is the runtime's WebCrypto (``crypto.subtle``, reached through :mod:`
 workerd's on the edge, the embedded runtime's stand-in under CPython. WebCrypto's AES-GCM output is
 ``ciphertext + tag``, the same bytes every ``enc:v1:`` value has held since the first release, so values
 written before keep opening. Its calls are promises, hence the ``async`` functions.
-Failures are :class:`ConfigCryptoError` (503, a clear code), never an unexplained 500.
+Failures are :class:`ConfigCryptoError` (a clear code), never an unexplained 500.
 """
 
 import base64
@@ -17,7 +17,8 @@ import binascii
 import os
 from typing import Any
 
-from edgenotify.http.errors import ApiError
+from edgenotify import errors
+from edgenotify.errors import DomainError
 from edgenotify.webapi import js_error_name, to_js, web_global
 
 PREFIX = "enc:v1:"
@@ -26,11 +27,8 @@ TAG_BYTES = 16
 KEY_BYTES = 32
 
 
-class ConfigCryptoError(ApiError):
+class ConfigCryptoError(DomainError):
     """The stored config cannot be sealed or opened with the configured key (server-side state)."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(503, code, message)
 
 
 def is_encrypted(stored: str) -> bool:
@@ -44,7 +42,7 @@ def parse_key(key_b64: str) -> bytes:
     except (binascii.Error, ValueError):
         key = b""
     if len(key) != KEY_BYTES:
-        raise ConfigCryptoError("encryption_key_invalid", "CONFIG_ENCRYPTION_KEY must be base64 of 32 bytes")
+        raise ConfigCryptoError(errors.ENCRYPTION_KEY_INVALID, "CONFIG_ENCRYPTION_KEY must be base64 of 32 bytes")
     return key
 
 
@@ -69,7 +67,7 @@ async def encrypt(plaintext: str, key_b64: str, aad: str, nonce: bytes | None = 
 async def decrypt(stored: str, key_b64: str | None, aad: str) -> str:
     if not key_b64:
         raise ConfigCryptoError(
-            "config_decryption_failed", "stored config is encrypted but CONFIG_ENCRYPTION_KEY is not set"
+            errors.CONFIG_DECRYPTION_FAILED, "stored config is encrypted but CONFIG_ENCRYPTION_KEY is not set"
         )
     key = await _aes_key(parse_key(key_b64))
     try:
@@ -85,7 +83,7 @@ async def decrypt(stored: str, key_b64: str | None, aad: str) -> str:
         if not (isinstance(exc, ValueError) or js_error_name(exc) == "OperationError"):
             raise
         raise ConfigCryptoError(
-            "config_decryption_failed",
+            errors.CONFIG_DECRYPTION_FAILED,
             "stored config cannot be decrypted with the configured CONFIG_ENCRYPTION_KEY",
         ) from None
 

@@ -4,13 +4,16 @@ How one batch makes it atomic (D1 runs a batch as one transaction, statements in
 
 1. ``claim``: ``INSERT`` our key row carrying our freshly generated message ids; on conflict
    with an existing key it is only overwritten when that one has expired (24 h).
-2. every write of the send is guarded by ``WHERE EXISTS (stored row carries OUR ids)``
-   (:data:`OWNS_KEY`): our ids are new random values, so the guard holds only if step 1 stored
-   our row — for a replay or a conflict the writes insert nothing.
+2. every write of the send is guarded by "the stored row carries OUR ids" (:func:`owns_sql`):
+   our ids are new random values, so the guard holds only if step 1 stored our row — for a
+   replay or a conflict the writes insert nothing.
 3. ``stored``: read the row back; :func:`decide` compares it with what we tried to store.
 
 Fifty simultaneous identical requests therefore produce exactly one set of rows: whichever batch
-D1 serialises first claims the key, the others find its ids and replay them.
+D1 serialises first claims the key, the others find its ids and replay them. A bulk send claims
+many keys with one multi-row statement (:func:`claims_query`) and reads them back with one
+(:func:`stored_query`); statements run in order, so two items of one bulk with the same key
+behave like two sends in a row.
 """
 
 import hashlib
@@ -24,25 +27,35 @@ from edgenotify.db.d1 import Query
 TTL_SECONDS = 24 * 3600
 MAX_KEY_LENGTH = 255
 # Printable ASCII without leading/trailing blanks: safe in logs, headers and SQL text comparisons.
-_KEY = re.compile(r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$")
+KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
+_KEY = re.compile(KEY_PATTERN)
 
 CREATED, REPLAYED, CONFLICT = "created", "replayed", "conflict"
 
-# Appended to each guarded write; parameters: (key, user_id, our message_ids JSON).
-OWNS_KEY = "EXISTS (SELECT 1 FROM idempotency_keys WHERE idempotency_key = ? AND user_id = ? AND message_ids = ?)"
-
 _CLAIM = (
     "INSERT INTO idempotency_keys (idempotency_key, user_id, request_hash, message_ids, expires_at, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key, user_id) DO UPDATE SET "
+    "VALUES {rows} ON CONFLICT (idempotency_key, user_id) DO UPDATE SET "
     "request_hash = excluded.request_hash, message_ids = excluded.message_ids, "
     "expires_at = excluded.expires_at, created_at = excluded.created_at "
     "WHERE idempotency_keys.expires_at <= ?"
 )
-_STORED = "SELECT request_hash, message_ids, expires_at FROM idempotency_keys WHERE idempotency_key = ? AND user_id = ?"
+CLAIM_PARAMS = 6  # per claimed key
+_STORED = (
+    "SELECT idempotency_key, user_id, request_hash, message_ids, expires_at FROM idempotency_keys"
+    " WHERE (idempotency_key, user_id) IN (VALUES {rows})"
+)
+
+
+def owns_sql(key: str, user_id: str, ids: str) -> str:
+    """A guard over three SQL expressions: true when no key is given or the key row holds these ids."""
+    return (
+        f"({key} IS NULL OR EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.idempotency_key = {key}"
+        f" AND k.user_id = {user_id} AND k.message_ids = {ids}))"
+    )
 
 
 def valid_key(key: str) -> bool:
-    return len(key) <= MAX_KEY_LENGTH and bool(_KEY.match(key))
+    return len(key) <= MAX_KEY_LENGTH and bool(_KEY.fullmatch(key))
 
 
 def fingerprint(body: dict[str, Any]) -> str:
@@ -62,18 +75,21 @@ class Claim:
     request_hash: str
     message_ids: str  # JSON {channel: message_id} as stored
 
-    def owns_params(self) -> tuple[str, str, str]:
-        return (self.key, self.user_id, self.message_ids)
-
-    def insert(self, now: str, expires_at: str) -> Query:
-        return Query.of(_CLAIM, self.key, self.user_id, self.request_hash, self.message_ids, expires_at, now, now)
-
-    def stored(self) -> Query:
-        return stored_query(self.key, self.user_id)
+    def row(self, now: str, expires_at: str) -> tuple[str, ...]:
+        return (self.key, self.user_id, self.request_hash, self.message_ids, expires_at, now)
 
 
-def stored_query(key: str, user_id: str) -> Query:
-    return Query.of(_STORED, key, user_id)
+def claims_query(claims: list[Claim], now: str, expires_at: str) -> Query:
+    """Claim every key of ``claims`` (at most 16: D1 binds 100 parameters per statement)."""
+    rows = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(claims))
+    params = [value for claim in claims for value in claim.row(now, expires_at)]
+    return Query(_CLAIM.format(rows=rows), (*params, now))
+
+
+def stored_query(pairs: list[tuple[str, str]]) -> Query:
+    """The key rows of ``(key, user_id)`` pairs (at most 50 per statement)."""
+    rows = ", ".join(["(?, ?)"] * len(pairs))
+    return Query(_STORED.format(rows=rows), tuple(value for pair in pairs for value in pair))
 
 
 @dataclass(frozen=True)

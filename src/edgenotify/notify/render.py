@@ -3,9 +3,9 @@
 Interface for the send path (stable):
 
 ``render(template, channel, variables) -> (subject | None, content)``
-    Renders the template's contents for ``channel``. Raises :class:`RenderError` (422) naming
+    Renders the template's contents for ``channel``. Raises :class:`RenderError` naming
     required variables that are missing (no value and no default) and supplied variables the
-    template does not declare, and ``ApiError(422, "channel_not_in_template")`` when the
+    template does not declare, and ``channel_not_in_template`` when the
     template has no contents for ``channel``.
 ``render_inline(subject, content, content_type, variables) -> (subject | None, content)``
     The same substitution for inline messages: every placeholder must have a value.
@@ -28,7 +28,8 @@ import json
 import re
 from typing import Any
 
-from edgenotify.http.errors import ApiError
+from edgenotify import errors
+from edgenotify.errors import DomainError
 
 CONTENT_TYPES = ("text", "markdown", "json")
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]{0,63})\s*\}\}")
@@ -36,8 +37,8 @@ _ANY_BRACES = re.compile(r"\{\{(.*?)\}\}", re.S)
 _MARKDOWN_SPECIALS = re.compile(r"([\\_*\[\]()~`>#+\-=|{}.!])")
 
 
-class RenderError(ApiError):
-    """Variables do not fit the template: 422 naming the ``missing`` and ``undeclared`` ones."""
+class RenderError(DomainError):
+    """Variables do not fit the template: naming the ``missing`` and ``undeclared`` ones."""
 
     def __init__(self, missing: list[str], undeclared: list[str]):
         parts = []
@@ -45,8 +46,8 @@ class RenderError(ApiError):
             parts.append(f"missing required variables: {', '.join(missing)}")
         if undeclared:
             parts.append(f"undeclared variables: {', '.join(undeclared)}")
-        code = "missing_variables" if missing else "undeclared_variables"
-        super().__init__(422, code, "; ".join(parts), field="variables")
+        code = errors.MISSING_VARIABLES if missing else errors.UNDECLARED_VARIABLES
+        super().__init__(code, "; ".join(parts), "variables")
         self.missing = missing
         self.undeclared = undeclared
 
@@ -146,9 +147,8 @@ def render(template: Any, channel: str, variables: dict[str, Any]) -> tuple[str 
     """Render ``template`` (a :class:`~edgenotify.notify.templates.Template`) for ``channel``."""
     content = template.contents.get(channel)
     if content is None:
-        raise ApiError(
-            422, "channel_not_in_template", f"template {template.key} has no content for {channel}", field="channels"
-        )
+        message = f"template {template.key} has no content for {channel}"
+        raise DomainError(errors.CHANNEL_NOT_IN_TEMPLATE, message, "channels")
     values = _values(template, variables)
     subject = _substitute(content.subject_template, values, "text") if content.subject_template is not None else None
     return subject, _checked(_substitute(content.content_template, values, content.content_type), content.content_type)
@@ -156,14 +156,13 @@ def render(template: Any, channel: str, variables: dict[str, Any]) -> tuple[str 
 
 def _checked(rendered: str, content_type: str) -> str:
     """A json rendering must parse: a value placed where JSON wants a string key (``{ {{k}}: 1 }``)
-    could break it, and then the client's variables are at fault (422), never the server."""
+    could break it, and then the client's variables are at fault, never the server."""
     if content_type == "json":
         try:
             json.loads(rendered)
         except ValueError:
-            raise ApiError(
-                422, "invalid_variable_value", "variables do not fit the json template's placeholders", "variables"
-            ) from None
+            message = "variables do not fit the json template's placeholders"
+            raise DomainError(errors.INVALID_VARIABLE_VALUE, message, "variables") from None
     return rendered
 
 

@@ -1,25 +1,35 @@
-"""Send one notification to a user's channels: resolve, render, then ONE D1 batch does the rest.
+"""Send notifications (one, or a bulk of up to 100): resolve, render, then ONE D1 batch does the rest.
 
-Round trips with a warm KV cache: configs and template come from KV (zero D1; the two reads run
-concurrently), and a single
-``db.batch`` claims the idempotency key, inserts one ``notification_logs`` row per channel, counts
-the send in ``user_stats`` and reads the key row back to decide created / replay / conflict (see
-:mod:`edgenotify.notify.idempotency`). Delivery runs after the response (``waitUntil``).
+Round trips with a warm KV cache: configs and templates come from KV (zero D1; loaded concurrently,
+each user's configs and each template once per request), and a single ``db.batch`` claims the
+idempotency keys, inserts one ``notification_logs`` row per (message, channel), counts the sends
+in ``user_stats`` and reads the keys back to decide created / replay / conflict per message (see
+:mod:`edgenotify.notify.idempotency`). The statements are multi-row (D1 binds up to 100 parameters
+per statement), so a bulk of 100 messages to 3 channels is about 60 statements in one round trip;
+only a bulk that would exceed the invocation's D1 query limit is split into more batches, each
+message wholly inside one of them (a batch is one transaction: atomic per message). Delivery runs
+after the response (``waitUntil``).
 
 Each new row starts ``pending`` with ``next_attempt_at`` = now + lease: the background delivery
 clears or reschedules it; if that work dies (isolate evicted, D1 error) the retry cron picks the
-row up once the lease expires, so no message is left pending forever.
+row up once the lease expires, so no message is left pending forever. A scheduled send
+(``send_at`` in the future) is inserted with ``next_attempt_at`` = ``send_at`` and no background
+delivery: the retry cron's due pickup delivers it, and until that pickup it can be cancelled.
 """
 
 import asyncio
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from edgenotify import errors
 from edgenotify.clock import iso, iso_after, utcnow
-from edgenotify.db.d1 import Query
-from edgenotify.http.errors import ApiError
+from edgenotify.db.d1 import MAX_BOUND_PARAMS, Query, chunked
+from edgenotify.errors import DomainError
+from edgenotify.limits import Limits
 from edgenotify.notify import idempotency
 from edgenotify.notify.configs import load_active_configs
 from edgenotify.notify.delivery.dispatch import LEASE_SECONDS, Delivery, deliver_in_background
@@ -28,9 +38,13 @@ from edgenotify.notify.render import render, render_inline
 from edgenotify.notify.templates import load_template
 
 KEY_FIELD = "Idempotency-Key"
-# A rendered message larger than this is refused (422) before it reaches D1, whose rows are
-# capped at 2 MB: a template repeating a large variable must not turn into a 500.
+# A rendered message larger than this is refused before it reaches D1, whose rows are capped at
+# 2 MB: a template repeating a large variable must not turn into a 500.
 MAX_RENDERED_CHARS = 100_000
+MAX_BATCH = 100
+MAX_SCHEDULE_DAYS = 30
+# Statements a bulk leaves to everything else the invocation does (cursor key, retries, ...).
+_QUERY_HEADROOM = 20
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,7 @@ class SendCommand:
     content: str | None
     idempotency_key: str | None
     request_hash: str  # fingerprint of the request body (idempotency conflicts)
+    send_at: str | None = None  # stored form; None or past: now
 
 
 @dataclass(frozen=True)
@@ -57,25 +72,57 @@ class _Planned:
     config: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A command ready to write: its rows, its key claim, and when it is first due."""
+
+    command: SendCommand
+    planned: list[_Planned]
+    claim: idempotency.Claim | None
+    due: str  # next_attempt_at of its rows
+    scheduled: bool
+
+    @property
+    def message_ids(self) -> dict[str, str]:
+        return {p.message.channel: p.message.message_id for p in self.planned}
+
+
+Outcome = SendResult | DomainError
+
+
 def new_message_id() -> str:
     return "msg_" + uuid.uuid4().hex
 
 
-def conflict() -> ApiError:
-    return ApiError(
-        409, "idempotency_conflict", "this Idempotency-Key was already used with a different request body", KEY_FIELD
-    )
+def conflict() -> DomainError:
+    message = f"this {KEY_FIELD} was already used with a different request body"
+    return DomainError(errors.IDEMPOTENCY_CONFLICT, message, KEY_FIELD)
 
 
-async def _no_template() -> None:
-    return None
+class _Loads:
+    """Each user's configs and each template loaded once per request, concurrently."""
+
+    def __init__(self, context: Any):
+        self.context = context
+        self.tasks: dict[tuple[str, str], asyncio.Future] = {}
+
+    async def _once(self, key: tuple[str, str], load: Callable[[], Awaitable[Any]]) -> Any:
+        if key not in self.tasks:
+            self.tasks[key] = asyncio.ensure_future(load())
+        return await self.tasks[key]
+
+    async def configs(self, user_id: str) -> list[Any]:
+        return await self._once(("configs", user_id), lambda: load_active_configs(self.context, user_id))
+
+    async def template(self, key: str | None) -> Any:
+        if key is None:
+            return None
+        return await self._once(("template", key), lambda: load_template(self.context, key))
 
 
-async def _load(context: Any, command: SendCommand) -> tuple[list[Any], Any]:
-    """The user's configs and the template, read concurrently (two KV reads when warm)."""
-    template = load_template(context, command.template_key) if command.template_key else _no_template()
+async def _load(loads: _Loads, command: SendCommand) -> tuple[list[Any], Any]:
     configs, loaded = await asyncio.gather(
-        load_active_configs(context, command.user_id, command.channels), template, return_exceptions=True
+        loads.configs(command.user_id), loads.template(command.template_key), return_exceptions=True
     )
     for outcome in (configs, loaded):  # configs' error first: it is the first thing a client must fix
         if isinstance(outcome, BaseException):
@@ -88,13 +135,12 @@ def _targets(command: SendCommand, configs: list[Any]) -> dict[str, dict[str, An
     active = {c.channel: c.config for c in configs if c.is_active}
     if command.channels is None:
         if not active:
-            raise ApiError(422, "no_active_channel", f"user {command.user_id!r} has no active channel config")
+            raise DomainError(errors.NO_ACTIVE_CHANNEL, f"user {command.user_id!r} has no active channel config")
         return active
     missing = [ch for ch in command.channels if ch not in active]
     if missing:
-        raise ApiError(
-            422, "channel_not_configured", f"no active config for channel(s): {', '.join(missing)}", "channels"
-        )
+        message = f"no active config for channel(s): {', '.join(missing)}"
+        raise DomainError(errors.CHANNEL_NOT_CONFIGURED, message, "channels")
     return {ch: active[ch] for ch in command.channels}
 
 
@@ -106,118 +152,201 @@ def _rendered(command: SendCommand, template: Any, channels: list[str]) -> dict[
         texts = render_inline(command.subject, command.content or "", "text", command.variables)
         return {ch: texts for ch in channels}
     if template is None:
-        raise ApiError(422, "template_not_found", f"no template {command.template_key!r}", "template_key")
+        raise DomainError(errors.UNKNOWN_TEMPLATE, f"no template {command.template_key!r}", "template_key")
     if not template.is_active:
-        raise ApiError(422, "template_inactive", f"template {command.template_key!r} is not active", "template_key")
+        message = f"template {command.template_key!r} is not active"
+        raise DomainError(errors.TEMPLATE_INACTIVE, message, "template_key")
     if command.channels is None:  # default channels: those the template has contents for
         channels = [ch for ch in channels if ch in template.contents]
         if not channels:
-            raise ApiError(
-                422, "channel_not_in_template", f"template {template.key} has no content for the user's channels",
-                "template_key",
-            )  # fmt: skip
+            message = f"template {template.key} has no content for the user's channels"
+            raise DomainError(errors.CHANNEL_NOT_IN_TEMPLATE, message, "template_key")
     return {ch: render(template, ch, command.variables or {}) for ch in channels}
 
 
-async def _plan(context: Any, command: SendCommand, now: str) -> list[_Planned]:
-    configs, template = await _load(context, command)
+def _due(command: SendCommand, moment: datetime) -> tuple[str, bool]:
+    """(next_attempt_at of the new rows, whether the send waits for ``send_at``)."""
+    now = iso(moment)
+    if command.send_at is None or command.send_at <= now:
+        return iso_after(LEASE_SECONDS, moment), False
+    if command.send_at > iso(moment + timedelta(days=MAX_SCHEDULE_DAYS)):
+        raise DomainError(errors.INVALID_VALUE, f"send_at must be at most {MAX_SCHEDULE_DAYS} days ahead", "send_at")
+    return command.send_at, True
+
+
+async def _prepare(loads: _Loads, command: SendCommand, moment: datetime) -> _Prepared:
+    due, scheduled = _due(command, moment)
+    configs, template = await _load(loads, command)
     targets = _targets(command, configs)
     texts = _rendered(command, template, list(targets))
+    now = iso(moment)
     planned = []
     for channel, (subject, content) in texts.items():
         if len(content) + len(subject or "") > MAX_RENDERED_CHARS:
-            raise ApiError(
-                422, "content_too_large", f"rendered {channel} message exceeds {MAX_RENDERED_CHARS} characters",
-                "variables" if command.template_key else "content",
-            )  # fmt: skip
+            message = f"rendered {channel} message exceeds {MAX_RENDERED_CHARS} characters"
+            raise DomainError(errors.CONTENT_TOO_LARGE, message, "variables" if command.template_key else "content")
         message = Message(new_message_id(), command.user_id, channel, subject, content, command.template_key, now)
         planned.append(_Planned(message, targets[channel]))
-    return planned
+    ids = {p.message.channel: p.message.message_id for p in planned}
+    claim = None
+    if command.idempotency_key is not None:
+        claim = idempotency.Claim(
+            command.idempotency_key, command.user_id, command.request_hash, idempotency.ids_json(ids)
+        )
+    return _Prepared(command, planned, claim, due, scheduled)
 
 
-_INSERT_LOG = (
-    "INSERT INTO notification_logs (message_id, user_id, channel_type, template_key, subject, content, status,"
-    " next_attempt_at, request_id, variables, created_at) SELECT ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?"
+_LOG_COLUMNS = (
+    "message_id, user_id, channel_type, template_key, subject, content, status, next_attempt_at, request_id,"
+    " variables, send_at, created_at"
 )
-_COUNT_SEND = (
+# One row of VALUES per (message, channel); columns 12 and 13 carry the idempotency guard (key, our ids).
+_LOG_ROW = "(" + ", ".join(["?"] * 13) + ")"
+_INSERT_LOGS = (
+    f"INSERT INTO notification_logs ({_LOG_COLUMNS}) SELECT v.column1, v.column2, v.column3, v.column4, v.column5,"
+    " v.column6, 'pending', v.column7, v.column8, v.column9, v.column10, v.column11 FROM (VALUES {rows}) AS v"
+    " WHERE " + idempotency.owns_sql("v.column12", "v.column2", "v.column13")
+)
+_STATS_ROW = "(?, ?, ?, ?, ?)"  # user_id, count, now, key, our ids
+_COUNT_SENDS = (
     "INSERT INTO user_stats (user_id, notification_count, last_notification_at, created_at, updated_at)"
-    " SELECT ?, ?, ?, ?, ? WHERE {guard} ON CONFLICT (user_id) DO UPDATE SET"
+    " SELECT v.column1, v.column2, v.column3, v.column3, v.column3 FROM (VALUES {rows}) AS v"
+    " WHERE " + idempotency.owns_sql("v.column4", "v.column1", "v.column5") + " ON CONFLICT (user_id) DO UPDATE SET"
     " notification_count = notification_count + excluded.notification_count,"
     " last_notification_at = excluded.last_notification_at, updated_at = excluded.updated_at"
 )
+_PER_STATEMENT_KEYS = MAX_BOUND_PARAMS // 2
 
 
-def _writes(
-    context: Any, command: SendCommand, planned: list[_Planned], lease: str, now: str, claim: "idempotency.Claim | None"
-) -> list[Query]:
-    """The guarded INSERTs of one send; with a key they apply only if our claim won."""
-    guard_sql, guard = (idempotency.OWNS_KEY, claim.owns_params()) if claim else ("1", ())
-    variables = json.dumps(command.variables, separators=(",", ":"), ensure_ascii=False) if command.variables else None
-    queries = [
-        Query(
-            _INSERT_LOG + (f" WHERE {guard_sql}" if claim else ""),
-            (
-                p.message.message_id,
-                command.user_id,
-                p.message.channel,
-                command.template_key,
-                p.message.subject,
-                p.message.content,
-                lease,
-                context.request_id or None,
-                variables,
-                now,
-                *guard,
-            ),
-        )
-        for p in planned
+def _multi_row(sql: str, row: str, rows: list[tuple[Any, ...]]) -> list[Query]:
+    per_statement = MAX_BOUND_PARAMS // row.count("?")
+    return [
+        Query(sql.format(rows=", ".join([row] * len(chunk))), tuple(v for r in chunk for v in r))
+        for chunk in chunked(rows, per_statement)
     ]
-    queries.append(Query(_COUNT_SEND.format(guard=guard_sql), (command.user_id, len(planned), now, now, now, *guard)))
+
+
+def _log_rows(context: Any, item: _Prepared, now: str) -> list[tuple[Any, ...]]:
+    command = item.command
+    variables = json.dumps(command.variables, separators=(",", ":"), ensure_ascii=False) if command.variables else None
+    guard = (item.claim.key, item.claim.message_ids) if item.claim else (None, None)
+    return [
+        (
+            p.message.message_id,
+            command.user_id,
+            p.message.channel,
+            command.template_key,
+            p.message.subject,
+            p.message.content,
+            item.due,
+            context.request_id or None,
+            variables,
+            command.send_at if item.scheduled else None,
+            now,
+            *guard,
+        )  # fmt: skip
+        for p in item.planned
+    ]
+
+
+def _writes(context: Any, items: list[_Prepared], refused: list[SendCommand], moment: datetime) -> list[Query]:
+    """Every statement of one batch: claims, rows, counters, key read-backs (see the module docstring)."""
+    now = iso(moment)
+    claims = [item.claim for item in items if item.claim]
+    queries = [
+        idempotency.claims_query(list(chunk), now, iso_after(idempotency.TTL_SECONDS, moment))
+        for chunk in chunked(claims, MAX_BOUND_PARAMS // idempotency.CLAIM_PARAMS)
+    ]
+    queries += _multi_row(_INSERT_LOGS, _LOG_ROW, [row for item in items for row in _log_rows(context, item, now)])
+    stats = [
+        (i.command.user_id, len(i.planned), now, *((i.claim.key, i.claim.message_ids) if i.claim else (None, None)))
+        for i in items
+    ]
+    queries += _multi_row(_COUNT_SENDS, _STATS_ROW, stats)
+    pairs = [(c.key, c.user_id) for c in claims] + [(c.idempotency_key, c.user_id) for c in refused]
+    queries += [idempotency.stored_query(list(chunk)) for chunk in chunked(pairs, _PER_STATEMENT_KEYS)]
     return queries
 
 
-async def _replay_after_error(context: Any, command: SendCommand, error: ApiError) -> SendResult:
-    """A request that cannot be planned now may still be a replay of one that was: check the key."""
-    if command.idempotency_key is None:
-        raise error
-    query = idempotency.stored_query(command.idempotency_key, command.user_id)
-    row = await context.db.first(query.sql, *query.params)
-    decision = idempotency.replay_of(row, command.request_hash, iso(utcnow()))
-    if decision is None:
-        raise error
+def _groups(context: Any, items: list[_Prepared], moment: datetime, budget: int) -> list[list[_Prepared]]:
+    """Consecutive items in as few batches as ``budget`` statements each allow (at least one item each)."""
+    groups: list[list[_Prepared]] = []
+    for item in items:
+        if groups and len(_writes(context, [*groups[-1], item], [], moment)) <= budget:
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    return groups
+
+
+def _stored_rows(results: list[Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (row["idempotency_key"], row["user_id"]): row
+        for result in results
+        if result.rows and "request_hash" in result.rows[0]
+        for row in result.rows
+    }
+
+
+def _decided(item: _Prepared, stored: dict[tuple[str, str], dict[str, Any]]) -> tuple[Outcome, bool]:
+    """(outcome, whether this batch created the item's rows)."""
+    if item.claim is None:
+        return SendResult(item.message_ids, replayed=False), True
+    decision = idempotency.decide(stored.get((item.claim.key, item.claim.user_id)), item.claim)
     if decision.outcome == idempotency.CONFLICT:
-        raise conflict()
+        return conflict(), False
+    if decision.outcome == idempotency.REPLAYED:
+        return SendResult(decision.message_ids, replayed=True), False
+    return SendResult(item.message_ids, replayed=False), True
+
+
+def _after_refusal(error: DomainError, command: SendCommand, stored: dict, now: str) -> Outcome:
+    """A command that could not be planned now may still replay one that was: its key decides."""
+    if command.idempotency_key is None:
+        return error
+    decision = idempotency.replay_of(stored.get((command.idempotency_key, command.user_id)), command.request_hash, now)
+    if decision is None:
+        return error
+    if decision.outcome == idempotency.CONFLICT:
+        return conflict()
     return SendResult(decision.message_ids, replayed=True)
+
+
+async def send_many(context: Any, commands: list[SendCommand]) -> list[Outcome]:
+    """Plan, write and schedule delivery of every command; one outcome per command, in order."""
+    moment = utcnow()
+    loads = _Loads(context)
+    planned = await asyncio.gather(*(_prepare(loads, c, moment) for c in commands), return_exceptions=True)
+    for outcome in planned:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, DomainError):
+            raise outcome  # a bug or an outage, never one message's doing
+    items = [p for p in planned if isinstance(p, _Prepared)]
+    refused = [c for c, p in zip(commands, planned, strict=True) if isinstance(p, DomainError) and c.idempotency_key]
+    budget = max(1, Limits.from_env(context.env).d1_queries - _QUERY_HEADROOM)
+    groups = _groups(context, items, moment, budget) if items else []
+    stored: dict[tuple[str, str], dict[str, Any]] = {}
+    for index, group in enumerate(groups or [[]]):
+        queries = _writes(context, group, refused if index == 0 else [], moment)
+        stored.update(_stored_rows(await context.db.batch(queries)))
+    outcomes: dict[int, Outcome] = {}
+    deliveries = []
+    for item in items:
+        outcome, created = _decided(item, stored)
+        outcomes[id(item)] = outcome
+        if created and not item.scheduled:
+            deliveries += [Delivery(p.message, p.config, item.due) for p in item.planned]
+    if deliveries:
+        context.wait_until(deliver_in_background(context, deliveries))
+    now = iso(moment)
+    return [
+        outcomes[id(p)] if isinstance(p, _Prepared) else _after_refusal(p, c, stored, now)  # type: ignore[arg-type]
+        for c, p in zip(commands, planned, strict=True)
+    ]
 
 
 async def send(context: Any, command: SendCommand) -> SendResult:
     """Create the rows (or replay / refuse per idempotency key) and schedule delivery."""
-    moment = utcnow()
-    now = iso(moment)
-    try:
-        planned = await _plan(context, command, now)
-    except ApiError as error:
-        return await _replay_after_error(context, command, error)
-    lease = iso_after(LEASE_SECONDS, moment)
-    message_ids = {p.message.channel: p.message.message_id for p in planned}
-    claim = None
-    queries: list[Query] = []
-    if command.idempotency_key is not None:
-        claim = idempotency.Claim(
-            command.idempotency_key, command.user_id, command.request_hash, idempotency.ids_json(message_ids)
-        )
-        queries.append(claim.insert(now, iso_after(idempotency.TTL_SECONDS, moment)))
-    queries.extend(_writes(context, command, planned, lease, now, claim))
-    if claim is not None:
-        queries.append(claim.stored())
-    results = await context.db.batch(queries)
-    if claim is not None:
-        rows = results[-1].rows
-        decision = idempotency.decide(rows[0] if rows else None, claim)
-        if decision.outcome == idempotency.CONFLICT:
-            raise conflict()
-        if decision.outcome == idempotency.REPLAYED:
-            return SendResult(decision.message_ids, replayed=True)
-    deliveries = [Delivery(p.message, p.config, lease) for p in planned]
-    context.wait_until(deliver_in_background(context, deliveries))
-    return SendResult(message_ids, replayed=False)
+    (outcome,) = await send_many(context, [command])
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome

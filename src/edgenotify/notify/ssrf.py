@@ -1,7 +1,7 @@
 """Outbound URL policy (SSRF): a user-supplied URL may only point at the public internet over https.
 
 Why here and not at delivery time only: a config that can never be delivered should be refused
-when it is written, with a 422 naming the field, rather than fail later in a retry loop. Delivery
+when it is written, with an ``unsafe_url`` error naming the field, rather than fail later in a retry loop. Delivery
 code calls :func:`check_url` again before each request, so a rule tightened later still applies.
 
 Rules: https only; no credentials in the URL; a host is required; no ``localhost`` names; an IP
@@ -18,7 +18,8 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from edgenotify.http.errors import ApiError
+from edgenotify import errors
+from edgenotify.errors import DomainError
 
 MAX_URL_LENGTH = 2048
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
@@ -36,11 +37,11 @@ _NOT_GLOBAL = tuple(
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class UnsafeUrl(ApiError):
-    """A URL the outbound policy refuses: 422 ``unsafe_url`` naming the field."""
+class UnsafeUrl(DomainError):
+    """A URL the outbound policy refuses: ``unsafe_url`` naming the field."""
 
     def __init__(self, message: str, field: str):
-        super().__init__(422, "unsafe_url", message, field=field)
+        super().__init__(errors.UNSAFE_URL, message, field)
 
 
 def _embedded_v4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -111,7 +112,7 @@ def _parse_host(host: str, field: str) -> IPAddress | str:
 
 
 def check_url(url: str, development: bool, field: str = "url") -> str:
-    """Return ``url`` if the outbound policy allows it, else raise :class:`UnsafeUrl` (422).
+    """Return ``url`` if the outbound policy allows it, else raise :class:`UnsafeUrl`.
 
     ``development`` additionally allows loopback targets over http(s). ``field`` is reported
     in the error so the client knows which config value was refused.

@@ -23,7 +23,8 @@ import httpx
 
 from edgenotify.clock import iso, utcnow
 from edgenotify.db.d1 import Query
-from edgenotify.http.errors import ApiError
+from edgenotify.errors import DomainError
+from edgenotify.notify.channels import secret_values
 from edgenotify.notify.delivery import lark, telegram, webhook
 from edgenotify.notify.delivery.backoff import MAX_ATTEMPTS, backoff_delay
 from edgenotify.notify.delivery.outcome import Attempt, Message, failure
@@ -35,8 +36,6 @@ Sender = Callable[[Any, Message, dict[str, Any]], Awaitable[Attempt]]
 SENDERS: dict[str, Sender] = {"webhook": webhook.send, "telegram": telegram.send, "lark": lark.send}
 # The config field holding each channel's outbound URL, checked against the SSRF policy per attempt.
 URL_FIELDS = {"webhook": "url", "telegram": "api_base", "lark": "webhook_url"}
-# Config values that must never appear in a stored error text.
-SECRET_FIELDS = ("bot_token", "secret")
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 TIMEOUT_VAR = "DELIVERY_TIMEOUT_SECONDS"  # Worker var; tests set it small to exercise timeouts quickly
@@ -74,11 +73,10 @@ def timeout_seconds(env: Any) -> float:
     return value if value > 0 else DEFAULT_TIMEOUT_SECONDS
 
 
-def _scrub(text: str, config: dict[str, Any]) -> str:
-    for name in SECRET_FIELDS:
-        secret = config.get(name)
-        if isinstance(secret, str) and len(secret) >= 4:
-            text = text.replace(secret, "****")
+def _scrub(text: str, channel: str, config: dict[str, Any]) -> str:
+    """``text`` without any credential of ``config`` (a receiver may echo a token or a hook id)."""
+    for secret in secret_values(channel, config):
+        text = text.replace(secret, "****")
     return text
 
 
@@ -89,7 +87,7 @@ def _refused_url(delivery: Delivery, development: bool) -> Attempt | None:
         return None  # the default Bot API base is public https
     try:
         check_url(url, development, URL_FIELDS.get(channel, "url"))
-    except ApiError as exc:
+    except DomainError as exc:
         return failure(f"refused URL: {exc.message}", permanent=True)
     return None
 
@@ -118,7 +116,7 @@ async def attempt(client: Any, delivery: Delivery, development: bool, timeout: f
         print(f"delivery {delivery.message.message_id} raised:\n{traceback.format_exc()}")
         result = failure(f"delivery error: {type(exc).__name__}: {exc}")
     if result.error:
-        result = replace(result, error=_scrub(result.error, delivery.config))
+        result = replace(result, error=_scrub(result.error, channel, delivery.config))
     return result
 
 

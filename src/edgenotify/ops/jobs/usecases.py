@@ -66,7 +66,7 @@ def _request_id(context: Context) -> str | None:
 async def _refuse_during_restore(db: Database) -> None:
     running = await marker.current(db)
     if running:
-        raise JobError(CONFLICT, "restore_in_progress", f"restore job {running} is replacing the data")
+        raise JobError(CONFLICT, "restore_running", f"restore job {running} is replacing the data")
 
 
 # -- backups ---------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ async def _restore_refusals(
         out.append(JobError(CONFLICT, "backup_running", "a backup job is running; wait for it, or force abandons it"))
     running = await marker.current(context.db)
     if running and not force:
-        out.append(JobError(CONFLICT, "restore_in_progress", f"restore job {running} is running; force supersedes it"))
+        out.append(JobError(CONFLICT, "restore_running", f"restore job {running} is running; force supersedes it"))
     return out
 
 
