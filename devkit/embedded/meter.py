@@ -255,13 +255,15 @@ def install_task_factory(loop: asyncio.AbstractEventLoop) -> None:
     if getattr(previous, "embedded_meter", False):
         return
 
-    def factory(loop: asyncio.AbstractEventLoop, coro: Any, context: contextvars.Context | None = None) -> Any:
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **options: Any) -> Any:
+        # ``options``: ``context`` (3.11+), ``name`` and ``eager_start`` (3.13+), as create_task passes them.
+        context: contextvars.Context | None = options.get("context")
         meter = CURRENT.get() if context is None else context.get(CURRENT)
         if meter is not None and asyncio.iscoroutine(coro) and not _is_driven(coro):
             coro = drive(coro, meter)
         if previous is not None:
-            return previous(loop, coro) if context is None else previous(loop, coro, context=context)
-        return asyncio.Task(coro, loop=loop, context=context)
+            return previous(loop, coro, **options)
+        return asyncio.Task(coro, loop=loop, **options)
 
     factory.embedded_meter = True  # type: ignore[attr-defined]
     loop.set_task_factory(factory)
