@@ -287,6 +287,14 @@ def test_cli_exits_3_with_a_clear_message_when_the_port_is_taken(tmp_path):
     assert err.strip() == f"error: 127.0.0.1:{port} is already in use; pick another with --port"
 
 
+def test_cli_exits_2_with_a_clear_message_for_a_bad_limit(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIMIT_D1_QUERIES", "lots")
+    proc = _cli("--port", "0", "--state-dir", str(tmp_path / "state"))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert err.strip() == "error: LIMIT_D1_QUERIES must be a positive integer, not 'lots'"
+
+
 def test_cli_shuts_down_gracefully_on_sigint(tmp_path):
     proc = _cli("--port", "0", "--state-dir", str(tmp_path / "state"))
     try:
