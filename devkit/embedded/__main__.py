@@ -16,7 +16,6 @@ from devkit.embedded.runtime import Runtime
 from devkit.embedded.server import EmbeddedServer
 from edgenotify.limits import LimitsConfigError
 
-EXIT_USAGE = 2
 EXIT_PORT_IN_USE = 3
 
 
@@ -38,7 +37,7 @@ async def serve(args: argparse.Namespace) -> int:
     except LimitsConfigError as exc:  # a LIMIT_* value from .dev.vars or the shell
         env.close()
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return 2  # the exit code of bad arguments
     server = EmbeddedServer(runtime, args.host, args.port, log=lambda line: print(line, flush=True))
     try:
         await server.start()
