@@ -53,7 +53,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from devkit.d1_policy import ALLOWED_VIRTUAL_MODULES, pragma_allowed
+from devkit.d1_policy import ALLOWED_VIRTUAL_MODULES, MAX_STATEMENT_BYTES, pragma_allowed
 from devkit.embedded.jsvalues import (
     MAX_SAFE_INTEGER,
     JsDict,
@@ -68,7 +68,6 @@ from devkit.embedded.meter import current as current_meter
 
 SERVED_BY = "miniflare.db"
 MAX_BOUND_PARAMETERS = 100
-MAX_STATEMENT_BYTES = 100_000
 BUSY_TIMEOUT_SECONDS = 10.0
 # sqlite3 caches compiled statements by SQL text (default 128). A restore sends hundreds of distinct
 # 100 KB multi-row INSERTs, each compiling to a program of several hundred KB: at 128 entries the cache

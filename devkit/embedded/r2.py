@@ -61,7 +61,6 @@ CREATE TABLE IF NOT EXISTS parts (upload_id TEXT NOT NULL, part_number INTEGER N
 """
 
 # (http status, message, v4 code) — Miniflare's errors.worker.ts
-NO_SUCH_KEY = "The specified key does not exist.", 10007
 ENTITY_TOO_LARGE = "Your proposed upload exceeds the maximum allowed object size.", 100100
 ENTITY_TOO_SMALL = "Your proposed upload is smaller than the minimum allowed object size.", 10011
 METADATA_TOO_LARGE = "Your metadata headers exceed the maximum allowed metadata size.", 10012

@@ -1,6 +1,5 @@
 """The fetch handler: request id, dev auto-migration, routing, auth, uniform JSON errors, one log line."""
 
-import re
 import time
 import traceback
 import uuid
@@ -10,18 +9,16 @@ from edgenotify import usage
 from edgenotify.auth import authorize
 from edgenotify.context import Context
 from edgenotify.http.errors import ApiError
-from edgenotify.http.request import HttpRequest
+from edgenotify.http.request import REQUEST_ID_FORMAT, HttpRequest
 from edgenotify.http.response import HttpResponse, json_response
 from edgenotify.migrations.automigrate import MigrationFailed, ensure_migrated
 from edgenotify.observability import log_invocation
 from edgenotify.routes import ROUTER
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-
 
 def _request_id(request: HttpRequest) -> str:
     given = request.header("x-request-id")
-    return given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+    return given if given and REQUEST_ID_FORMAT.match(given) else uuid.uuid4().hex
 
 
 def migration_error(exc: MigrationFailed) -> ApiError:

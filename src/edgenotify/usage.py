@@ -92,14 +92,14 @@ _HANDLES = frozenset({"createMultipartUpload", "resumeMultipartUpload"})
 class CountedBinding:
     """A KV namespace or R2 bucket (or upload) whose method calls are counted; everything else passes."""
 
-    __slots__ = ("_binding", "_service")
+    __slots__ = ("_target", "_service")
 
     def __init__(self, binding: Any, service: str):
-        self._binding = binding
+        self._target = binding
         self._service = service
 
     def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._binding, name)
+        attr = getattr(self._target, name)
         if not callable(attr):
             return attr
         service = self._service

@@ -73,11 +73,12 @@ def test_a_cron_line_says_which_tasks_failed(worker: RunningWorker, capfd: Any) 
     worker.client.get("/health")
     capfd.readouterr()
     assert worker.scheduled("*/5 * * * *").text == "ok"
-    assert worker.scheduled("1 2 3 4 5").text == "ok"  # no task: nothing failed
+    assert worker.scheduled("1 2 3 4 5").text == "ok"  # no work declared for it: recorded as a failure
     retry, unknown = invocations(capfd.readouterr().out)
     assert (retry["kind"], retry["cron"], retry["status"]) == ("cron", "*/5 * * * *", "ok")
     assert "failed_tasks" not in retry and retry["d1_round_trips"] >= 1
-    assert (unknown["cron"], unknown["status"], unknown["d1_round_trips"]) == ("1 2 3 4 5", "ok", 0)
+    assert (unknown["cron"], unknown["status"], unknown["failed_tasks"]) == ("1 2 3 4 5", "failed", ["scheduled"])
+    assert unknown["d1_round_trips"] == 1  # the failed task record
 
 
 def test_a_failing_cron_task_is_named_in_its_line(tmp_path: Any, capfd: Any) -> None:

@@ -16,8 +16,6 @@ from typing import Any
 from edgenotify import usage
 
 MAX_BOUND_PARAMS = 100
-MAX_STATEMENT_BYTES = 100_000
-MAX_SAFE_INTEGER = 2**53 - 1
 # Pyodide sends an int as a JS number only when |v| < 2**53 - 1; from there on it becomes a BigInt,
 # which D1 refuses (seen on Miniflare: 2**53 - 1 -> "D1_TYPE_ERROR: Type 'bigint' not supported").
 MAX_BINDABLE_INTEGER = 2**53 - 2
@@ -32,10 +30,6 @@ class D1Error(Exception):
         super().__init__(message)
         self.message = message
         self.sql = sql
-
-    @property
-    def is_unique_violation(self) -> bool:
-        return "UNIQUE constraint failed" in self.message or "PRIMARY KEY" in self.message
 
 
 @dataclass(frozen=True)
