@@ -7,7 +7,7 @@ Cloudflare's front end refuses it before any Worker runs:
 * request line / header line over 8 KiB (414 / 431), more than 100 headers (431), a body over
   100 MiB (413, the smallest Cloudflare plan limit);
 * a method that is not an HTTP token, an HTTP version other than 1.0/1.1, a header name that is
-  not a token, a header value with a NUL or a bare CR (what a JS ``Headers`` refuses), a malformed
+  not a token, a header value with a control character (a NUL, a bare CR...), a malformed
   ``Content-Length``, a transfer coding other than ``chunked`` (all 400);
 * a head not complete within ``head_timeout`` (408); a body that stops arriving for
   ``body_idle`` seconds before its ``Content-Length`` (or last chunk) is reached (400: the
@@ -29,8 +29,7 @@ MAX_BODY = 100 * 1024 * 1024
 READ_CHUNK = 64 * 1024
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 tchar
-# What a JS ``Headers`` value may not hold (Fetch standard): the only bytes the runtime cannot pass on.
-_FORBIDDEN_IN_VALUE = re.compile(r"[\x00\r\n]")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # field values allow HTAB, SP, VCHAR, obs-text
 
 
 class HttpError(Exception):
@@ -127,8 +126,8 @@ async def _read_headers(reader: asyncio.StreamReader, request: Incoming) -> None
         if not sep or not _TOKEN.fullmatch(name):
             raise HttpError(400, "malformed_header", "a header line is not NAME: VALUE with a token name")
         value = value.strip(" \t")
-        if _FORBIDDEN_IN_VALUE.search(value):
-            raise HttpError(400, "invalid_header_value", f"header {name} holds a NUL or a bare CR", field=name)
+        if _CONTROL.search(value):
+            raise HttpError(400, "invalid_header_value", f"header {name} holds a control character", field=name)
         request.headers.append((name, value))
 
 
