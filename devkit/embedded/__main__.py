@@ -14,6 +14,7 @@ from pathlib import Path
 from devkit.embedded.env import DEFAULT_STATE_DIR, ROOT, build_env
 from devkit.embedded.runtime import Runtime
 from devkit.embedded.server import EmbeddedServer
+from edgenotify.limits import LimitsConfigError
 
 EXIT_PORT_IN_USE = 3
 
@@ -31,9 +32,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 async def serve(args: argparse.Namespace) -> int:
     env = build_env(args.state_dir, args.config)
-    server = EmbeddedServer(
-        Runtime(env, config_path=args.config), args.host, args.port, log=lambda line: print(line, flush=True)
-    )
+    try:
+        runtime = Runtime(env, config_path=args.config)
+    except LimitsConfigError as exc:  # a LIMIT_* value from .dev.vars or the shell
+        env.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2  # the exit code of bad arguments
+    server = EmbeddedServer(runtime, args.host, args.port, log=lambda line: print(line, flush=True))
     try:
         await server.start()
     except OSError as exc:

@@ -76,7 +76,6 @@ class Usage:
     r2_operations: int = 0
     fetches: int = 0
     subrequests: int = 0
-    peak_connections: int = 0
     cpu_ms: float = 0.0
 
 
@@ -91,7 +90,6 @@ class Meter:
         self._cpu = 0.0  # seconds of finished steps, binding time included
         self._io = 0.0  # seconds spent inside embedded bindings (not worker CPU on the edge)
         self._step_started: float | None = None
-        self._connections = 0
         self._gate: asyncio.Semaphore | None = None
 
     # -- CPU -----------------------------------------------------------------------------
@@ -173,12 +171,7 @@ class Meter:
         if self._gate is None:
             self._gate = asyncio.Semaphore(self.limits.connections)
         async with self._gate:
-            self._connections += 1
-            self.usage.peak_connections = max(self.usage.peak_connections, self._connections)
-            try:
-                yield
-            finally:
-                self._connections -= 1
+            yield
 
 
 def result_bytes(rows: list[tuple[Any, ...]]) -> int:
@@ -255,13 +248,15 @@ def install_task_factory(loop: asyncio.AbstractEventLoop) -> None:
     if getattr(previous, "embedded_meter", False):
         return
 
-    def factory(loop: asyncio.AbstractEventLoop, coro: Any, context: contextvars.Context | None = None) -> Any:
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **options: Any) -> Any:
+        # ``options``: ``context`` (3.11+), ``name`` and ``eager_start`` (3.13+), as create_task passes them.
+        context: contextvars.Context | None = options.get("context")
         meter = CURRENT.get() if context is None else context.get(CURRENT)
         if meter is not None and asyncio.iscoroutine(coro) and not _is_driven(coro):
             coro = drive(coro, meter)
         if previous is not None:
-            return previous(loop, coro) if context is None else previous(loop, coro, context=context)
-        return asyncio.Task(coro, loop=loop, context=context)
+            return previous(loop, coro, **options)
+        return asyncio.Task(coro, loop=loop, **options)
 
     factory.embedded_meter = True  # type: ignore[attr-defined]
     loop.set_task_factory(factory)

@@ -64,6 +64,7 @@ class Invocation:
             f"[embedded] {what} {self.outcome} {self.duration_ms:.1f}ms",
             f"d1 {usage.d1_queries} (rows read {usage.rows_read}, written {usage.rows_written})",
             f"kv {usage.kv_operations}",
+            f"r2 {usage.r2_operations}",
             f"subrequests {usage.subrequests} (fetch {usage.fetches})",
             f"cpu {usage.cpu_ms:.1f}ms",
         ]

@@ -4,6 +4,7 @@ Read from the real server's stdout (what ``wrangler tail`` would show), and chec
 embedded runtime's own per-invocation counts, which are measured at the bindings independently.
 """
 
+import asyncio
 import json
 from typing import Any
 
@@ -94,3 +95,28 @@ def test_a_failing_cron_task_is_named_in_its_line(tmp_path: Any, capfd: Any) -> 
     (line,) = invocations(capfd.readouterr().out)
     assert line["status"] == "failed" and line["d1_round_trips"] > 4  # calls tried, the refused ones too
     assert "edgenotify.ops.backup_task:scheduled_backup" in line["failed_tasks"]
+
+
+def test_r2_calls_are_counted_through_upload_handles_too(embedded_env: Any) -> None:
+    from edgenotify import usage
+    from edgenotify.context import Context
+
+    class Ctx:
+        def waitUntil(self, work: Any) -> None:  # noqa: N802 - the Workers API name
+            raise AssertionError("not used")
+
+    async def main() -> usage.Usage:
+        used, token = usage.start()
+        try:
+            r2 = Context.create(embedded_env, Ctx()).r2
+            upload = await r2.createMultipartUpload("big")
+            part = await upload.uploadPart(1, b"x" * 10)
+            again = r2.resumeMultipartUpload("big", upload.uploadId)  # a handle: no request
+            await again.complete([part])
+            assert (await (await r2.get("big")).bytes()) == b"x" * 10
+        finally:
+            usage.stop(token)
+        return used
+
+    used = asyncio.run(main())
+    assert (used.r2_operations, used.subrequests) == (4, 4)  # create, uploadPart, complete, get
