@@ -61,9 +61,8 @@ def leave_out_pydantic_routes() -> None:
 
     for name in LEFT_OUT_ROUTE_MODULES:
         module = types.ModuleType(name, "left out on Pyodide: this route module needs pydantic")
-        # What edgenotify.routes reads from a route module: ROUTES, or openapi's openapi_routes(...).
         module.ROUTES = []
-        module.openapi_routes = lambda routes: []
+        module.openapi_routes = lambda _routes: []  # edgenotify.api.openapi's routes, built from the others
         sys.modules[name] = module
         setattr(edgenotify.api, name.rsplit(".", 1)[1], module)
 

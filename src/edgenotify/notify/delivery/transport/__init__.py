@@ -39,7 +39,7 @@ def make_client(timeout: float) -> httpx.AsyncClient:
     options: dict[str, Any] = {
         "timeout": httpx.Timeout(timeout),
         "follow_redirects": False,
-        "event_hooks": {"request": [usage.on_request]},
+        "event_hooks": {"request": [usage.on_request]},  # each request counts in the invocation's log line
     }
     if ON_PYODIDE:
         from edgenotify.notify.delivery.transport.fetch import FetchTransport
