@@ -191,3 +191,9 @@ def test_the_workers_sdk_and_its_private_attributes_appear_only_in_entry():
     assert not sdk and not private, sdk + private
     # the check is not blind: it sees the one place the SDK's private attributes are allowed
     assert any(reads_sdk_private(node) for node in nodes(SRC / "entry.py"))
+
+
+def test_javascript_is_reached_only_through_webapi():
+    """``js`` and ``pyodide`` (Pyodide's FFI) are imported by ``edgenotify.webapi`` alone in src/edgenotify."""
+    found = outside_imports(SRC, ("edgenotify",), ("js", "pyodide", "pyodide_js"))
+    assert found and all(f.startswith("edgenotify.webapi:") for f in found), found

@@ -66,6 +66,14 @@ ROUTER = Router(
 )
 
 
+class _Controller:
+    """The ScheduledController as far as ``Default.scheduled`` reads it."""
+
+    def __init__(self, cron: str):
+        self.cron = cron
+        self.scheduledTime = 0
+
+
 async def _seen(response: Any) -> dict[str, Any]:
     """What a client sees of an SDK response: status, the headers that matter here, the body."""
     text = await response.text()
@@ -119,6 +127,9 @@ async def http_entrypoint_serves_health_and_unknown_methods(env: Any) -> Any:
         ("query", "QUERY", "/health", []),
     ]:
         seen[label] = await _seen(await worker.fetch(_request(method, path, headers=headers)))
+    # workerd calls scheduled(controller, env, ctx) with env/ctx None on class entrypoints; a cron with no
+    # work is logged and returns.
+    seen["scheduled_unknown_cron"] = await worker.scheduled(_Controller("0 0 1 1 *"), None, None)
     await platform().settle(ctx)
     health = seen.pop("get")
     assert health["status"] == 200 and health["body"]["status"] == "ok", health

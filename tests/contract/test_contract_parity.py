@@ -23,7 +23,7 @@ from tests.contract import contracts, receivers
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = list(contracts.load())
-HARNESS_TIMEOUT_S = 280
+HARNESS_TIMEOUT_S = 420
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,8 @@ whole attempt: httpx's timeouts are per phase, so a receiver trickling one byte 
 attempt open for minutes.
 """
 
+from typing import Any
+
 import httpx
 
 from edgenotify import usage
@@ -28,12 +30,13 @@ __all__ = ["DeadlineExceeded", "attempt_deadline", "make_client"]
 
 
 def make_client(timeout: float) -> httpx.AsyncClient:
-    """A client for one batch of deliveries: no redirects followed, ``timeout`` seconds per phase.
+    """A client for one batch of deliveries: no redirects followed, ``timeout`` seconds per phase, each
+    request counted in the invocation's log line (``usage.on_request``).
 
     Never fails on Pyodide (it does not touch ``ssl`` there); on CPython it reuses the isolate's one TLS
     context (:func:`.native.ssl_context`).
     """
-    options = {
+    options: dict[str, Any] = {
         "timeout": httpx.Timeout(timeout),
         "follow_redirects": False,
         "event_hooks": {"request": [usage.on_request]},  # each request counts in the invocation's log line
