@@ -4,8 +4,9 @@ Why: a local R2 emulation has its own memory behaviour (the embedded runtime's R
 bodies in SQLite and join a multipart upload's parts in memory, holding a whole backup at once;
 fixed in 2cc5527). On the edge the parts live in R2, not in the Worker. Running our
 backup/restore against this stand-in measures the memory of our code alone, whatever the local
-emulation does, with the same Workers API calls (``createMultipartUpload``/``uploadPart``/``complete``/``abort``,
-``put``/``get`` with ranges/``head``/``delete``). No validation: it is not an emulator.
+emulation does, with the same Workers API calls (``createMultipartUpload``/``resumeMultipartUpload``/
+``uploadPart``/``complete``/``abort``, ``put``/``get`` with ranges/``head``/``list``/``delete``). No
+validation: it is not an emulator (etags are the size, enough for the backup's completeness check).
 """
 
 import hashlib
@@ -36,10 +37,15 @@ class _Body:
         return self._data.decode("utf-8")
 
 
+def _info(key: str, size: int) -> _Obj:
+    return _Obj(key=key, size=size, etag=f"size-{size}")
+
+
 class _Upload:
     def __init__(self, bucket: "DiskR2", key: str):
         self.bucket, self.key = bucket, key
-        self.dir = bucket.root / ".uploads" / hashlib.sha256(key.encode()).hexdigest()
+        self.uploadId = hashlib.sha256(key.encode()).hexdigest()
+        self.dir = bucket.root / ".uploads" / self.uploadId
         self.dir.mkdir(parents=True, exist_ok=True)
 
     async def uploadPart(self, number: int, data: bytes) -> _Obj:
@@ -53,7 +59,7 @@ class _Upload:
                 with open(self.dir / f"{int(part['partNumber']):05d}", "rb") as src:
                     shutil.copyfileobj(src, out, 1024 * 1024)
         shutil.rmtree(self.dir)
-        return _Obj(key=self.key, size=target.stat().st_size)
+        return _info(self.key, target.stat().st_size)
 
     async def abort(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -72,14 +78,23 @@ class DiskR2:
     async def createMultipartUpload(self, key: str, *args: Any, **kwargs: Any) -> _Upload:
         return _Upload(self, key)
 
+    def resumeMultipartUpload(self, key: str, upload_id: str) -> _Upload:
+        return _Upload(self, key)
+
+    async def list(self, prefix: str = "", **kwargs: Any) -> _Obj:
+        found = sorted(p for p in self.root.rglob("*") if p.is_file() and ".uploads" not in p.parts)
+        keys = [str(p.relative_to(self.root)) for p in found]
+        objects = [_info(k, (self.root / k).stat().st_size) for k in keys if k.startswith(prefix)]
+        return _Obj(objects=objects, truncated=False)
+
     async def put(self, key: str, value: Any, *args: Any, **kwargs: Any) -> _Obj:
         data = value.encode() if isinstance(value, str) else bytes(value)
         self.path(key).write_bytes(data)
-        return _Obj(key=key, size=len(data))
+        return _info(key, len(data))
 
     async def head(self, key: str) -> _Obj | None:
         target = self.root / key
-        return _Obj(key=key, size=target.stat().st_size) if target.is_file() else None
+        return _info(key, target.stat().st_size) if target.is_file() else None
 
     async def get(self, key: str, *args: Any, range: dict[str, int] | None = None, **kwargs: Any) -> _Body | None:
         target = self.root / key

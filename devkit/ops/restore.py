@@ -24,6 +24,7 @@ from devkit.ops.local import add_target_options, emit, find_job, human_size, loc
 from devkit.ops.progress import Progress
 from edgenotify.clock import utcnow
 from edgenotify.db import Database
+from edgenotify.migrations import automigrate
 from edgenotify.ops import catalog
 from edgenotify.ops import manifest as mf
 from edgenotify.ops.jobs import store, usecases
@@ -89,6 +90,14 @@ async def _backup_id(args: argparse.Namespace, env: Any) -> str:
     return complete[0].id
 
 
+async def _jobs_table(env: Any) -> None:
+    """A brand-new local database gets the migrations first (as the dev server would): the restore
+    job keeps its checkpoint in ``ops_jobs``. A database with tables is never changed here."""
+    db = local_context(env).db
+    if not await db.all("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"):
+        await automigrate.ensure_migrated(env.DB)
+
+
 async def _job(args: argparse.Namespace, env: Any, progress: Progress) -> dict[str, Any]:
     def report(event: dict[str, Any]) -> None:
         progress.draw(event["chunk"] - 1, event["chunks"] - 1, "chunks")
@@ -99,6 +108,7 @@ async def _job(args: argparse.Namespace, env: Any, progress: Progress) -> dict[s
             raise UsageError(f"no restore job {args.resume}".strip())
         return {"job": usecases.describe(await usecases.run_to_end(local_context(env), job, report))}
     backup_id = await _backup_id(args, env)
+    await _jobs_table(env)
     started = await usecases.start_restore(
         local_context(env), backup_id, force=args.force, dry_run=not args.apply, quiesce_seconds=0, trigger="cli"
     )
