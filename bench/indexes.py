@@ -27,7 +27,7 @@ from edgenotify.db import Query
 from edgenotify.notify import logs, stats
 from edgenotify.notify.delivery.dispatch import _SUCCEEDED
 from edgenotify.notify.retry import claim_query
-from edgenotify.notify.send import _INSERT_LOG
+from edgenotify.notify.send import _INSERT_LOGS, _LOG_ROW
 
 NAME = "indexes"
 TITLE = "6. Redundant notification_logs indexes: write cost and read plans"
@@ -35,6 +35,7 @@ TITLE = "6. Redundant notification_logs indexes: write cost and read plans"
 CANDIDATES = {"idx_logs_user_status": "user_id, status", "idx_notification_user": "user_id"}
 VARIANTS = ("with", "without")
 WRITE_ROWS = 2_000  # log rows inserted then delivered per timing round
+_INSERT_ONE = _INSERT_LOGS.format(rows=_LOG_ROW)  # the send's log-row INSERT, one row of VALUES
 
 
 def variant(db_file: Path, target: Path, name: str) -> Path:
@@ -111,7 +112,8 @@ def time_writes(files: dict[str, Path], rows: int, rounds: int) -> dict[str, flo
                 t0 = time.perf_counter()
                 for i, message_id in enumerate(ids):
                     user = f"user_{i % datagen.USERS:04d}"
-                    conn.execute(_INSERT_LOG, (message_id, user, "webhook", None, "s", "c" * 200, now, None, None, now))
+                    row = (message_id, user, "webhook", None, "s", "c" * 200, now, None, None, None, now, None, None)
+                    conn.execute(_INSERT_ONE, row)
                 for message_id in ids:
                     conn.execute(_SUCCEEDED, (now, message_id, now))
                 conn.commit()
