@@ -14,7 +14,10 @@ from edgenotify.http.response import HttpResponse, json_response
 from edgenotify.http.router import Router
 from edgenotify.migrations.automigrate import MigrationFailed, ensure_migrated
 from edgenotify.observability import log_invocation
+from edgenotify.ops.jobs import marker
 from edgenotify.routes import ROUTER
+
+RETRY_LATER = {"retry-after": "60"}
 
 
 def _request_id(request: HttpRequest) -> str:
@@ -61,5 +64,7 @@ async def _dispatch(request: HttpRequest, env: Any, ctx: Any, router: Router) ->
             await ensure_migrated(env.DB)
         except MigrationFailed as exc:
             raise migration_error(exc) from exc
+    if route.role == "client" and await marker.cached(context.db):
+        raise ApiError(503, "restore_in_progress", "a restore is replacing the data; retry later", headers=RETRY_LATER)
     request.path_params = params
     return await route.handler(context)
