@@ -4,5 +4,12 @@ from edgenotify.api import admin, channels, health, notifications, openapi, temp
 from edgenotify.http.router import Router
 
 ROUTER = Router(
-    [*health.ROUTES, *channels.ROUTES, *templates.ROUTES, *notifications.ROUTES, *admin.ROUTES, *openapi.ROUTES]
+    [
+        *health.ROUTES,
+        *channels.ROUTES,
+        *templates.ROUTES,
+        *notifications.ROUTES,
+        *admin.ROUTES,
+        *openapi.openapi_routes(lambda: ROUTER.routes),
+    ]
 )

@@ -28,7 +28,7 @@ from devkit.embedded.workers_shim import Request
 from devkit.migrate import source
 from devkit.migrate.cli import main
 from devkit.migrate.commands import expected_schema
-from devkit.migrate.schema import diff, read_schema
+from devkit.migrate.schema import as_dict, diff, read_schema
 from devkit.migrate.target import opened
 from devkit.nodejs import node_env
 from devkit.nodejs import wrangler as wrangler_bin
@@ -107,7 +107,7 @@ def test_wrangler_then_ours_and_ours_then_wrangler(tmp_path, monkeypatch, capsys
     schema_a, schema_b = asyncio.run(schema_of(a_db)), asyncio.run(schema_of(b_db))
     expected = asyncio.run(expected_schema(source.load(a / "migrations")))
     assert diff(schema_a, schema_b) == [] and diff(expected, schema_a) == []
-    assert schema_a.as_dict() == schema_b.as_dict()
+    assert as_dict(schema_a) == as_dict(schema_b)
 
 
 def _project(base: Path) -> Path:

@@ -15,8 +15,9 @@ from edgenotify.http.validation import StrictModel
 from edgenotify.models.common import PATH_PARAMS
 from edgenotify.notify.channels import CHANNELS
 from edgenotify.notify.logs import DEFAULT_LIMIT, MAX_LIMIT
+from edgenotify.notify.stats import STATUSES
 
-Status = Literal["pending", "success", "failed"]
+Status = Literal[STATUSES]  # the same as Literal["pending", "success", "failed"]
 
 
 def _user_id() -> Any:

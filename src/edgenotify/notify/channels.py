@@ -4,7 +4,7 @@ Config dict keys per channel (stable; delivery reads them):
 
 * ``webhook``:  ``url`` (https), ``secret`` (optional, ``whsec_<base64 of 24..64 bytes>``, Standard Webhooks)
 * ``telegram``: ``bot_token``, ``chat_id`` (text: numeric id or ``@channel``), ``api_base`` (optional,
-  default :data:`TELEGRAM_API_BASE`; tests point it at a local receiver)
+  default https://api.telegram.org; tests point it at a local receiver)
 * ``lark``:     ``webhook_url`` (https bot webhook), ``secret`` (optional sign secret)
 
 Pure Python (no pydantic): delivery and the parity runtime import it.
@@ -18,7 +18,6 @@ from urllib.parse import urlsplit, urlunsplit
 from edgenotify.notify.ssrf import check_url
 
 CHANNELS: tuple[str, ...] = ("webhook", "telegram", "lark")
-TELEGRAM_API_BASE = "https://api.telegram.org"
 WEBHOOK_SECRET_PREFIX = "whsec_"
 
 # Values that are never returned unmasked.

@@ -8,7 +8,6 @@ ONE batch. Rows whose first (``waitUntil``) delivery never got recorded are due 
 the lease set at insert expires: pending never means forgotten.
 """
 
-import json
 import time
 import traceback
 from typing import Any
@@ -18,6 +17,7 @@ from edgenotify.db.d1 import Query
 from edgenotify.notify.configs import load_active_configs
 from edgenotify.notify.delivery.dispatch import LEASE_SECONDS, Delivery, attempt_all, record
 from edgenotify.notify.delivery.outcome import Message
+from edgenotify.ops.records import FAILED, record_query
 
 TASK_NAME = "retry_due"
 BATCH_LIMIT = 50  # rows per run: bounds the run's duration and subrequests
@@ -31,10 +31,6 @@ _CLAIM = (
     " WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?)"
     " RETURNING message_id, user_id, channel_type, template_key, subject, content, retry_count, created_at"
 )
-_RECORD = (
-    "INSERT INTO task_execution_records (task_name, execution_time, status, error, duration_ms, details)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
-)
 
 
 def claim_query(now: str, lease: str, limit: int) -> Query:
@@ -43,8 +39,7 @@ def claim_query(now: str, lease: str, limit: int) -> Query:
 
 def task_record(started_at: str, started: float, status: str, details: dict[str, Any], error: str | None) -> Query:
     duration_ms = int((time.monotonic() - started) * 1000)
-    text = json.dumps(details, separators=(",", ":"), ensure_ascii=False)
-    return Query.of(_RECORD, TASK_NAME, started_at, status, error, duration_ms, text)
+    return record_query(TASK_NAME, status, started_at, duration_ms, details, error)
 
 
 async def _configs(context: Any, user_id: str) -> dict[str, Any] | str:
@@ -93,7 +88,7 @@ async def retry_due(context: Any) -> dict[str, Any]:
         print(f"{TASK_NAME} failed:\n{traceback.format_exc()}")
         error = f"{type(exc).__name__}: {exc}"
         try:
-            await context.db.execute(task_record(started_at, started, "failed", details, error))
+            await context.db.execute(task_record(started_at, started, FAILED, details, error))
         except Exception:
             print(f"{TASK_NAME}: could not record the failure:\n{traceback.format_exc()}")
-        return {"status": "failed", "error": error, **details}
+        return {"status": FAILED, "error": error, **details}

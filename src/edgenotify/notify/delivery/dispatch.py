@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from edgenotify import usage
 from edgenotify.clock import iso, utcnow
 from edgenotify.db.d1 import Query
 from edgenotify.http.errors import ApiError
@@ -153,7 +154,12 @@ async def attempt_all(context: Any, deliveries: Sequence[Delivery]) -> list[Atte
         async with gate:
             return await attempt(client, delivery, development, timeout)
 
-    client = httpx.AsyncClient(verify=ssl_context(), timeout=httpx.Timeout(timeout), follow_redirects=False)
+    client = httpx.AsyncClient(
+        verify=ssl_context(),
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,
+        event_hooks={"request": [usage.on_request]},  # each request counts in the invocation's log line
+    )
     async with client:
         return list(await asyncio.gather(*(one(client, d) for d in deliveries)))
 
