@@ -212,16 +212,16 @@ def test_deliveries_share_one_lazily_built_tls_context(api, receivers: Receivers
     import subprocess
     import sys
 
-    from edgenotify.notify.delivery import dispatch
+    from edgenotify.notify.delivery.transport import native
 
-    probe = "import edgenotify.notify.delivery.dispatch as d; print(d._ssl_context is None)"
+    probe = "import edgenotify.notify.delivery.transport.native as d; print(d._ssl_context is None)"
     fresh = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert fresh.stdout.strip() == "True"
     hook = receivers.webhook()
     api.webhook_for("u1", hook)
     api.sent({"user_id": "u1", "content": "one"})
     api.drain()
-    first = dispatch._ssl_context
+    first = native._ssl_context
     api.sent({"user_id": "u1", "content": "two"})
     api.drain()
-    assert first is not None and dispatch._ssl_context is first and len(hook.requests) == 2
+    assert first is not None and native._ssl_context is first and len(hook.requests) == 2

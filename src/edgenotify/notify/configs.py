@@ -54,9 +54,9 @@ def _aad(user_id: str, channel: str) -> str:
     return f"{user_id}/{channel}"
 
 
-def _open(context: Any, user_id: str, stored: dict[str, Any]) -> ChannelConfig:
+async def _open(context: Any, user_id: str, stored: dict[str, Any]) -> ChannelConfig:
     channel = stored["channel"]
-    text = unseal(stored["data"], context.settings.encryption_key, _aad(user_id, channel))
+    text = await unseal(stored["data"], context.settings.encryption_key, _aad(user_id, channel))
     try:
         config = json.loads(text)
     except ValueError:
@@ -85,7 +85,7 @@ async def _user_rows(context: Any, user_id: str) -> list[dict[str, Any]]:
 
 async def load_user_configs(context: Any, user_id: str) -> list[ChannelConfig]:
     """Every config of the user (active or not), decrypted, ordered by channel."""
-    return [_open(context, user_id, stored) for stored in await _user_rows(context, user_id)]
+    return [await _open(context, user_id, stored) for stored in await _user_rows(context, user_id)]
 
 
 async def load_active_configs(context: Any, user_id: str, channels: list[str] | None = None) -> list[ChannelConfig]:
@@ -93,7 +93,7 @@ async def load_active_configs(context: Any, user_id: str, channels: list[str] | 
     wanted = set(channels) if channels is not None else None
     rows = await _user_rows(context, user_id)
     return [
-        _open(context, user_id, stored)
+        await _open(context, user_id, stored)
         for stored in rows
         if stored["is_active"] and (wanted is None or stored["channel"] in wanted)
     ]
@@ -109,7 +109,7 @@ async def load_config(context: Any, user_id: str, channel: str) -> ChannelConfig
         )
         stored = _stored(row) if row else None
         await cache.cache_put(context, key, stored)
-    return _open(context, user_id, stored) if stored else None
+    return await _open(context, user_id, stored) if stored else None
 
 
 async def _invalidate(context: Any, user_id: str, channel: str) -> None:
@@ -121,7 +121,7 @@ async def save_config(
 ) -> ChannelConfig:
     """Create or replace a config: upsert + audit row in ONE batch, then invalidate the KV keys."""
     text = json.dumps(config, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-    data = seal(text, context.settings.encryption_key, _aad(user_id, channel))
+    data = await seal(text, context.settings.encryption_key, _aad(user_id, channel))
     now = now_iso()
     upsert = Query.of(
         "INSERT INTO user_configs (user_id, channel_type, config_data, is_active, created_at, updated_at)"

@@ -21,13 +21,13 @@ from typing import Any
 
 import httpx
 
-from edgenotify import usage
 from edgenotify.clock import iso, utcnow
 from edgenotify.db.d1 import Query
 from edgenotify.http.errors import ApiError
 from edgenotify.notify.delivery import lark, telegram, webhook
 from edgenotify.notify.delivery.backoff import MAX_ATTEMPTS, backoff_delay
 from edgenotify.notify.delivery.outcome import Attempt, Message, failure
+from edgenotify.notify.delivery.transport import attempt_deadline, make_client
 from edgenotify.notify.ssrf import check_url
 
 Sender = Callable[[Any, Message, dict[str, Any]], Awaitable[Attempt]]
@@ -43,28 +43,6 @@ TIMEOUT_VAR = "DELIVERY_TIMEOUT_SECONDS"  # Worker var; tests set it small to ex
 MAX_CONCURRENT = 6  # Workers allow six simultaneous outbound connections per invocation
 # How long an attempt owns its row; afterwards the cron may take it over (crash safety net).
 LEASE_SECONDS = 180
-
-
-_ssl_context: Any = None
-
-
-def ssl_context() -> Any:
-    """The isolate's one TLS context, built on first use and shared by every client.
-
-    A new ``httpx.AsyncClient`` otherwise builds its own context and loads certifi's CA bundle:
-    20-55 ms of CPU per delivery that blocks the event loop (bench/RESULTS.md section 4). Built
-    lazily, never at import: the edge snapshots imports and forbids entropy at global scope. A
-    context (unlike a client and its connection pool) is not bound to an event loop, so the
-    embedded server's per-thread loops can share it safely. Where there is no ``ssl`` module
-    (Pyodide: fetch does the TLS), httpx's default ``verify=True`` is kept, as before.
-    """
-    global _ssl_context
-    if _ssl_context is None:
-        try:
-            _ssl_context = httpx.create_ssl_context()
-        except (ImportError, AttributeError):
-            _ssl_context = True
-    return _ssl_context
 
 
 @dataclass(frozen=True)
@@ -130,7 +108,8 @@ async def attempt(client: Any, delivery: Delivery, development: bool, timeout: f
     if refused is not None:
         return refused
     try:
-        result = await sender(client, delivery.message, delivery.config)
+        async with attempt_deadline(timeout):
+            result = await sender(client, delivery.message, delivery.config)
     except httpx.TimeoutException as exc:
         result = failure(f"timeout after {timeout:g}s ({type(exc).__name__})")
     except httpx.HTTPError as exc:
@@ -154,13 +133,7 @@ async def attempt_all(context: Any, deliveries: Sequence[Delivery]) -> list[Atte
         async with gate:
             return await attempt(client, delivery, development, timeout)
 
-    client = httpx.AsyncClient(
-        verify=ssl_context(),
-        timeout=httpx.Timeout(timeout),
-        follow_redirects=False,
-        event_hooks={"request": [usage.on_request]},  # each request counts in the invocation's log line
-    )
-    async with client:
+    async with make_client(timeout) as client:
         return list(await asyncio.gather(*(one(client, d) for d in deliveries)))
 
 
