@@ -21,7 +21,7 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HEADER = """# Benchmark results
 
-Latest figures of `scripts/bench` (issue 6). Each section is rewritten by the benchmark that owns it and
+Latest figures of `scripts/bench`. Each section is rewritten by the benchmark that owns it and
 says when, on what machine and with which command it was produced. Ratios compare contenders measured in the
 same process run, so the noise of the shared machine mostly cancels out; absolute times are indicative only.
 A contender that failed or timed out is recorded as `failed: <reason> after <t>`, never as a number.

@@ -24,9 +24,7 @@ _setup_fail() { # code message...
   exit "$code"
 }
 
-_version_at_least() { # have want: dotted versions
-  [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]
-}
+_sha() { if command -v sha256sum >/dev/null 2>&1; then sha256sum "$@"; else shasum -a 256 "$@"; fi; }
 
 _find_python() {
   local cand found=""
@@ -34,7 +32,7 @@ _find_python() {
     command -v "$cand" >/dev/null 2>&1 || continue
     local v
     v="$("$cand" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" || continue
-    if _version_at_least "$v" 3.11; then
+    if "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
       command -v "$cand"
       return 0
     fi
@@ -50,7 +48,8 @@ _find_uv() { # python → path of a uv at least the pinned version
   want="$(sed -n 's/^ *"uv==\([0-9.]*\)".*/\1/p' pyproject.toml)"
   if command -v uv >/dev/null 2>&1; then
     have="$(uv --version | cut -d' ' -f2)"
-    if _version_at_least "$have" "$want"; then
+    if "$py" -c 'import sys; v = [tuple(map(int, a.split("."))) for a in sys.argv[1:]]; sys.exit(v[0] < v[1])' \
+      "$have" "$want" 2>/dev/null; then
       command -v uv
       return 0
     fi
@@ -64,7 +63,8 @@ _find_uv() { # python → path of a uv at least the pinned version
     "$py" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
       --target "$tmp" "uv==$want" >&2 ||
       { rm -rf "$tmp"; _setup_fail 4 "could not install uv $want with $py -m pip; install uv $want or newer and re-run"; }
-    mv -T "$tmp" "$cache" 2>/dev/null || rm -rf "$tmp" # a concurrent set-up won the race: its copy is as good
+    # Atomic; fails if a concurrent set-up got there first, whose copy is as good.
+    "$py" -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$tmp" "$cache" 2>/dev/null || rm -rf "$tmp"
   fi
   echo "$cache/bin/uv"
 }
@@ -86,7 +86,7 @@ _setup_python() {
 
 _npm_ci() { # dir: install its committed lock unless node_modules already matches it
   local dir="$1" stamp
-  stamp="$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
+  stamp="$(_sha "$dir/package-lock.json" | cut -c1-16)"
   [ "$(cat "$dir/node_modules/.stamp" 2>/dev/null)" = "$stamp" ] && return 0
   local where="${dir#"$ROOT"}"
   where="${where#/}"

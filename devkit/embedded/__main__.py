@@ -1,7 +1,7 @@
 """``python -m devkit.embedded serve [--port N] [--host H] [--state-dir DIR]``: the local Worker.
 
 Exit codes: 0 after a graceful shutdown (Ctrl-C / SIGTERM), 2 for bad arguments, 3 when the
-address is already in use.
+address is already in use, 130 when a second Ctrl-C cuts the graceful shutdown short.
 """
 
 import argparse
@@ -17,6 +17,7 @@ from devkit.embedded.server import EmbeddedServer
 from edgenotify.limits import LimitsConfigError
 
 EXIT_PORT_IN_USE = 3
+EXIT_INTERRUPTED = 130
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -64,7 +65,11 @@ async def serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    return asyncio.run(serve(args))
+    try:
+        return asyncio.run(serve(args))
+    except KeyboardInterrupt:  # the second Ctrl-C: the handlers are gone, stop now without a traceback
+        print("[embedded] interrupted: stopped without finishing pending work", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Acknowledgement comments: how a migration author accepts a high-risk change, with a reason.
 
-Syntax (a ``--`` line comment; rule ids from ``python -m devkit.lint --list-rules``)::
+Syntax (a ``--`` line comment; rule ids from ``scripts/migrate lint --list-rules``)::
 
     -- lint: allow high-risk <rule>[, <rule>...] because <reason>
     -- lint: allow-file high-risk <rule>[, <rule>...] because <reason>

@@ -40,8 +40,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Creates the database file if it does not exist.",
     ),
     "new": (
-        "create the next migration file NNNN_<name>.sql (wrangler's naming) and update migrations.sum",
-        "Spaces become underscores; '/' and '\\' are refused. Run `hash` again after editing the file.",
+        "create the next migration file NNNN_<name>.sql (wrangler's naming), not yet released",
+        "Spaces become underscores; '/' and '\\' are refused. The file is not in migrations.sum, so it can be\n"
+        "edited freely (lint checks it); `scripts/migrate hash` releases it once it is final.",
     ),
     "baseline": (
         "mark every migration up to NAME as applied without running it (existing databases)",
@@ -55,7 +56,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "partial WHERE), foreign keys, views and triggers. Ignores d1_migrations*, sqlite_* and _cf_*.\n"
         "Exit 1 on drift.",
     ),
-    "hash": ("rewrite migrations/migrations.sum from the files", "Use after an intended change to a file."),
+    "hash": (
+        "rewrite migrations/migrations.sum from the files (releases new files)",
+        "Use when a new migration is final, or after an intended change to a file.",
+    ),
 }
 
 

@@ -133,9 +133,9 @@ async def new(target: Target, message: str) -> Outcome:
         path = source.create(target.migrations, message)
     except (source.SourceError, OSError) as exc:
         raise UsageError(str(exc)) from exc
-    sums.rewrite(target.migrations)
+    # Not hashed yet: an unlisted file is unreleased, so editing it is fine; `hash` records it once it is final.
     data = {"created": path.name, "path": str(path), "sum": str(target.migrations / sums.SUM_NAME)}
-    lines = [f"created  {path}", f"hashed   {data['sum']} (run `migrate hash` again after editing the file)"]
+    lines = [f"created  {path}", "next     edit it; `scripts/migrate lint`, then `scripts/migrate hash` releases it"]
     return Outcome(OK, data, lines)
 
 

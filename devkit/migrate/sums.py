@@ -43,10 +43,10 @@ class SumReport:
         if self.up_to_date:
             return [f"{SUM_NAME}: up to date"]
         if not self.present:
-            return [f"{SUM_NAME}: missing (run `migrate hash`)"]
+            return [f"{SUM_NAME}: missing (run `scripts/migrate hash`)"]
         if self.error:
             return [f"{SUM_NAME}: {self.error}"]
-        out = [f"{SUM_NAME}: out of date (run `migrate hash` once the change is intended)"]
+        out = [f"{SUM_NAME}: out of date (run `scripts/migrate hash` once the change is intended)"]
         out += [f"  changed   {n}  (edited since it was hashed)" for n in self.changed]
         out += [f"  removed   {n}  (listed, file is gone)" for n in self.removed]
         out += [f"  unlisted  {n}  (not hashed yet)" for n in self.unlisted]

@@ -122,7 +122,7 @@ async def kv_list_pagination(env: Any) -> Any:
     return {
         "pages": pages,
         "whole_has_cursor": "cursor" in whole,
-        # JsDict pitfall (CLOUDFLARE.md §5): page.keys is dict.keys, the data is page["keys"].
+        # JsDict pitfall (docs/platform.md §5): page.keys is dict.keys, the data is page["keys"].
         "keys_attribute_is_the_dict_method": callable(whole.keys) and whole.list_complete is True,
         "limit_error": limit_error.split(": ", 1)[-1],
     }

@@ -143,13 +143,16 @@ def test_status_reports_a_stale_sum_file(cli, migrations, db_path):
     assert broken["error"] and not broken["up_to_date"]
 
 
-def test_new_uses_wranglers_naming_and_updates_the_sum(cli, migrations):
+def test_new_uses_wranglers_naming_and_leaves_the_file_unreleased(cli, migrations):
+    before = sumfile.read_sum(migrations)
     run = cli("new", "add user locale", "--json")
     assert run.code == 0 and run.json["created"] == "0002_add_user_locale.sql"
     created = migrations / "0002_add_user_locale.sql"
     assert created.read_text(encoding="utf-8").startswith("-- Migration number: 0002 \t ")
-    assert sumfile.read_sum(migrations) == sumfile.file_hashes(migrations)
-    assert cli("status", "--json").json["sum"]["up_to_date"]
+    assert sumfile.read_sum(migrations) == before  # unreleased until `hash`: editing it must not be an error
+    created.write_text(created.read_text(encoding="utf-8") + "ALTER TABLE t ADD COLUMN locale TEXT;\n")
+    assert "0002_add_user_locale.sql" not in sumfile.changed_files(migrations)
+    assert cli("hash").code == 0 and cli("status", "--json").json["sum"]["up_to_date"]
     human = cli("new", "second")
     assert human.code == 0 and "0003_second.sql" in human.out
     add_migration(migrations, "10_late.sql", "")  # numbers, not text, decide: 10 > 9 > 3

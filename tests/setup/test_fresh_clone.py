@@ -83,7 +83,7 @@ def test_fresh_clone_sets_up_serves_and_stays_clean(tmp_path: Path) -> None:
     no_node = clean_env(tmp_path, bare_path(tmp_path / "bin-no-node", base_python()))
     no_node["XDG_CACHE_HOME"] = env["XDG_CACHE_HOME"]  # the uv bootstrapped above
     assert bash(project, "command -v node || command -v npm", no_node).returncode == 1
-    assert "serving" in serve_once(project, no_node)
+    assert "[embedded] ready on http://127.0.0.1:" in serve_once(project, no_node)
 
     status = subprocess.run(
         ["git", "status", "--porcelain", "--ignored=no"], cwd=project, capture_output=True, text=True

@@ -23,19 +23,35 @@ PLATFORMS = {
 }
 
 
-def planned(package_dir: Path, tmp: Path, os_name: str, cpu: str) -> dict[str, dict]:
-    """What ``npm ci`` would add for that platform: name → the package's entry in the lock."""
-    work = tmp / package_dir.name
-    work.mkdir()
+def dry_run(package_dir: Path, work: Path, os_name: str, cpu: str) -> subprocess.Popen[str]:
+    """Start ``npm ci --dry-run`` for that platform on a copy of the package's manifest and lock."""
+    work.mkdir(parents=True)
     for name in ("package.json", "package-lock.json"):
         shutil.copy2(package_dir / name, work / name)
     argv = ["npm", "ci", "--dry-run", f"--os={os_name}", f"--cpu={cpu}", "--ignore-scripts", "--loglevel=error"]
-    run = subprocess.run([*argv, "--no-audit", "--no-fund"], cwd=work, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stdout + run.stderr
+    return subprocess.Popen([*argv, "--no-audit", "--no-fund"], cwd=work, stdout=subprocess.PIPE, text=True)
+
+
+def added(package_dir: Path, work: Path, proc: subprocess.Popen[str]) -> dict[str, dict]:
+    """What ``npm ci`` would add there: name → the package's entry in the lock."""
+    out, _ = proc.communicate(timeout=180)
+    assert proc.returncode == 0, out
     assert not (work / "node_modules").exists()
     lock = json.loads((package_dir / "package-lock.json").read_text())["packages"]
-    added = [line.split()[1] for line in run.stdout.splitlines() if line.startswith("add ")]
-    return {name: lock[f"node_modules/{name}"] for name in added}
+    names = [line.split()[1] for line in out.splitlines() if line.startswith("add ")]
+    return {name: lock[f"node_modules/{name}"] for name in names}
+
+
+@pytest.fixture(scope="module")
+def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], dict[str, dict]]:
+    """Every (platform, package) dry run, started together: they wait on npm's cache, not on the CPU."""
+    tmp = tmp_path_factory.mktemp("npm-platforms")
+    started = {}
+    for platform, (os_name, cpu, _, _) in PLATFORMS.items():
+        for label, package_dir in (("root", ROOT), ("node", ROOT / "tools" / "node")):
+            work = tmp / platform / label
+            started[platform, label] = (package_dir, work, dry_run(package_dir, work, os_name, cpu))
+    return {key: added(*value) for key, value in started.items()}
 
 
 def admits(entry: dict, os_name: str, cpu: str) -> bool:
@@ -48,13 +64,13 @@ def admits(entry: dict, os_name: str, cpu: str) -> bool:
 
 
 @pytest.mark.parametrize("platform", sorted(PLATFORMS))
-def test_locks_resolve_for_the_platform(platform: str, tmp_path: Path) -> None:
+def test_locks_resolve_for_the_platform(platform: str, plans: dict) -> None:
     os_name, cpu, workerd, node = PLATFORMS[platform]
-    root = planned(ROOT, tmp_path, os_name, cpu)
+    root = plans[platform, "root"]
     assert {"wrangler", "pyodide", f"@cloudflare/workerd-{workerd}", f"@esbuild/{os_name}-{cpu}"} <= set(root)
     assert not [n for n, e in root.items() if not admits(e, os_name, cpu)], "packages for another platform"
     assert not [n for n in root if n.startswith("node-")], "the root lock must not hard-wire a Node build"
-    assert set(planned(ROOT / "tools" / "node", tmp_path, os_name, cpu)) == {node}
+    assert set(plans[platform, "node"]) == {node}
 
 
 def test_no_platform_is_a_hard_dependency() -> None:

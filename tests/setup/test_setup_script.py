@@ -25,7 +25,7 @@ def test_only_python_310_is_refused_with_exit_3(tmp_path: Path) -> None:
     python = old_python()
     if python is None:  # no real 3.10 here: a stand-in that reports 3.10 the way the set-up asks
         python = str(tmp_path / "python3.10")
-        Path(python).write_text("#!/bin/sh\necho 3.10\n")
+        Path(python).write_text('#!/bin/sh\ncase "$2" in *exit*) exit 1 ;; *) echo 3.10 ;; esac\n')
         Path(python).chmod(0o755)
     run = setup(clean_env(tmp_path, bare_path(tmp_path / "bin", python)))
     assert run.returncode == 3, run.stderr

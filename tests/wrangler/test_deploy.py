@@ -7,15 +7,25 @@ vendored Data modules. ``python_modules/`` is optional for wrangler ("no python_
 a debug message), so the dry-run needs neither pywrangler nor the network; a real deploy goes through
 ``pywrangler deploy``, which fills ``python_modules/`` (the SDK, pydantic, httpx...) first.
 
-The tests prove: the ``[build]`` command runs (and generates the migrations bundle module), and the upload
-holds ``src/`` modules only — no embedded runtime, tests, scripts, benchmarks or migration SQL.
+The tests prove: the ``[build]`` command runs (and generates the migrations bundle module), the upload
+holds ``src/`` modules only — no embedded runtime, tests, scripts, benchmarks or migration SQL —, every binding
+is declared without a placeholder id (wrangler >= 4.45 provisions them on the first deploy), the config is valid
+for the pinned wrangler's own JSON schema, and ``scripts/deploy`` / ``pywrangler`` answer ``--help``.
+
+Not exercised offline (docs/deploy.md): the account steps of ``scripts/deploy`` (d1 create, remote migrations,
+secrets, the real upload and the smoke request), ``pywrangler sync`` (it downloads a Pyodide interpreter and
+Pyodide's packages) and ``wrangler check startup`` (it downloads the Python runtime bundle). Needs Node >= 22.
 """
 
+import json
+import os
 import runpy
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from devkit.nodejs import node_env, wrangler
@@ -25,6 +35,7 @@ BUNDLE = "edgenotify/migrations/_bundle.py"
 CRONS = "edgenotify/_crons.py"
 GENERATED = {BUNDLE, CRONS}  # written by the [build] command, git-ignored
 BUILD_LINE = "[custom build] Running: python3 scripts/build_bundle"
+BINDINGS = ("env.DB (edgenotify)", "env.CONFIG_CACHE", "env.BACKUPS (edgenotify-backups)")
 NOT_SHIPPED = ("devkit/", "tests/", "scripts/", "bench/", "migrations/", "python_modules/", "node_modules/")
 
 
@@ -72,6 +83,8 @@ def test_dry_run_of_the_repository_uploads_src_modules_only(tmp_path: Path) -> N
     assert not [m for m in uploaded if m.startswith(NOT_SHIPPED) or not m.endswith(".py")], sorted(uploaded)
     for module in uploaded - {"entry.py"}:
         assert f"│ {module} " in result.stdout, f"{module} not listed by wrangler as an attached module"
+    lines = result.stdout.splitlines()
+    assert all(any(line.startswith(f"{binding} ") for line in lines) for binding in BINDINGS), result.stdout
 
 
 def test_build_command_generates_the_migrations_bundle(project_copy: Path, tmp_path: Path) -> None:
@@ -90,3 +103,49 @@ def test_build_command_generates_the_migrations_bundle(project_copy: Path, tmp_p
     names = sorted(p.name for p in (ROOT / "migrations").glob("*.sql"))
     assert all(repr(name) in shipped for name in names)
     assert _uploaded(tmp_path / "out") == _src_modules(project_copy / "src") | GENERATED
+
+
+def config() -> dict:
+    return tomllib.loads((ROOT / "wrangler.toml").read_text(encoding="utf-8"))
+
+
+def test_config_is_valid_for_the_pinned_wranglers_schema() -> None:
+    schema = json.loads((ROOT / "node_modules" / "wrangler" / "config-schema.json").read_text(encoding="utf-8"))
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    assert [e.message for e in validator.iter_errors(config())] == []
+    broken = config() | {"d1_databases": [{"binding": "DB", "database_nam": "edgenotify"}]}
+    assert any("database_nam" in e.message for e in validator.iter_errors(broken))
+
+
+def test_bindings_carry_no_placeholder_ids() -> None:
+    """Auto-provisioned on the first deploy: an all-zero id would bind (or fail to bind) a resource that isn't ours."""
+    cfg = config()
+    assert [db.get("database_id") for db in cfg["d1_databases"]] == [None]
+    assert [kv.get("id") for kv in cfg["kv_namespaces"]] == [None]
+    assert [(db["binding"], db["database_name"]) for db in cfg["d1_databases"]] == [("DB", "edgenotify")]
+    assert [r2["bucket_name"] for r2 in cfg["r2_buckets"]] == ["edgenotify-backups"]
+
+
+def test_scripts_deploy_help_and_usage_touch_nothing(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PATH"} | {"PATH": "/usr/bin:/bin"}
+    helped = subprocess.run([str(ROOT / "scripts" / "deploy"), "--help"], capture_output=True, text=True, env=env)
+    assert helped.returncode == 0 and "setup:" not in helped.stderr
+    for step in (
+        "wrangler d1 create",
+        "migrations apply",
+        "--secrets-file",
+        "pywrangler deploy",
+        "/health",
+        "rollback",
+    ):
+        assert step in helped.stdout, step
+    wrong = subprocess.run([str(ROOT / "scripts" / "deploy"), "--prod"], capture_output=True, text=True, env=env)
+    assert wrong.returncode == 2 and "usage: scripts/deploy" in wrong.stderr
+
+
+def test_pywrangler_answers_help() -> None:
+    run = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "pywrangler"), "--help"], cwd=ROOT, env=node_env(), capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert "sync" in run.stdout and "deploy" in run.stdout

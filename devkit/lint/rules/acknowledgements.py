@@ -23,7 +23,7 @@ UNKNOWN_RULE = rule(
     "warning",
     "low",
     "An acknowledgement names a rule id that does not exist.",
-    "See python -m devkit.lint --list-rules for the ids.",
+    "See scripts/migrate lint --list-rules for the ids.",
 )
 NOT_ALLOWED = rule(
     "ack-not-allowed",

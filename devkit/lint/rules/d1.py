@@ -60,7 +60,7 @@ LEDGER = rule(
     "high",
     "A migration writes to the migration ledger (d1_migrations / d1_migrations_checksums).",
     "Never touch the ledger from a migration (some generators emit DROP TABLE d1_migrations); use "
-    "`python -m devkit.migrate baseline` to mark migrations applied.",
+    "`scripts/migrate baseline NAME` to mark migrations applied.",
 )
 
 _LEDGER_KINDS = ("create_table", "drop_table", "insert", "update", "delete", "add_column", "rename_table")

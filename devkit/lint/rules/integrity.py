@@ -12,8 +12,8 @@ EDITED = rule(
     "error",
     "high",
     "A migration listed in migrations.sum changed: databases that already applied it will never see the edit.",
-    "Restore the released content and put the change in a new migration (python -m devkit.migrate new NAME). If "
-    "the file was never applied anywhere, refresh the sum file with python -m devkit.migrate hash.",
+    "Restore the released content and put the change in a new migration (scripts/migrate new NAME). If "
+    "the file was never applied anywhere, refresh the sum file with scripts/migrate hash.",
 )
 REMOVED = rule(
     "released-file-removed",
@@ -27,28 +27,28 @@ SUM_MISMATCH = rule(
     "error",
     "medium",
     "migrations.sum's first line does not match its entries (hand-edited, or a bad merge of two branches).",
-    "Resolve the merge (rebase your new migration after the other branch's), then python -m devkit.migrate hash.",
+    "Resolve the merge (rebase your new migration after the other branch's), then scripts/migrate hash.",
 )
 SUM_INVALID = rule(
     "sum-invalid",
     "error",
     "medium",
     "migrations.sum cannot be parsed.",
-    "Regenerate it with python -m devkit.migrate hash, after checking no released migration was edited.",
+    "Regenerate it with scripts/migrate hash, after checking no released migration was edited.",
 )
 SUM_MISSING = rule(
     "sum-missing",
     "warning",
     "low",
     "There is no migrations.sum, so edits to released migrations cannot be detected.",
-    "Create it with python -m devkit.migrate hash and commit it.",
+    "Create it with scripts/migrate hash and commit it.",
 )
 FILE_NAME = rule(
     "file-name",
     "warning",
     "low",
     "A migration file name does not start with a number (wrangler applies such files last, by name).",
-    "Name files NNNN_description.sql (python -m devkit.migrate new NAME picks the next number).",
+    "Name files NNNN_description.sql (scripts/migrate new NAME picks the next number).",
 )
 DUPLICATE_NUMBER = rule(
     "duplicate-number",
