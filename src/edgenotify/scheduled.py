@@ -15,7 +15,7 @@ from edgenotify.migrations.automigrate import ensure_migrated
 
 Task = Callable[[Context], Awaitable[Any]]
 
-RETRY_CRON = "*/5 * * * *"
+RETRY_CRON = "* * * * *"
 BACKUP_CRON = "0 3 * * *"
 MAINTENANCE_CRON = "0 4 * * *"
 

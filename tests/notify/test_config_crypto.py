@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from edgenotify.notify.channels import mask_config, mask_secret, parse_webhook_secret
+from edgenotify.notify.channels import mask_config, mask_secret
+from edgenotify.notify.channels.webhook import parse_secret as parse_webhook_secret
 from edgenotify.notify.crypto import ConfigCryptoError, decrypt, encrypt, seal, unseal
 
 KEY = base64.b64encode(bytes(range(32))).decode()

@@ -12,9 +12,9 @@ from edgenotify.http.response import HttpResponse, json_response
 from edgenotify.http.router import Header, Route
 from edgenotify.http.validation import parse_body, parse_query
 from edgenotify.models.common import path_param
+from edgenotify.models.delivery import NotificationDetail
 from edgenotify.models.notifications import (
     ListQuery,
-    NotificationItem,
     NotificationPage,
     SendRequest,
     SendResponse,
@@ -23,7 +23,8 @@ from edgenotify.models.notifications import (
     check_send,
 )
 from edgenotify.notify import idempotency
-from edgenotify.notify.logs import LogFilter, get_log, list_logs
+from edgenotify.notify.delivery.history import message_with_attempts
+from edgenotify.notify.logs import LogFilter, list_logs
 from edgenotify.notify.send import KEY_FIELD, SendCommand, send
 from edgenotify.notify.stats import user_totals
 
@@ -125,7 +126,7 @@ async def list_notifications(context: Context) -> HttpResponse:
 
 async def get_notification(context: Context) -> HttpResponse:
     message_id = path_param(context.req, "message_id")
-    item = await get_log(context, message_id)
+    item = await message_with_attempts(context, message_id)
     if item is None:
         raise ApiError(404, "not_found", f"no notification {message_id}", field="message_id")
     return json_response(item)
@@ -162,8 +163,8 @@ ROUTES = [
         "GET",
         "/v1/notifications/{message_id}",
         get_notification,
-        summary="One message's delivery log",
-        response_model=NotificationItem,
+        summary="One message's delivery log with its attempt history",
+        response_model=NotificationDetail,
         errors=((404, "not_found: no message with this id"),),
     ),
     Route(

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgenotify.http.errors import ApiError
+from edgenotify.notify import channels
 
 
 class ErrorDetail(BaseModel):
@@ -50,7 +51,7 @@ _ID = r"^[A-Za-z0-9._:@+\-]+$"
 
 PATH_PARAMS: dict[str, PathParam] = {
     "user_id": PathParam(_ID, 128, "The user the configs belong to (letters, digits and . _ : @ + -)"),
-    "channel": PathParam(r"^(webhook|telegram|lark)$", 16, "Delivery channel"),
+    "channel": PathParam(channels.path_pattern(), 16, "Delivery channel"),
     "template_key": PathParam(r"^[A-Za-z0-9._\-]+$", 128, "Template key (letters, digits and . _ -)"),
     "message_id": PathParam(r"^[A-Za-z0-9._:\-]+$", 128, "Message id returned by the send route"),
 }
@@ -67,6 +68,8 @@ def path_param(request, name: str) -> str:
         raise ApiError(422, "invalid_path_param", f"{name} must be 1 to {rule.max_length} characters", field=name)
     if not _COMPILED[name].match(value):
         if name == "channel":
-            raise ApiError(422, "unsupported_channel", "channel must be one of webhook, telegram, lark", field=name)
+            raise ApiError(
+                422, "unsupported_channel", f"channel must be one of {', '.join(channels.names())}", field=name
+            )
         raise ApiError(422, "invalid_path_param", f"{name} has characters outside {rule.pattern}", field=name)
     return value

@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field, field_validator
 from edgenotify.clock import iso, parse_iso
 from edgenotify.http.errors import ApiError
 from edgenotify.http.validation import StrictModel
+from edgenotify.models.channels import Channel
 from edgenotify.models.common import PATH_PARAMS
-from edgenotify.notify.channels import CHANNELS
+from edgenotify.notify.channels import names as channel_names
 from edgenotify.notify.logs import DEFAULT_LIMIT, MAX_LIMIT
 
 Status = Literal["pending", "success", "failed"]
@@ -48,7 +49,7 @@ class SendRequest(StrictModel):
     subject: str | None = Field(None, max_length=1000, description="Inline subject (not with template_key)")
     content: str | None = Field(None, min_length=1, max_length=32_000, description="Inline content")
     channels: list[str] | None = Field(
-        None, min_length=1, max_length=len(CHANNELS), description="Default: every active channel of the user"
+        None, min_length=1, max_length=len(channel_names()), description="Default: every active channel of the user"
     )
 
 
@@ -61,16 +62,16 @@ def check_send(body: SendRequest) -> None:
             if getattr(body, name) is not None:
                 raise ApiError(422, "invalid_value", f"{name} cannot be combined with template_key", field=name)
     for channel in body.channels or []:
-        if channel not in CHANNELS:
+        if channel not in channel_names():
             raise ApiError(
-                422, "unsupported_channel", f"channel must be one of {', '.join(CHANNELS)}", field="channels"
+                422, "unsupported_channel", f"channel must be one of {', '.join(channel_names())}", field="channels"
             )
     if body.channels is not None and len(set(body.channels)) != len(body.channels):
         raise ApiError(422, "invalid_value", "channels must not repeat", field="channels")
 
 
 class MessageRef(BaseModel):
-    channel: Literal["webhook", "telegram", "lark"]
+    channel: Channel
     message_id: str
 
 
@@ -104,7 +105,7 @@ class NotificationPage(BaseModel):
 class ListQuery(StrictModel):
     user_id: str = _user_id()
     status: Status | None = None
-    channel: Literal["webhook", "telegram", "lark"] | None = None
+    channel: Channel | None = None
     template_key: str | None = _template_key()
     since: str | None = Field(None, description="Created at or after (ISO-8601)")
     until: str | None = Field(None, description="Created before (ISO-8601)")

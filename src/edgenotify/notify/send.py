@@ -54,7 +54,7 @@ class SendResult:
 @dataclass(frozen=True)
 class _Planned:
     message: Message
-    config: dict[str, Any]
+    config: Any  # the user's ChannelConfig
 
 
 def new_message_id() -> str:
@@ -83,19 +83,33 @@ async def _load(context: Any, command: SendCommand) -> tuple[list[Any], Any]:
     return configs, loaded
 
 
-def _targets(command: SendCommand, configs: list[Any]) -> dict[str, dict[str, Any]]:
-    """channel -> decrypted config, for the requested (or all active) channels."""
-    active = {c.channel: c.config for c in configs if c.is_active}
+def _targets(command: SendCommand, configs: list[Any]) -> dict[str, Any]:
+    """channel -> the user's config, for the requested (or all active, not disabled) channels."""
+    active = {c.channel: c for c in configs if c.is_active}
     if command.channels is None:
-        if not active:
+        usable = {ch: c for ch, c in active.items() if not c.disabled}
+        if active and not usable:
+            raise channel_disabled(list(active))
+        if not usable:
             raise ApiError(422, "no_active_channel", f"user {command.user_id!r} has no active channel config")
-        return active
+        return usable
     missing = [ch for ch in command.channels if ch not in active]
     if missing:
         raise ApiError(
             422, "channel_not_configured", f"no active config for channel(s): {', '.join(missing)}", "channels"
         )
+    disabled = [ch for ch in command.channels if active[ch].disabled]
+    if disabled:
+        raise channel_disabled(disabled)
     return {ch: active[ch] for ch in command.channels}
+
+
+def channel_disabled(channels: list[str]) -> ApiError:
+    """A send to configs that failing deliveries disabled (a PUT of the config re-enables it)."""
+    return ApiError(
+        422, "channel_disabled", f"channel config(s) disabled after failing deliveries: {', '.join(channels)};"
+        " PUT the config again to re-enable", "channels",
+    )  # fmt: skip
 
 
 def _rendered(command: SendCommand, template: Any, channels: list[str]) -> dict[str, tuple[str | None, str]]:
