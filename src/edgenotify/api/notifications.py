@@ -58,8 +58,8 @@ _SEND_ERRORS = (
     (409, f"idempotency_conflict: this {KEY_FIELD} was already used with a different body"),
     (
         422,
-        "unsupported_channel, no_active_channel, channel_not_configured, template_not_found, template_inactive,"
-        " channel_not_in_template, missing_variables, undeclared_variables, invalid_variable_value,"
+        "unsupported_channel, no_active_channel, channel_not_configured, channel_disabled, template_not_found,"
+        " template_inactive, channel_not_in_template, missing_variables, undeclared_variables, invalid_variable_value,"
         " content_too_large: the request cannot be sent as asked",
     ),
     (

@@ -2,9 +2,14 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from edgenotify.clock import iso, parse_iso
+from edgenotify.http.validation import StrictModel
+from edgenotify.models.channels import Channel
+from edgenotify.models.common import PATH_PARAMS
 from edgenotify.models.notifications import NotificationItem
+from edgenotify.notify.delivery.recovery import MAX_BULK
 
 
 class AttemptOut(BaseModel):
@@ -23,3 +28,36 @@ class AttemptOut(BaseModel):
 
 class NotificationDetail(NotificationItem):
     attempts: list[AttemptOut] = Field(description="Every attempt, oldest first")
+
+
+class RetryResult(BaseModel):
+    message_id: str
+    status: Literal["pending"]
+    attempt: int = Field(description="The number the new attempt will have in the history")
+
+
+class RecoverRequest(StrictModel):
+    """Which failed messages to recover: created in [since, until), optionally one user / channel."""
+
+    since: str = Field(description="Created at or after (ISO-8601)")
+    until: str | None = Field(None, description="Created before (ISO-8601)")
+    user_id: str | None = Field(None, min_length=1, max_length=128, pattern=PATH_PARAMS["user_id"].pattern)
+    channel: Channel | None = None
+    limit: int = Field(100, ge=1, le=MAX_BULK, description="At most this many messages per call")
+    cursor: str | None = Field(None, pattern=r"^[0-9]{1,19}$", description="next_cursor of the previous call")
+
+    @field_validator("since", "until")
+    @classmethod
+    def _times(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return iso(parse_iso(value))
+        except ValueError:
+            raise ValueError("must be an ISO-8601 date-time, e.g. 2026-01-31T12:00:00Z") from None
+
+
+class RecoverResult(BaseModel):
+    recovered: int
+    message_ids: list[str] = Field(description="Set pending and due now: the retry cron delivers them")
+    next_cursor: str | None = Field(description="Pass as cursor to continue; null when nothing is left")
