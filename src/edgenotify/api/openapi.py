@@ -24,6 +24,7 @@ from edgenotify.http.request import MAX_BODY_BYTES
 from edgenotify.http.response import HttpResponse
 from edgenotify.http.router import Header, Route
 from edgenotify.models.common import PATH_PARAMS, ErrorResponse, OpenApiDocument
+from edgenotify.notify import channels
 
 REF = "#/components/schemas/{model}"
 SECURITY_SCHEMES = {
@@ -152,7 +153,7 @@ def error_statuses(route: Route) -> dict[int, list[str]]:
     if path_params:
         found.append((422, "invalid_path_param: a path parameter does not fit its pattern"))
     if "channel" in path_params:
-        found.append((422, "unsupported_channel: the channel is not webhook, telegram or lark"))
+        found.append((422, f"unsupported_channel: the channel is not one of {', '.join(channels.names())}"))
     found.append((503, "migration_failed: (development only) applying a pending migration failed"))
     found += route.errors
     statuses: dict[int, list[str]] = {}
