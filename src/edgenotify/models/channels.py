@@ -58,11 +58,11 @@ def _put_model(spec: ChannelSpec, settings: type[StrictModel]) -> type[StrictMod
     return create_model(f"{spec.title}Put", __base__=StrictModel, config=(settings, ...), is_active=(bool, True))  # type: ignore[call-overload]
 
 
-SETTINGS_MODELS = {name: _settings_model(spec) for name, spec in channels.REGISTRY.items()}
-MASKED_MODELS = {name: _masked_model(spec) for name, spec in channels.REGISTRY.items()}
+SETTINGS_MODELS = {name: _settings_model(spec) for name, spec in channels.public().items()}
+MASKED_MODELS = {name: _masked_model(spec) for name, spec in channels.public().items()}
 # What the handler validates with, picked by the channel in the path.
 PUT_MODELS: dict[str, type[StrictModel]] = {
-    name: _put_model(spec, SETTINGS_MODELS[name]) for name, spec in channels.REGISTRY.items()
+    name: _put_model(spec, SETTINGS_MODELS[name]) for name, spec in channels.public().items()
 }
 
 

@@ -20,7 +20,8 @@ from typing import Any
 from edgenotify.clock import iso, iso_after, utcnow
 from edgenotify.db.d1 import Query
 from edgenotify.limits import Limits
-from edgenotify.notify.configs import USERS_PER_QUERY, load_configs_for
+from edgenotify.notify.channels import status
+from edgenotify.notify.configs import USERS_PER_QUERY, ChannelConfig, load_configs_for
 from edgenotify.notify.delivery.dispatch import LEASE_SECONDS, Delivery, Run
 from edgenotify.notify.delivery.outcome import Message
 from edgenotify.ops.records import SUCCESS, WARNING, Outcome, run_recorded
@@ -56,8 +57,14 @@ def claim_query(now: str, lease: str, limit: int) -> Query:
     return Query.of(_CLAIM, lease, now, limit)
 
 
-def deliveries_for(rows: list[dict[str, Any]], configs: dict[str, Any], lease: str) -> list[Delivery]:
+def _status_config(env: Any) -> ChannelConfig | None:
+    settings = status.settings(env)
+    return ChannelConfig(status.EVENTS_USER, status.NAME, settings, True) if settings else None
+
+
+def deliveries_for(rows: list[dict[str, Any]], configs: dict[str, Any], lease: str, env: Any) -> list[Delivery]:
     deliveries = []
+    hook = _status_config(env)
     for row in rows:
         message = Message(
             row["message_id"], row["user_id"], row["channel_type"], row["subject"], row["content"] or "",
@@ -66,6 +73,8 @@ def deliveries_for(rows: list[dict[str, Any]], configs: dict[str, Any], lease: s
         mine = configs.get(row["user_id"], {})
         unavailable = mine if isinstance(mine, str) else None
         config = mine.get(row["channel_type"]) if isinstance(mine, dict) else None
+        if row["channel_type"] == status.NAME:
+            unavailable, config = None, hook
         deliveries.append(Delivery(message, config, lease, int(row["retry_count"] or 0), unavailable,
                                    int(row["attempt_count"] or 0)))  # fmt: skip
     return deliveries
@@ -76,9 +85,10 @@ async def deliver_due(context: Any, limit: int) -> Outcome:
     moment = utcnow()
     lease = iso_after(LEASE_SECONDS, moment)
     claimed = (await context.db.execute(claim_query(iso(moment), lease, limit))).rows
-    configs = await load_configs_for(context, list(dict.fromkeys(row["user_id"] for row in claimed)))
+    users = list(dict.fromkeys(row["user_id"] for row in claimed if row["channel_type"] != status.NAME))
+    configs = await load_configs_for(context, users)
     run = Run(context)
-    summary = await run.deliver(deliveries_for(claimed, configs, lease))
+    summary = await run.deliver(deliveries_for(claimed, configs, lease, context.env))
     details = {"limit": limit, "claimed": len(claimed), **summary.as_dict(), "record_batches": run.recorder.batches,
                "errors": summary.errors[:MAX_ERRORS_IN_DETAILS]}  # fmt: skip
     if run.recorder.failures:

@@ -17,7 +17,7 @@ from edgenotify.notify.channels.masking import mask_secret, mask_token_url
 from edgenotify.notify.channels.spec import ChannelSpec
 from edgenotify.notify.ssrf import check_url
 
-MODULES = ("webhook", "telegram", "lark")
+MODULES = ("webhook", "telegram", "lark", "status")
 REGISTRY: dict[str, ChannelSpec] = {}
 
 
@@ -32,8 +32,13 @@ for _name in MODULES:
     register(importlib.import_module(f"{__name__}.{_name}").SPEC)
 
 
+def public() -> dict[str, ChannelSpec]:
+    """The channels users configure through the API (internal ones, like the status webhook, excluded)."""
+    return {name: spec for name, spec in REGISTRY.items() if not spec.internal}
+
+
 def names() -> tuple[str, ...]:
-    return tuple(REGISTRY)
+    return tuple(public())
 
 
 def get(channel: str) -> ChannelSpec | None:
@@ -42,7 +47,7 @@ def get(channel: str) -> ChannelSpec | None:
 
 def path_pattern() -> str:
     """The ``{channel}`` path parameter's pattern: exactly the registered names."""
-    return "^(" + "|".join(re.escape(name) for name in REGISTRY) + ")$"
+    return "^(" + "|".join(re.escape(name) for name in public()) + ")$"
 
 
 def mask_config(channel: str, config: dict[str, Any]) -> dict[str, Any]:

@@ -45,6 +45,7 @@ class ChannelSpec:
     title: str  # for model names and docs, e.g. "Webhook"
     fields: tuple[ConfigField, ...]
     send: Sender
+    internal: bool = False  # configured by the deployment, not per user: absent from the API
 
     def named(self, role: str) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields if f.role == role)

@@ -21,6 +21,7 @@ way (so each advances its schedule and none stays pending forever).
 import asyncio
 import time
 import traceback
+import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ from edgenotify.db.d1 import Query, Result
 from edgenotify.http.errors import ApiError
 from edgenotify.limits import Limits
 from edgenotify.notify import channels
+from edgenotify.notify.channels import status
 from edgenotify.notify.channels.masking import scrub
 from edgenotify.notify.configs import forget_cached
 from edgenotify.notify.delivery import outcome as oc
@@ -216,6 +218,10 @@ _FAILED = (
 )
 _RETRYING = f"UPDATE notification_logs SET error = ?, retry_count = ?, attempt_count = ?, next_attempt_at = ? {_OWNED}"
 _RELEASE = f"UPDATE notification_logs SET next_attempt_at = ? {_OWNED}"
+_EVENT = (
+    "INSERT INTO notification_logs (message_id, user_id, channel_type, subject, content, status, next_attempt_at,"
+    f" created_at) SELECT ?, ?, ?, ?, ?, 'pending', ?, ? WHERE EXISTS ({_GUARD})"
+)
 
 
 @dataclass(frozen=True)
@@ -239,7 +245,10 @@ def _health(delivery: Delivery, result: Attempt, state: str, now: str, policy: P
     disabling the config) by a permanent failure that the config itself caused."""
     message = delivery.message
     owned = (message.message_id, delivery.lease)
-    if delivery.config is None or result.error_class in (oc.NO_CONFIG, oc.CHANNEL_DISABLED):
+    spec = channels.get(message.channel)
+    if delivery.config is None or spec is None or spec.internal:
+        return []
+    if result.error_class in (oc.NO_CONFIG, oc.CHANNEL_DISABLED):
         return []
     where = (message.user_id, message.channel)
     if state == "succeeded":
@@ -253,8 +262,22 @@ def _health(delivery: Delivery, result: Attempt, state: str, now: str, policy: P
     ]
 
 
-def outcome_queries(delivery: Delivery, result: Attempt, timing: Timing, policy: Policy) -> tuple[list[Query], str]:
-    """The statements recording ``result`` for ``delivery``, and the state it leads to.
+def _event(delivery: Delivery, result: Attempt, state: str, now: str) -> Query:
+    """The status webhook's event for a message that reached its final state (delivered by the cron)."""
+    message = delivery.message
+    data = {"message_id": message.message_id, "user_id": message.user_id, "channel": message.channel,
+            "status": "success" if state == "succeeded" else "failed", "attempts": delivery.attempt_count + 1,
+            "error": result.error, "at": now}  # fmt: skip
+    kind = status.DELIVERED if state == "succeeded" else status.FAILED
+    return Query.of(_EVENT, "evt_" + uuid.uuid4().hex, status.EVENTS_USER, status.NAME, kind,
+                    status.event_content(data), now, now, message.message_id, delivery.lease)  # fmt: skip
+
+
+def outcome_queries(
+    delivery: Delivery, result: Attempt, timing: Timing, policy: Policy, events: bool = False
+) -> tuple[list[Query], str]:
+    """The statements recording ``result`` for ``delivery``, and the state it leads to; with
+    ``events`` (the deployment has a status webhook) a final state also queues its event.
 
     Order matters: every guarded statement runs before the row update that ends the guard."""
     now = iso(timing.ended)
@@ -266,6 +289,8 @@ def outcome_queries(delivery: Delivery, result: Attempt, timing: Timing, policy:
     state = "succeeded" if result.ok else ("retrying" if delay is not None else "failed")
     queries = [_history(delivery, result, timing, state)]
     queries += _health(delivery, result, state, now, policy, timing.ended)
+    if events and state != "retrying" and message.channel != status.NAME:
+        queries.append(_event(delivery, result, state, now))
     if state == "succeeded":
         queries += [Query.of(_COUNT, message.user_id, 1, 0, now, now, *owned),
                     Query.of(_SUCCEEDED, now, attempts, *owned)]  # fmt: skip
@@ -319,6 +344,7 @@ class Run:
         self.timeout = timeout_seconds(self.context.env)
         self.development = self.context.settings.development
         self.recorder = Recorder(self.context.db)
+        self.events = status.settings(self.context.env) is not None
         connections = Limits.from_env(self.context.env).connections
         # One connection stays free for the recorder's D1 writes.
         self.gate = asyncio.Semaphore(max(1, connections - 1))
@@ -336,7 +362,7 @@ class Run:
         duration_ms = int((time.monotonic() - clock) * 1000)
         policy = (self.policy or DEFAULT_POLICY) if result.ok else await self._policy()
         timing = Timing(started, duration_ms, utcnow())
-        queries, state = outcome_queries(delivery, result, timing, policy)
+        queries, state = outcome_queries(delivery, result, timing, policy, self.events)
         setattr(self.summary, state, getattr(self.summary, state) + 1)
         if result.error:
             self.summary.errors.append(f"{delivery.message.message_id}: {result.error}")
