@@ -48,7 +48,10 @@ def test_plaintext_passes_through_without_key_and_with_key():
 
 def test_masking():
     secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
-    assert mask_secret(secret) == "whsec_****" + secret[-4:]
+    assert mask_secret(secret, "whsec_") == "whsec_****" + secret[-4:]
+    assert (
+        mask_config("webhook", {"url": "https://x.example", "secret": secret})["secret"] == "whsec_****" + secret[-4:]
+    )
     assert mask_secret("short") == "****"
     masked = mask_config(
         "lark", {"webhook_url": "https://open.feishu.cn/open-apis/bot/v2/hook/abcdef0123456789", "secret": "s" * 20}

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from edgenotify.notify.channels.masking import mask_secret, mask_token_url
-from edgenotify.notify.channels.spec import ChannelSpec
+from edgenotify.notify.channels.spec import SECRET, ChannelSpec
 from edgenotify.notify.ssrf import check_url
 
 MODULES = ("webhook", "telegram", "lark", "status")
@@ -56,9 +56,9 @@ def mask_config(channel: str, config: dict[str, Any]) -> dict[str, Any]:
     masked = dict(config)
     if spec is None:
         return {name: mask_secret(str(value)) for name, value in masked.items()}
-    for name in spec.secret_fields:
-        if isinstance(masked.get(name), str):
-            masked[name] = mask_secret(masked[name])
+    for item in spec.fields:
+        if item.role == SECRET and isinstance(masked.get(item.name), str):
+            masked[item.name] = mask_secret(masked[item.name], item.visible_prefix)
     for name in spec.token_url_fields:
         if isinstance(masked.get(name), str):
             masked[name] = mask_token_url(masked[name])

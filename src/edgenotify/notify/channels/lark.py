@@ -70,6 +70,6 @@ SPEC = ChannelSpec(
             pattern=r"^[^*\s]+$",
             masked_description="Masked",
         ),
-    ),  # fmt: skip
+    ),
     send=send,
 )

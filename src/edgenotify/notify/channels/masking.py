@@ -3,13 +3,12 @@
 from urllib.parse import urlsplit, urlunsplit
 
 MASK = "****"
-# Prefixes that say what a secret is (the Standard Webhooks ``whsec_``) are kept visible.
-KNOWN_PREFIXES = ("whsec_",)
 
 
-def mask_secret(value: str) -> str:
-    """``whsec_****abcd``: a known prefix and the last 4 characters, only when the rest is long enough."""
-    prefix = next((p for p in KNOWN_PREFIXES if value.startswith(p)), "")
+def mask_secret(value: str, visible_prefix: str = "") -> str:
+    """``whsec_****abcd``: the field's declared prefix (it says what the secret is, not what it is)
+    and the last 4 characters, only when the rest is long enough."""
+    prefix = visible_prefix if visible_prefix and value.startswith(visible_prefix) else ""
     body = value[len(prefix) :]
     tail = body[-4:] if len(body) >= 12 else ""
     return f"{prefix}{MASK}{tail}"

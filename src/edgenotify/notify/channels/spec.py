@@ -32,6 +32,7 @@ class ConfigField:
     accepts_int: bool = False  # the value may be sent as a JSON integer (stored as text)
     check: Callable[[Any], Any] | None = None
     masked_description: str | None = None  # what a client sees instead of the value
+    visible_prefix: str = ""  # a SECRET's format prefix, left visible when masked (e.g. ``whsec_``)
 
 
 Sender = Callable[[Any, Any, dict[str, Any]], Awaitable[Any]]

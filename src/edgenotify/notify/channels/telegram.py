@@ -77,6 +77,6 @@ SPEC = ChannelSpec(
             "chat_id", "Numeric chat id or @channelusername; returned as text", accepts_int=True, check=_chat_id
         ),
         ConfigField("api_base", f"Bot API base URL (default {DEFAULT_API_BASE})", URL, required=False, max_length=2048),
-    ),  # fmt: skip
+    ),
     send=send,
 )

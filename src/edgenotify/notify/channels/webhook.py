@@ -114,8 +114,9 @@ SPEC = ChannelSpec(
             required=False,
             max_length=200,
             check=_checked_secret,
+            visible_prefix=SECRET_PREFIX,
             masked_description="Masked, e.g. whsec_****abcd",
         ),
-    ),  # fmt: skip
+    ),
     send=send,
 )
