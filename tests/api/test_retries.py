@@ -201,8 +201,8 @@ def test_a_run_claims_what_the_invocation_limits_allow():
     assert retry.claim_limit(Limits.for_plan("paid")) == 979  # D1 queries bind first (module docstring)
     assert retry.claim_limit(Limits.for_plan("paid", cpu_ms=300_000)) == 979
     assert retry.claim_limit(Limits.for_plan("free")) == 1  # 10 ms of CPU
-    lowered = Limits.for_plan("paid").__class__("paid", 1000, 1000, 210, 6, 30_000)
-    assert retry.claim_limit(lowered) == 100  # two subrequests per message: the fetch and its record
+    assert retry.claim_limit(Limits("paid", 1000, 1000, 210, 6, 30_000)) == 100  # 2 subrequests each: fetch, record
+    assert retry.claim_limit(Limits("paid", 1000, 1000, 10_000, 6, 20_000)) == 700  # 70 % of 20 s at 20 ms each
 
 
 def test_a_run_is_bounded_by_its_claim(api, receivers: Receivers, monkeypatch):

@@ -11,8 +11,12 @@ How much one run claims (:func:`claim_limit`) follows from the invocation's limi
 (``edgenotify.limits``), worst case per message: one outbound request (a subrequest), one D1
 batch to record its outcome (a query and a subrequest) and ``CPU_MS_PER_DELIVERY`` of CPU, plus
 a fixed overhead (claim, policy, task record) and one config query per ``USERS_PER_QUERY`` users.
-On the paid plan that is ``min((1000 - 10) * 90 / 91, (10000 - 10) / 2, 30000 * 0.5 / 15)`` =
+On the paid plan that is ``min((1000 - 10) * 90 / 91, (10000 - 10) / 2, 30000 * 0.7 / 20)`` =
 979 messages per run; at one run per minute, 58,740 per hour (bench/RESULTS.md, delivery).
+
+Cloudflare Queues (per-message delay, dead-letter queue, consumer concurrency) were not added: the
+D1 row must stay the source of truth either way, this sweep already meets the hourly target, and
+an optional Queue binding would need its own embedded binding and a parity contract to be tested.
 """
 
 from typing import Any
@@ -29,10 +33,11 @@ from edgenotify.ops.records import SUCCESS, WARNING, Outcome, run_recorded
 TASK_NAME = "retry_due"
 MAX_ERRORS_IN_DETAILS = 10
 FIXED_QUERIES = 10  # claim, policy, task record, and slack for the rare KV-invalidation follow-ups
-# Python CPU one delivery costs on the edge, measured on CPython and scaled by Pyodide's factor
-# (bench/RESULTS.md, delivery); only half the CPU budget is planned for deliveries.
-CPU_MS_PER_DELIVERY = 15.0
-CPU_SHARE = 0.5
+# CPU of a whole retry run per delivery (claim, configs, attempt, record): measured on CPython,
+# receivers and SQLite included, times Pyodide's ~3x, rounded up (bench/RESULTS.md, delivery).
+# 30 % of the CPU limit stays unplanned as a margin.
+CPU_MS_PER_DELIVERY = 20.0
+CPU_SHARE = 0.7
 
 # INDEXED BY: the partial index exists for exactly this pickup; without statistics SQLite
 # would pick idx_notification_status and sort every pending row.

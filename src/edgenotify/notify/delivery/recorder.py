@@ -3,10 +3,11 @@
 Recording a whole run's outcomes after its slowest attempt made one slow receiver hold every
 other message's outcome past its lease, and the next run sent them all again. Here each finished
 attempt hands its statements (one :class:`Group`, all guarded by that message's lease) to the
-recorder; one writer writes whatever has finished while its previous write was in flight, in one
-D1 batch (at most :data:`MAX_GROUPS_PER_BATCH` messages). A fast message is therefore on disk
-within about one D1 round trip of its answer, whatever its neighbours do, and a run of N
-messages costs between N / MAX_GROUPS_PER_BATCH and N batches.
+recorder; one writer waits at most :data:`LINGER_SECONDS` for company, then writes whatever has
+finished meanwhile and while its previous write was in flight, in one D1 batch (at most
+:data:`MAX_GROUPS_PER_BATCH` messages). A message is therefore on disk within about the linger
+plus one D1 round trip of its answer, whatever its neighbours do, and a run of N messages costs
+between N / MAX_GROUPS_PER_BATCH and N batches (fewer batches: fewer D1 queries and less CPU).
 
 A batch is a transaction: if it fails, its groups are written one by one, so one message's bad
 statement cannot take the others' outcomes with it. A group that still cannot be written keeps
@@ -22,6 +23,7 @@ from edgenotify.db.d1 import Query, Result
 from edgenotify.observability import log_event
 
 MAX_GROUPS_PER_BATCH = 100
+LINGER_SECONDS = 0.05  # far below any lease: only groups outcomes that end close together
 
 
 @dataclass
@@ -53,6 +55,8 @@ class Recorder:
 
     async def _drain(self) -> None:
         while self._queue:
+            if len(self._queue) < MAX_GROUPS_PER_BATCH:
+                await asyncio.sleep(LINGER_SECONDS)
             groups = self._queue[:MAX_GROUPS_PER_BATCH]
             del self._queue[:MAX_GROUPS_PER_BATCH]
             await self._write(groups)
