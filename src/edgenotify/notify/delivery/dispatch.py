@@ -308,8 +308,11 @@ def release_query(delivery: Delivery, now: str) -> Query:
 
 
 def _forget_if_disabled(context: Any, delivery: Delivery) -> Any:
+    """After the outcome is written: drop the config's KV entries if it was just disabled (the only
+    statement of a group with RETURNING rows), so the next send sees it at once."""
+
     async def after(results: list[Result]) -> None:
-        if any(r.rows for r in results if r.rows and "id" in r.rows[0]):
+        if any(r.rows for r in results):
             await forget_cached(context, delivery.message.user_id, delivery.message.channel)
 
     return after
