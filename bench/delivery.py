@@ -320,7 +320,7 @@ def _render(runs: list[dict[str, Any]], speed: dict[str, Any]) -> str:
             "Arithmetic: claim = min((1000 D1 queries - 10) x 90/91, (10000 subrequests - 10) / 2,",
             f"30000 ms CPU x {CPU_SHARE:g} / {CPU_MS_PER_DELIVERY:g} ms) = 979 per run;",
             "one run a minute = 58,740 per hour.",
-            f"Planned CPU per delivery: {CPU_MS_PER_DELIVERY:g} ms; measured here x3 (Pyodide): {fmt(pyodide_cpu, 2)} ms.",
+            f"Planned CPU per delivery: {CPU_MS_PER_DELIVERY:g} ms; measured x3 (Pyodide): {fmt(pyodide_cpu, 2)} ms.",
             "Part of the CPython figure is this environment's httpcore trying `import sniffio` (not installed)",
             "on every request, a failed import that scans sys.path each time; the edge's fetch transport does not.",
             "",
