@@ -7,6 +7,7 @@ Rows are made due by setting ``next_attempt_at`` in SQL instead of waiting for i
 
 import asyncio
 import json
+import threading
 from datetime import timedelta
 from email.utils import format_datetime
 
@@ -254,3 +255,34 @@ def test_a_config_removed_before_the_retry_fails_permanently(api, receivers: Rec
     row = api.log(ids["webhook"])
     assert row["status"] == "failed" and row["error"] == "user has no active webhook config"
     assert api.user_stats("u1")["failed_count"] == 1
+
+
+def test_a_run_keeps_within_the_connection_limit(api, receivers: Receivers):
+    """LIMIT_CONNECTIONS=3: at most two deliveries in flight (one connection is kept for the run's
+    D1 writes). Each request waits, bounded, for a third to join it: it never comes."""
+    api.worker.server_env.LIMIT_CONNECTIONS = "3"
+    hook = receivers.webhook()
+    hook.answer(500, times=6)
+    api.webhook_for("u1", hook)
+    ids = [api.sent(MESSAGE)["webhook"] for _ in range(6)]
+    api.drain()
+    lock, joined = threading.Lock(), threading.Condition()
+    seen = {"now": 0, "most": 0}
+
+    def count_in_flight() -> None:
+        with lock:
+            seen["now"] += 1
+            seen["most"] = max(seen["most"], seen["now"])
+        with joined:
+            joined.notify_all()
+            joined.wait_for(lambda: seen["now"] >= 3, timeout=0.3)
+        with lock:
+            seen["now"] -= 1
+
+    hook.before_answer = count_in_flight
+    api.make_due(*ids)
+    try:
+        api.retry()
+    finally:
+        del api.worker.server_env.LIMIT_CONNECTIONS
+    assert seen["most"] == 2 and {api.log(i)["status"] for i in ids} == {"success"}
