@@ -166,7 +166,7 @@ async def attempt(client: Any, delivery: Delivery, development: bool, timeout: f
     """One attempt; every exception becomes a failed Attempt with its reason and class."""
     refused = _precondition(delivery, development)
     if refused is not None:
-        return refused
+        return _scrubbed(refused, delivery)
     sender = channels.REGISTRY[delivery.message.channel].send
     try:
         result = await within_deadline(sender(client, delivery.message, _settings(delivery)), timeout)
