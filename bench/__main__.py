@@ -19,6 +19,7 @@ BENCHMARKS = {
     "pagination": "bench.pagination",
     "http": "bench.http_load",
     "coldstart": "bench.coldstart",
+    "indexes": "bench.indexes",
     "delivery": "bench.delivery",
 }
 

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import random
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -148,13 +147,3 @@ def cached(rows: int, out: Path = OUT) -> Path:
     if not path.exists():
         build(path, rows)
     return path
-
-
-def copy_db(source: Path, target: Path) -> Path:
-    """A private, writable copy (benchmarks that write must never touch the cache).
-
-    A plain byte copy is right: the generator leaves no journal or WAL behind.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    return target

@@ -1,4 +1,4 @@
-"""Benchmark 6: delivery through a receiver outage, and how fast the retry cron drains a backlog.
+"""Benchmark 7: delivery through a receiver outage, and how fast the retry cron drains a backlog.
 
 Outage: webhook receivers answer 503 for one simulated hour while messages are sent at a steady
 rate, then come back. Time is simulated through the clock module (``edgenotify.clock`` reads the
@@ -33,7 +33,7 @@ from bench.options import Options, say
 from bench.report import Target, fmt, table
 
 NAME = "delivery"
-TITLE = "6. Delivery: an hour-long receiver outage, then recovery; retry throughput"
+TITLE = "7. Delivery: an hour-long receiver outage, then recovery; retry throughput"
 RETRY_CRON = "* * * * *"
 USERS = 20
 PAST = "2000-01-01T00:00:00.000Z"

@@ -25,10 +25,10 @@ D1META = Path(__file__).resolve().parent / "d1meta.mjs"
 
 
 def database() -> dict[str, str]:
-    """Our D1 database's name and id, as the repository's wrangler.toml declares them."""
+    """Our D1 binding and name (and id, if one is set), as the repository's wrangler.toml declares them."""
     config = tomllib.loads(REPO_CONFIG.read_text(encoding="utf-8"))
     db = config["d1_databases"][0]
-    return {"binding": db["binding"], "database_name": db["database_name"], "database_id": db["database_id"]}
+    return {key: db[key] for key in ("binding", "database_name", "database_id") if key in db}
 
 
 def config_text() -> str:

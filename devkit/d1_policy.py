@@ -1,8 +1,10 @@
 """What D1 lets a statement do, beyond plain SQLite: one list shared by the embedded D1 and the linter.
 
-Sources: workerd ``src/workerd/util/sqlite.c++`` (``ALLOWED_PRAGMAS`` and the authorizer) and the D1 docs,
-summarised in ``../shared/CLOUDFLARE.md`` §3. The parity contracts check the embedded side against Miniflare.
+Sources: workerd ``src/workerd/util/sqlite.c++`` (``ALLOWED_PRAGMAS`` and the authorizer) and the D1 docs
+("Limits"). The parity contracts check the embedded side against Miniflare.
 """
+
+MAX_STATEMENT_BYTES = 100_000  # D1: "Maximum SQL statement length 100,000 bytes"
 
 ALLOWED_PRAGMAS = frozenset(
     {

@@ -6,11 +6,31 @@ request into an ``HttpRequest`` and the application's ``HttpResponse`` back into
 Workers API shape, whether they are real (Pyodide) or embedded (CPython, local files).
 """
 
+from collections.abc import Hashable
+from typing import Any
+
 from workers import Response, WorkerEntrypoint
 
 from edgenotify.app import handle_fetch
 from edgenotify.http.request import HttpRequest
+from edgenotify.migrations import automigrate
 from edgenotify.scheduled import handle_scheduled
+
+
+def sdk_database_identity(binding: Any) -> tuple[Hashable, Any]:
+    """The SDK wraps ``env.DB`` afresh per request; the JavaScript object inside is the isolate's database.
+
+    ``_binding`` is the SDK wrapper's (private) JS object; a Pyodide ``JsProxy``'s ``js_id`` is the
+    same for the same JS object for the isolate's lifetime. Confined here, where the SDK is known.
+    """
+    target = getattr(binding, "_binding", binding)
+    js_id = getattr(target, "js_id", None)
+    if isinstance(js_id, int):
+        return ("js", js_id), target
+    return ("py", id(target)), target
+
+
+automigrate.identify_databases_by(sdk_database_identity)
 
 
 class Default(WorkerEntrypoint):

@@ -31,7 +31,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 async def serve(args: argparse.Namespace) -> int:
     env = build_env(args.state_dir, args.config)
-    server = EmbeddedServer(Runtime(env), args.host, args.port, log=lambda line: print(line, flush=True))
+    server = EmbeddedServer(
+        Runtime(env, config_path=args.config), args.host, args.port, log=lambda line: print(line, flush=True)
+    )
     try:
         await server.start()
     except OSError as exc:

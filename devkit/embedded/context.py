@@ -11,6 +11,8 @@ import traceback
 from collections.abc import Awaitable
 from typing import Any
 
+from devkit.embedded.meter import Meter, drive
+
 
 class WorkTracker:
     """All pending ``waitUntil`` work of one server (shared by its per-request contexts)."""
@@ -19,7 +21,7 @@ class WorkTracker:
         self.pending: set[asyncio.Task[Any]] = set()
         self.failures: list[BaseException] = []
 
-    def add(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
+    def add(self, work: Awaitable[Any]) -> asyncio.Future[Any]:
         task = asyncio.ensure_future(work)
         self.pending.add(task)
         task.add_done_callback(self._done)
@@ -39,21 +41,38 @@ class WorkTracker:
 
 
 class ExecutionContext:
-    """``self.ctx``: ``waitUntil(awaitable)``, ``passThroughOnException()``, ``drain()``."""
+    """``self.ctx``: ``waitUntil(awaitable)``, ``passThroughOnException()``, ``drain()``.
 
-    def __init__(self, tracker: WorkTracker | None = None):
+    With a ``meter`` (the runtime's invocations), ``waitUntil`` work is part of the invocation
+    that scheduled it: same limits, same CPU budget, as on the edge.
+    """
+
+    def __init__(self, tracker: WorkTracker | None = None, meter: Meter | None = None):
         self.tracker = tracker or WorkTracker()
+        self.meter = meter
+        self.own: set[asyncio.Future[Any]] = set()
+        self.scheduled = 0  # waitUntil calls so far
 
     def waitUntil(self, work: Awaitable[Any]) -> None:
         if not asyncio.iscoroutine(work) and not isinstance(work, asyncio.Future):
             raise TypeError(f"waitUntil expects a coroutine or future, got {type(work).__name__}")
-        self.tracker.add(work)
+        if self.meter is not None and asyncio.iscoroutine(work):
+            work = drive(work, self.meter)
+        task = self.tracker.add(work)
+        self.scheduled += 1
+        self.own.add(task)
+        task.add_done_callback(self.own.discard)
 
     def passThroughOnException(self) -> None:
         """Meaningful only behind a Cloudflare route; accepted for API compatibility."""
 
     async def drain(self) -> None:
         await self.tracker.drain()
+
+    async def settle(self) -> None:
+        """Wait until the work this context scheduled (and the work that work scheduled) is done."""
+        while self.own:
+            await asyncio.gather(*list(self.own), return_exceptions=True)
 
     @property
     def pending(self) -> int:

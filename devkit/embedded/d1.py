@@ -48,11 +48,12 @@ import re
 import sqlite3
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from devkit.d1_policy import ALLOWED_VIRTUAL_MODULES, pragma_allowed
+from devkit.d1_policy import ALLOWED_VIRTUAL_MODULES, MAX_STATEMENT_BYTES, pragma_allowed
 from devkit.embedded.jsvalues import (
     MAX_SAFE_INTEGER,
     JsDict,
@@ -62,10 +63,11 @@ from devkit.embedded.jsvalues import (
     options,
     to_py,
 )
+from devkit.embedded.meter import binding_call
+from devkit.embedded.meter import current as current_meter
 
 SERVED_BY = "miniflare.db"
 MAX_BOUND_PARAMETERS = 100
-MAX_STATEMENT_BYTES = 100_000
 BUSY_TIMEOUT_SECONDS = 10.0
 # sqlite3 caches compiled statements by SQL text (default 128). A restore sends hundreds of distinct
 # 100 KB multi-row INSERTs, each compiling to a program of several hundred KB: at 128 entries the cache
@@ -260,6 +262,11 @@ def _error_text(exc: Exception, guard: _Guard) -> str:
     return f"{message}: {primary}{suffix}"  # as workerd prints it
 
 
+def _call() -> AbstractContextManager[Any]:
+    """One D1 call of the current invocation (counted against its limits), if there is one."""
+    return binding_call("d1")
+
+
 class _Query:
     """One statement and its bound values, the unit Miniflare runs inside a transaction."""
 
@@ -292,17 +299,19 @@ class D1Database:
             if not isinstance(stmt, D1PreparedStatement):
                 raise JsException("batch() expects D1PreparedStatement objects", "TypeError")
             queries.append(_Query(stmt.statement, stmt.params))
-        self.calls += 1
-        return [_objects(r) for r in self._run_or_throw(queries)]
+        with _call():
+            self.calls += 1
+            return [_objects(r) for r in self._run_or_throw(queries)]
 
     async def exec(self, query: str) -> JsDict:
         lines = str(query).strip().split("\n")
-        self.calls += 1
-        try:
-            results = self._transaction([_Query(line) for line in lines])
-        except _Failure as exc:
-            # Miniflare answers one error for the whole call, which d1-api.ts reports as line 1.
-            raise JsException(f"D1_EXEC_ERROR: Error in line 1: {lines[0]}: {exc}") from None
+        with _call():
+            self.calls += 1
+            try:
+                results = self._transaction([_Query(line) for line in lines])
+            except _Failure as exc:
+                # Miniflare answers one error for the whole call, which d1-api.ts reports as line 1.
+                raise JsException(f"D1_EXEC_ERROR: Error in line 1: {lines[0]}: {exc}") from None
         return JsDict(count=len(results), duration=sum(r["meta"]["duration"] for r in results))
 
     def withSession(self, constraint_or_bookmark: str | None = None) -> "D1DatabaseSession":
@@ -405,6 +414,12 @@ class D1Database:
         changes_after, rowid_after, size_after = self._state()
         changes = changes_after - before_changes
         read_extra = changes if _CHANGING_VERB.match(query.sql) else 0
+        meter = current_meter()
+        if meter is not None:  # inside an invocation: its result-size limit and row counts
+            refused = meter.check_result_size(rows)
+            if refused is not None:
+                raise _Failure(refused)  # the call's transaction is rolled back
+            meter.rows(len(rows) + read_extra, changes)
         return {
             "success": True,
             "columns": columns,
@@ -484,8 +499,9 @@ class D1PreparedStatement:
         return D1PreparedStatement(self.database, self.statement, [bind_value(v) for v in values], self._session)
 
     def _send(self) -> dict[str, Any]:
-        self.database.calls += 1
-        result = self.database._run_or_throw([_Query(self.statement, self.params)])[0]
+        with _call():
+            self.database.calls += 1
+            result = self.database._run_or_throw([_Query(self.statement, self.params)])[0]
         if self._session is not None:
             self._session._advance()
         return result

@@ -7,19 +7,24 @@ Layout of the state directory (default ``.state/``, git-ignored)::
     r2/BACKUPS/            one directory per R2 bucket
 
 Binding names come from ``wrangler.toml``; vars from its ``[vars]``; ``.dev.vars``
-(dotenv format) overrides vars and supplies the secrets, as ``wrangler dev`` does.
+(dotenv format) overrides vars and supplies the secrets, as ``wrangler dev`` does. The
+``LIMIT_*`` variables of ``edgenotify.limits`` are also read from the process environment
+(over ``.dev.vars``), so a shell can lower a limit for one run.
 """
 
 import importlib
+import os
 import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from devkit.embedded.d1 import D1Database
+from edgenotify.limits import ENV_NAMES, PLAN_ENV_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = ROOT / ".state"
+LIMIT_NAMES = (PLAN_ENV_NAME, *ENV_NAMES.values())
 
 
 def parse_dotenv(text: str) -> dict[str, str]:
@@ -43,6 +48,12 @@ def parse_dotenv(text: str) -> dict[str, str]:
 def read_config(config_path: Path) -> dict[str, Any]:
     with open(config_path, "rb") as f:
         return tomllib.load(f)
+
+
+def configured_cpu_ms(config_path: Path) -> int | None:
+    """``[limits] cpu_ms`` of wrangler.toml: the CPU time per invocation the deployed Worker gets."""
+    value = (read_config(config_path).get("limits") or {}).get("cpu_ms")
+    return int(value) if value is not None else None
 
 
 class Env(SimpleNamespace):
@@ -74,6 +85,9 @@ def build_env(
     if dev_vars.is_file():
         for name, value in parse_dotenv(dev_vars.read_text(encoding="utf-8")).items():
             setattr(env, name, value)
+    for name in LIMIT_NAMES:  # operators and scripts lower limits from the shell too
+        if os.environ.get(name):
+            setattr(env, name, os.environ[name])
     for name, value in (overrides or {}).items():
         setattr(env, name, value)
     for db in config.get("d1_databases") or []:

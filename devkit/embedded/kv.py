@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from devkit.embedded.jsvalues import JsDict, JsException, check_sendable, js_string, options, to_py
+from devkit.embedded.meter import binding_call
 
 MIN_EXPIRATION_TTL = 60
 MIN_CACHE_TTL = 30
@@ -144,10 +145,14 @@ class KVNamespace:
             raise JsException("the embedded KV has no streams; use text, json or arrayBuffer", "TypeError")
         if kind not in TYPES:
             self._decode(b"", kind)  # raises workerd's "Unknown response type" error
-        self.calls += 1
         if isinstance(key, list):
-            return self._bulk_get(key, kind, with_metadata)
-        entry = self._entry(_validate_key("GET", key))
+            with binding_call("kv"):  # a bulk get is one operation
+                self.calls += 1
+                return self._bulk_get(key, kind, with_metadata)
+        key = _validate_key("GET", key)
+        with binding_call("kv"):
+            self.calls += 1
+            entry = self._entry(key)
         value = None if entry is None else self._decode(entry[0], kind)
         if not with_metadata:
             return value
@@ -187,11 +192,12 @@ class KVNamespace:
             raise _fail("PUT", 413, f"Metadata length of {size} exceeds limit of {MAX_METADATA_SIZE}.")
         if len(data) > MAX_VALUE_SIZE:
             raise _fail("PUT", 413, f"Value length of {len(data)} exceeds limit of {MAX_VALUE_SIZE}.")
-        self.calls += 1
-        self._db().execute(
-            "INSERT OR REPLACE INTO kv (key, value, expiration, metadata) VALUES (?, ?, ?, ?)",
-            (key, data, expiration, metadata),
-        )
+        with binding_call("kv"):
+            self.calls += 1
+            self._db().execute(
+                "INSERT OR REPLACE INTO kv (key, value, expiration, metadata) VALUES (?, ?, ?, ?)",
+                (key, data, expiration, metadata),
+            )
 
     @staticmethod
     def _value_bytes(value: Any) -> bytes:
@@ -242,8 +248,9 @@ class KVNamespace:
 
     async def delete(self, key: Any) -> None:
         key = _validate_key("DELETE", key)
-        self.calls += 1
-        self._db().execute("DELETE FROM kv WHERE key = ?", (key,))
+        with binding_call("kv"):
+            self.calls += 1
+            self._db().execute("DELETE FROM kv WHERE key = ?", (key,))
 
     # -- list ------------------------------------------------------------------------
     async def list(self, *args: Any, **kwargs: Any) -> JsDict:
@@ -260,16 +267,17 @@ class KVNamespace:
             size = len(prefix.encode("utf-8"))
             raise _fail("GET", 414, f"UTF-8 encoded length of {size} exceeds key length limit of {MAX_KEY_SIZE}.")
         after = self._cursor_key(opts.get("cursor"))
-        self.calls += 1
-        rows = (
-            self._db()
-            .execute(
-                "SELECT key, expiration, metadata FROM kv WHERE substr(key, 1, ?) = ? AND key > ? "
-                "AND (expiration IS NULL OR expiration > ?) ORDER BY key LIMIT ?",
-                (len(prefix), prefix, after, time.time(), int(limit) + 1),
+        with binding_call("kv"):
+            self.calls += 1
+            rows = (
+                self._db()
+                .execute(
+                    "SELECT key, expiration, metadata FROM kv WHERE substr(key, 1, ?) = ? AND key > ? "
+                    "AND (expiration IS NULL OR expiration > ?) ORDER BY key LIMIT ?",
+                    (len(prefix), prefix, after, time.time(), int(limit) + 1),
+                )
+                .fetchall()
             )
-            .fetchall()
-        )
         page = rows[: int(limit)]
         keys = [self._key_entry(*row) for row in page]
         result = JsDict(keys=keys, list_complete=len(rows) <= int(limit), cacheStatus=None)

@@ -22,18 +22,22 @@ files in the kernel, and ``get`` reads only the requested range, when the body i
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from devkit.embedded.jsvalues import JsDict, JsException, JsObject, JsProxy, check_sendable, json_parse, options, to_py
+from devkit.embedded.meter import binding_call
 from devkit.embedded.r2bodies import CHUNK_BYTES, BodyReader, BodyStore
+
+T = TypeVar("T")
 
 MAX_LIST_KEYS = 1000
 MAX_DELETE_KEYS = 1000
@@ -57,7 +61,6 @@ CREATE TABLE IF NOT EXISTS parts (upload_id TEXT NOT NULL, part_number INTEGER N
 """
 
 # (http status, message, v4 code) — Miniflare's errors.worker.ts
-NO_SUCH_KEY = "The specified key does not exist.", 10007
 ENTITY_TOO_LARGE = "Your proposed upload exceeds the maximum allowed object size.", 100100
 ENTITY_TOO_SMALL = "Your proposed upload is smaller than the minimum allowed object size.", 10011
 METADATA_TOO_LARGE = "Your metadata headers exceed the maximum allowed metadata size.", 10012
@@ -100,6 +103,17 @@ class _Value:
 
     def chunks(self) -> Iterable[bytes]:
         return self._chunks
+
+
+def _operation(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """An R2 call: one subrequest of the current invocation, its time kept out of the CPU figure."""
+
+    @functools.wraps(method)
+    async def call(*args: Any, **kwargs: Any) -> T:
+        with binding_call("r2"):
+            return await method(*args, **kwargs)
+
+    return call
 
 
 def _check_key(op: str, key: Any) -> str:
@@ -278,6 +292,7 @@ class R2Bucket:
         db.execute("COMMIT")
 
     # -- single objects --------------------------------------------------------------
+    @_operation
     async def put(self, key: Any, value: Any, *args: Any, **kwargs: Any) -> R2Object:
         key = _check_key("put", key)
         opts = options(args, kwargs, 0)
@@ -327,6 +342,7 @@ class R2Bucket:
     def _row(self, key: str) -> sqlite3.Row | None:
         return self._db().execute("SELECT * FROM objects WHERE key = ?", (key,)).fetchone()
 
+    @_operation
     async def head(self, key: Any) -> R2Object | None:
         key = _check_key("head", key)
         self.calls += 1
@@ -335,6 +351,7 @@ class R2Bucket:
             return None
         return R2Object({**_fields(row), "range": JsDict(offset=0, length=row["size"])})
 
+    @_operation
     async def get(self, key: Any, *args: Any, **kwargs: Any) -> R2ObjectBody | None:
         key = _check_key("get", key)
         opts = options(args, kwargs, 0)
@@ -378,6 +395,7 @@ class R2Bucket:
             raise _fail("get", INVALID_RANGE)
         return offset, min(length, size - offset)
 
+    @_operation
     async def delete(self, keys: Any) -> None:
         many = keys if isinstance(keys, list) else [keys]
         if len(many) > MAX_DELETE_KEYS:
@@ -395,6 +413,7 @@ class R2Bucket:
         self.bodies.remove(self.bodies.object_path(v) for v in versions)
 
     # -- list ------------------------------------------------------------------------
+    @_operation
     async def list(self, *args: Any, **kwargs: Any) -> JsDict:
         opts = options(args, kwargs, 0)
         limit = opts.get("limit", MAX_LIST_KEYS)
@@ -445,6 +464,7 @@ class R2Bucket:
         return after
 
     # -- multipart -------------------------------------------------------------------
+    @_operation
     async def createMultipartUpload(self, key: Any, *args: Any, **kwargs: Any) -> "R2MultipartUpload":
         key = _check_key("createMultipartUpload", key)
         opts = options(args, kwargs, 0)
@@ -483,6 +503,7 @@ class R2MultipartUpload(JsObject):
         rows = self._bucket._db().execute("SELECT etag FROM parts WHERE upload_id = ?", (self.uploadId,))
         return [row["etag"] for row in rows]
 
+    @_operation
     async def uploadPart(self, partNumber: int, value: Any, *args: Any, **kwargs: Any) -> JsDict:
         source = _Value("uploadPart", value)
         if not isinstance(partNumber, int) or not 1 <= partNumber <= MAX_PART_NUMBER:
@@ -516,6 +537,7 @@ class R2MultipartUpload(JsObject):
         bucket.bodies.remove(bucket.bodies.part_path(e) for e in replaced)
         return JsDict(partNumber=partNumber, etag=etag)
 
+    @_operation
     async def abort(self) -> None:
         bucket = self._bucket
         bucket.calls += 1
@@ -533,6 +555,7 @@ class R2MultipartUpload(JsObject):
         bucket._write(work)
         bucket.bodies.remove(bucket.bodies.part_path(e) for e in etags)
 
+    @_operation
     async def complete(self, uploadedParts: list[Any]) -> R2Object:
         op = "completeMultipartUpload"
         bucket = self._bucket

@@ -3,8 +3,8 @@
 from dataclasses import dataclass, field
 
 from devkit.lint.findings import Finding, Rule
-from devkit.lint.schema_model import Schema, key
 from devkit.lint.statements import Analyzed
+from edgenotify.db.catalog import Catalog, key
 
 
 @dataclass
@@ -32,8 +32,8 @@ class FileContext:
     display: str  # path shown in findings
     text: str
     statements: list[Analyzed]
-    start: Schema  # schema before the file
-    end: Schema  # schema after the file
+    start: Catalog  # schema before the file
+    end: Catalog  # schema after the file
     commit_error: str | None = None
     rebuilds: list[Rebuild] = field(default_factory=list)
 

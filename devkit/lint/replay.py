@@ -3,7 +3,8 @@
 Each file runs inside one transaction with ``foreign_keys`` on, as wrangler's batch does on D1. That reproduces the
 D1 quirk the linter exists for: inside a transaction ``PRAGMA foreign_keys = OFF`` is a no-op, so a table rebuild's
 ``DROP TABLE`` fires ``ON DELETE CASCADE``. The replay gives (a) SQLite's own verdict on every statement, with its
-exact error message, and (b) the schema model after every statement (``schema_model.snapshot``).
+exact error message, and (b) the schema after every statement (:func:`snapshot`, read by the project's one
+catalog reader, ``edgenotify.db.catalog``, as the backup and ``migrate verify`` read D1).
 
 An empty database cannot show data-dependent failures; ``probe_add_column`` covers the common one by repeating an
 ``ADD COLUMN`` on a one-row copy of the table.
@@ -11,14 +12,30 @@ An empty database cannot show data-dependent failures; ``probe_add_column`` cove
 
 import sqlite3
 
-from devkit.lint.schema_model import Schema, Table, _quote, snapshot
+from edgenotify.db.catalog import CATALOG_QUERIES, Catalog, Table, parse, quote_ident
+
+
+def snapshot(conn: sqlite3.Connection) -> Catalog:
+    """The whole schema of the replay database, as SQLite itself sees it now.
+
+    Read back rather than simulated from the AST, so SQLite's own semantics come for free:
+    ``ALTER TABLE ... RENAME`` rewrites the foreign keys of child tables, ``DROP TABLE`` takes its
+    indexes and triggers with it, and statements sqlglot cannot parse (``WITHOUT ROWID``, triggers)
+    still count.
+    """
+    results = []
+    for sql in CATALOG_QUERIES:
+        cursor = conn.execute(sql)
+        names = [d[0] for d in cursor.description]
+        results.append([dict(zip(names, row, strict=True)) for row in cursor])
+    return parse(*results)
 
 
 class Replay:
     def __init__(self) -> None:
         self.conn = sqlite3.connect(":memory:", isolation_level=None)
         self.conn.execute("PRAGMA foreign_keys = ON")
-        self._schema: Schema | None = None
+        self._schema: Catalog | None = None
 
     def close(self) -> None:
         self.conn.close()
@@ -54,7 +71,7 @@ class Replay:
             if not self.conn.in_transaction:  # an error that rolled back the whole transaction: keep going
                 self.conn.execute("BEGIN")
 
-    def schema(self) -> Schema:
+    def schema(self) -> Catalog:
         if self._schema is None:
             self._schema = snapshot(self.conn)
         return self._schema
@@ -70,7 +87,7 @@ def probe_add_column(table: Table, column_sql: str) -> str | None:
     conn = sqlite3.connect(":memory:", isolation_level=None)
     try:
         conn.execute("PRAGMA foreign_keys = ON")
-        names = ", ".join(_quote(c.name) for c in table.columns) or '"_"'
+        names = ", ".join(quote_ident(c.name) for c in table.columns) or '"_"'
         conn.execute(f"CREATE TABLE probe ({names})")
         conn.execute("INSERT INTO probe DEFAULT VALUES")
         try:

@@ -14,7 +14,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from devkit.lint.schema_model import Schema, key
+from edgenotify.db.catalog import Catalog, key
 from edgenotify.db.sqlsplit import Statement, split_sql
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to Command" is expected for some SQLite DDL
@@ -65,8 +65,8 @@ class Analyzed:
     body_errors: list[tuple[int, str]] = field(default_factory=list)
     sqlite_error: str | None = None  # set by the replay
     executed: bool = False
-    before: Schema = field(default_factory=Schema)
-    after: Schema = field(default_factory=Schema)
+    before: Catalog = field(default_factory=Catalog)
+    after: Catalog = field(default_factory=Catalog)
 
     @property
     def line(self) -> int:

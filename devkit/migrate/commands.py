@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from devkit.migrate import source, sums
-from devkit.migrate.schema import Drift, Schema, diff, read_schema
+from devkit.migrate.schema import Drift, diff, read_schema
 from devkit.migrate.target import MEMORY, opened
 from edgenotify.db import Query
+from edgenotify.db.catalog import Catalog
 from edgenotify.migrations import ledger
 from edgenotify.migrations.automigrate import MigrationFailed, apply_pending
 from edgenotify.migrations.files import MigrationFile
@@ -192,7 +193,7 @@ async def verify(target: Target) -> Outcome:
     return Outcome(PROBLEMS if drift else OK, data, lines, warnings)
 
 
-async def expected_schema(files: list[MigrationFile]) -> Schema:
+async def expected_schema(files: list[MigrationFile]) -> Catalog:
     """The schema ``files`` produce on an empty database, built with the auto-migrator's own code."""
     async with opened(MEMORY) as scratch:
         try:

@@ -1,11 +1,9 @@
 """The schema of a database as structured facts, and the drift between two of them (``verify``).
 
-Read through the D1 binding with what D1 allows: ``sqlite_master`` and the table-valued
-``pragma_table_xinfo`` (``table_info`` plus generated columns) / ``pragma_index_list`` / ``pragma_index_info`` /
-``pragma_foreign_key_list`` functions, all in one ``batch`` (one round trip, one consistent
-snapshot). Objects that are bookkeeping rather than schema are left out: wrangler's ledger
-and our checksum side table (``d1_migrations*``), SQLite's own ``sqlite_*`` tables and
-auto-indexes by name, and D1's reserved ``_cf_*`` objects.
+Read through the D1 binding by the shared catalog reader (``edgenotify.db.catalog``, the one the
+backup uses: one ``batch``, one consistent snapshot). Objects that are bookkeeping rather than
+schema are left out: wrangler's ledger and our checksum side table (``d1_migrations*``), SQLite's
+own ``sqlite_*`` tables and D1's reserved ``_cf_*`` objects.
 
 Comparison is by meaning, not by text: columns by name (order is ignored: a table rebuilt
 with the same columns is the same table) with type, NOT NULL, default and primary-key
@@ -19,82 +17,78 @@ WITHOUT ROWID, and a generated column's expression (``pragma_table_xinfo`` only 
 it is generated, stored or virtual).
 """
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
-from edgenotify.db import Database, Query
-
-# Bookkeeping, not schema: d1_migrations*, sqlite_*, _cf_* ("_" escaped: it is a LIKE wildcard).
-_IGNORED = " OR ".join(f"name LIKE '{p}' ESCAPE '!'" for p in ("d1!_migrations%", "sqlite!_%", "!_cf!_%"))
-_IGNORED = f"({_IGNORED})"
-_TABLES = f"SELECT name FROM sqlite_master WHERE type = 'table' AND NOT {_IGNORED}"
-
-QUERIES = [
-    Query(f"SELECT type, name, tbl_name, sql FROM sqlite_master WHERE NOT {_IGNORED.replace('name', 'tbl_name')}"),
-    Query(f"SELECT t.name AS tbl, c.* FROM ({_TABLES}) t JOIN pragma_table_xinfo(t.name) c"),
-    Query(f"SELECT t.name AS tbl, i.* FROM ({_TABLES}) t JOIN pragma_index_list(t.name) i"),
-    Query(
-        f"SELECT t.name AS tbl, i.name AS idx, c.seqno, c.name AS col FROM ({_TABLES}) t "
-        "JOIN pragma_index_list(t.name) i JOIN pragma_index_info(i.name) c"
-    ),
-    Query(f"SELECT t.name AS tbl, f.* FROM ({_TABLES}) t JOIN pragma_foreign_key_list(t.name) f"),
-]
+from edgenotify.db import Database
+from edgenotify.db.catalog import Catalog, Column, ForeignKey, Index, is_internal, key, normalise, read_catalog
+from edgenotify.migrations.ledger import LEDGER
 
 
-def _norm(text: Any) -> str | None:
-    return None if text is None else re.sub(r"\s+", " ", str(text)).strip()
+def is_bookkeeping(name: str) -> bool:
+    """The ledger (``d1_migrations`` and its ``d1_migrations_*`` side tables) and SQLite's / D1's internals."""
+    return is_internal(name) or key(name).startswith(LEDGER)
 
 
-@dataclass(frozen=True)
-class Column:
-    type: str
-    notnull: bool
-    default: str | None
-    pk: int  # position in the primary key, 0 when not part of it
-    generated: str = ""  # "", "VIRTUAL" or "STORED" (pragma_table_xinfo hidden = 2 / 3)
-
-    def describe(self) -> str:
-        parts = [self.type or "(no type)"]
-        if self.notnull:
-            parts.append("NOT NULL")
-        if self.default is not None:
-            parts.append(f"DEFAULT {self.default}")
-        if self.pk:
-            parts.append(f"PRIMARY KEY#{self.pk}")
-        if self.generated:
-            parts.append(f"GENERATED {self.generated}")
-        return " ".join(parts)
+async def read_schema(db: Database) -> Catalog:
+    """The live schema without bookkeeping objects."""
+    catalog = await read_catalog(db)
+    return replace(
+        catalog,
+        tables={k: t for k, t in catalog.tables.items() if not is_bookkeeping(t.name)},
+        indexes={k: i for k, i in catalog.indexes.items() if not is_bookkeeping(i.table)},
+        views={k: v for k, v in catalog.views.items() if not is_bookkeeping(v.name)},
+        triggers={k: t for k, t in catalog.triggers.items() if not is_bookkeeping(t.table)},
+        objects=[o for o in catalog.objects if not is_bookkeeping(o.table)],
+    )
 
 
-@dataclass(frozen=True)
-class Index:
-    table: str
-    unique: bool
-    columns: tuple[str, ...]  # "<expr>" for an expression column
-    where: str | None  # partial index condition, whitespace-normalised
+def describe_column(column: Column) -> str:
+    parts = [(normalise(column.type) or "").upper() or "(no type)"]
+    if column.notnull:
+        parts.append("NOT NULL")
+    if column.default is not None:
+        parts.append(f"DEFAULT {normalise(column.default)}")
+    if column.pk:
+        parts.append(f"PRIMARY KEY#{column.pk}")
+    if column.generated:
+        parts.append(f"GENERATED {column.generated}")
+    return " ".join(parts)
 
-    def describe(self) -> str:
-        text = f"{'UNIQUE ' if self.unique else ''}ON {self.table} ({', '.join(self.columns)})"
-        return f"{text} WHERE {self.where}" if self.where else text
+
+def describe_index(index: Index) -> str:
+    text = f"{'UNIQUE ' if index.unique else ''}ON {index.table} ({', '.join(index.columns)})"
+    return f"{text} WHERE {index.where}" if index.where else text
 
 
-@dataclass
-class Schema:
-    tables: dict[str, dict[str, Column]] = field(default_factory=dict)
-    indexes: dict[str, Index] = field(default_factory=dict)  # auto-indexes keyed "table(UNIQUE a, b)"
-    foreign_keys: dict[str, set[str]] = field(default_factory=dict)
-    views: dict[str, str] = field(default_factory=dict)
-    triggers: dict[str, str] = field(default_factory=dict)
+def describe_foreign_key(fk: ForeignKey) -> str:
+    return (
+        f"({', '.join(fk.columns)}) REFERENCES {fk.ref_table} ({', '.join(fk.ref_columns) or '<primary key>'}) "
+        f"ON UPDATE {fk.on_update} ON DELETE {fk.on_delete}"
+    )
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "tables": {t: {c: col.describe() for c, col in cols.items()} for t, cols in self.tables.items()},
-            "indexes": {name: index.describe() for name, index in self.indexes.items()},
-            "foreign_keys": {t: sorted(fks) for t, fks in self.foreign_keys.items() if fks},
-            "views": self.views,
-            "triggers": self.triggers,
-        }
+
+def index_key(index: Index) -> str:
+    """Its name; a constraint's auto-index (whose name depends on declaration order) by what it covers."""
+    if index.origin in ("u", "pk"):
+        kind = "PRIMARY KEY" if index.origin == "pk" else "UNIQUE"
+        return f"{index.table}({kind} {', '.join(index.columns)})"
+    return index.name
+
+
+def as_dict(schema: Catalog) -> dict[str, Any]:
+    """The schema as comparable text, keyed by name (what ``verify`` compares, for reports and tests)."""
+    return {
+        "tables": {t.name: {c.name: describe_column(c) for c in t.columns} for t in schema.tables.values()},
+        "indexes": {index_key(i): describe_index(i) for i in schema.indexes.values()},
+        "foreign_keys": {
+            t.name: sorted(describe_foreign_key(fk) for fk in t.foreign_keys)
+            for t in schema.tables.values()
+            if t.foreign_keys
+        },
+        "views": {v.name: normalise(v.sql) or "" for v in schema.views.values()},
+        "triggers": {t.name: normalise(t.sql) or "" for t in schema.triggers.values()},
+    }
 
 
 @dataclass(frozen=True)
@@ -115,101 +109,36 @@ class Drift:
         return f"{text}: {self.expected or self.actual}" if (self.expected or self.actual) else text
 
 
-_WHERE = re.compile(r"\bWHERE\b(.*)$", re.IGNORECASE | re.DOTALL)
-
-
-async def read_schema(db: Database) -> Schema:
-    master, columns, index_list, index_columns, fks = (r.rows for r in await db.batch(QUERIES))
-    schema = Schema()
-    sql_of = {row["name"]: row["sql"] for row in master}
-    for row in master:
-        if row["type"] == "view":
-            schema.views[row["name"]] = _norm(row["sql"]) or ""
-        elif row["type"] == "trigger":
-            schema.triggers[row["name"]] = _norm(row["sql"]) or ""
-        elif row["type"] == "table":
-            schema.tables.setdefault(row["name"], {})
-            schema.foreign_keys.setdefault(row["name"], set())
-    for row in columns:
-        generated = {2: "VIRTUAL", 3: "STORED"}.get(int(row["hidden"]), "")
-        schema.tables.setdefault(row["tbl"], {})[row["name"]] = Column(
-            (_norm(row["type"]) or "").upper(),
-            bool(row["notnull"]),
-            _norm(row["dflt_value"]),
-            int(row["pk"]),
-            generated,
-        )
-    cols: dict[str, list[tuple[int, str]]] = {}
-    for row in index_columns:
-        cols.setdefault(row["idx"], []).append((int(row["seqno"]), row["col"] or "<expr>"))
-    for row in index_list:
-        names = tuple(name for _, name in sorted(cols.get(row["name"], [])))
-        where = None
-        if row["partial"]:
-            m = _WHERE.search(sql_of.get(row["name"]) or "")
-            where = _norm(m.group(1)) if m else "?"
-        index = Index(row["tbl"], bool(row["unique"]), names, where)
-        key = row["name"]
-        if row["origin"] in ("u", "pk"):  # constraint auto-index: its name depends on declaration order
-            key = f"{row['tbl']}({'PRIMARY KEY' if row['origin'] == 'pk' else 'UNIQUE'} {', '.join(names)})"
-        schema.indexes[key] = index
-    for row in _group_foreign_keys(fks):
-        schema.foreign_keys.setdefault(row[0], set()).add(row[1])
-    return schema
-
-
-def _group_foreign_keys(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """One description per foreign key (a composite key spans several rows with the same id)."""
-    keys: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for row in rows:
-        keys.setdefault((row["tbl"], int(row["id"])), []).append(row)
-    out = []
-    for (table, _), parts in keys.items():
-        parts.sort(key=lambda r: int(r["seq"]))
-        first = parts[0]
-        text = (
-            f"({', '.join(p['from'] for p in parts)}) REFERENCES {first['table']} "
-            f"({', '.join(p['to'] or '<primary key>' for p in parts)}) "
-            f"ON UPDATE {first['on_update']} ON DELETE {first['on_delete']}"
-        )
-        out.append((table, text))
-    return out
-
-
-def diff(expected: Schema, actual: Schema) -> list[Drift]:
+def diff(expected: Catalog, actual: Catalog) -> list[Drift]:
     """What the live schema (``actual``) lacks, adds or changes against the migrations' schema."""
+    want, have = as_dict(expected), as_dict(actual)
     drift: list[Drift] = []
-    drift += _diff_named("table", set(expected.tables), set(actual.tables))
-    for table in sorted(set(expected.tables) & set(actual.tables)):
-        want, have = expected.tables[table], actual.tables[table]
-        for name in sorted(set(want) | set(have)):
-            w, h = want.get(name), have.get(name)
+    drift += _diff_named("table", set(want["tables"]), set(have["tables"]))
+    tables_in_both = set(want["tables"]) & set(have["tables"])
+    for table in sorted(tables_in_both):
+        w_cols, h_cols = want["tables"][table], have["tables"][table]
+        for name in sorted(set(w_cols) | set(h_cols)):
+            w, h = w_cols.get(name), h_cols.get(name)
             if w != h:
-                drift.append(
-                    Drift(
-                        "column",
-                        f"{table}.{name}",
-                        "missing" if h is None else "extra" if w is None else "changed",
-                        w.describe() if w else None,
-                        h.describe() if h else None,
-                    )
-                )
-        want_fks, have_fks = expected.foreign_keys.get(table, set()), actual.foreign_keys.get(table, set())
+                problem = "missing" if h is None else "extra" if w is None else "changed"
+                drift.append(Drift("column", f"{table}.{name}", problem, w, h))
+        want_fks = set(want["foreign_keys"].get(table, []))
+        have_fks = set(have["foreign_keys"].get(table, []))
         drift += [Drift("foreign_key", table, "missing", expected=fk) for fk in sorted(want_fks - have_fks)]
         drift += [Drift("foreign_key", table, "extra", actual=fk) for fk in sorted(have_fks - want_fks)]
-    tables_in_both = set(expected.tables) & set(actual.tables)
-    for name in sorted(set(expected.indexes) | set(actual.indexes)):
-        w, h = expected.indexes.get(name), actual.indexes.get(name)
-        if w == h or (w or h).table not in tables_in_both:  # type: ignore[union-attr]
+    index_tables = {index_key(i): i.table for c in (expected, actual) for i in c.indexes.values()}
+    for name in sorted(set(want["indexes"]) | set(have["indexes"])):
+        w, h = want["indexes"].get(name), have["indexes"].get(name)
+        if w == h or index_tables[name] not in tables_in_both:
             continue  # a missing/extra table already says it all
         problem = "missing" if h is None else "extra" if w is None else "changed"
-        drift.append(Drift("index", name, problem, w.describe() if w else None, h.describe() if h else None))
+        drift.append(Drift("index", name, problem, w, h))
     for kind in ("view", "trigger"):
-        want, have = getattr(expected, kind + "s"), getattr(actual, kind + "s")
-        for name in sorted(set(want) | set(have)):
-            if want.get(name) != have.get(name):
-                problem = "missing" if name not in have else "extra" if name not in want else "changed"
-                drift.append(Drift(kind, name, problem, want.get(name), have.get(name)))
+        w_all, h_all = want[kind + "s"], have[kind + "s"]
+        for name in sorted(set(w_all) | set(h_all)):
+            if w_all.get(name) != h_all.get(name):
+                problem = "missing" if name not in h_all else "extra" if name not in w_all else "changed"
+                drift.append(Drift(kind, name, problem, w_all.get(name), h_all.get(name)))
     return drift
 
 

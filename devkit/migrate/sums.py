@@ -1,8 +1,8 @@
 """What ``migrations/migrations.sum`` says about the files, for ``status``, ``apply`` and ``hash``.
 
-The sum file itself is owned by the linter (``devkit.lint.sumfile``); this module only uses
-its agreed API (``compute_sum``, ``read_sum``, ``write_sum``, ``changed_files``), so the two
-tools can never disagree about the format.
+The sum file itself is owned by the linter (``devkit.lint.sumfile``): its name and format are
+defined there alone, and this module only uses its API (``SUM_NAME``, ``compute_sum``,
+``read_sum``, ``write_sum``, ``changed_files``), so the two tools can never disagree.
 """
 
 from dataclasses import dataclass, field
@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from devkit.lint import sumfile
+from devkit.lint.sumfile import SUM_NAME
 from devkit.migrate.source import names
-
-SUM_NAME = "migrations.sum"
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """``python -m devkit.parity [--json FILE] [--only a,b]``: run the contract suite on Pyodide + Miniflare.
 
 Fetches the pinned wheels if the cache is stale (``fetch_wheels.sh``), then runs ``harness.mjs`` with the
-Node 22 that ``scripts/_setup.sh`` installs (wrangler needs Node >= 22; the machine's is older).
+first Node >= 22 (``devkit.nodejs``: the machine's, else the one ``scripts/_setup.sh`` installs).
 Exit status is the harness's: 0 only when every self-check and contract passed.
 """
 
@@ -9,7 +9,8 @@ import argparse
 import subprocess
 import sys
 
-from devkit.parity.paths import HARNESS, ROOT, node_binary, wheels_dir
+from devkit.nodejs import node_binary
+from devkit.parity.paths import HARNESS, ROOT, wheels_dir
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,24 +1,24 @@
-"""The fetch handler: request id, dev auto-migration, routing, auth, and uniform JSON errors."""
+"""The fetch handler: request id, dev auto-migration, routing, auth, uniform JSON errors, one log line."""
 
-import re
+import time
 import traceback
 import uuid
 from typing import Any
 
+from edgenotify import usage
 from edgenotify.auth import authorize
 from edgenotify.context import Context
 from edgenotify.http.errors import ApiError
-from edgenotify.http.request import HttpRequest
+from edgenotify.http.request import REQUEST_ID_FORMAT, HttpRequest
 from edgenotify.http.response import HttpResponse, json_response
 from edgenotify.migrations.automigrate import MigrationFailed, ensure_migrated
+from edgenotify.observability import log_invocation
 from edgenotify.routes import ROUTER
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 def _request_id(request: HttpRequest) -> str:
     given = request.header("x-request-id")
-    return given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+    return given if given and REQUEST_ID_FORMAT.match(given) else uuid.uuid4().hex
 
 
 def migration_error(exc: MigrationFailed) -> ApiError:
@@ -27,21 +27,31 @@ def migration_error(exc: MigrationFailed) -> ApiError:
 
 async def handle_fetch(request: HttpRequest, env: Any, ctx: Any) -> HttpResponse:
     request.request_id = _request_id(request)
+    started = time.perf_counter()
+    used, token = usage.start()
+    error_code = None
     try:
         response = await _dispatch(request, env, ctx)
     except ApiError as exc:
+        error_code = exc.code
         response = json_response(exc.body(), exc.status, exc.headers)
     except Exception:  # a bug, never a client's doing: log it, answer without internals
+        error_code = "internal_error"
         print(f"request {request.request_id} failed:\n{traceback.format_exc()}")
         response = json_response({"error": {"code": "internal_error", "message": "internal error"}}, 500)
+    finally:
+        usage.stop(token)
     response.headers["x-request-id"] = request.request_id
     if request.method == "HEAD":
         response.body = b""
+    fields = {"method": request.method, "route": used.route, "status": response.status, "error_code": error_code}
+    log_invocation("request", used, started, request_id=request.request_id, **fields)
     return response
 
 
 async def _dispatch(request: HttpRequest, env: Any, ctx: Any) -> HttpResponse:
     route, params = ROUTER.match(request.method, request.path)
+    usage.note_route(route.pattern)
     context = Context.create(env, ctx, request)
     context.actor = authorize(request, context.settings, route.role)
     if context.settings.development:

@@ -1,4 +1,4 @@
-"""What a handler or cron task gets: the bindings, settings, and the request's D1 facade."""
+"""What a handler or cron task gets: the bindings (KV and R2 calls counted), settings, and the D1 facade."""
 
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -7,6 +7,8 @@ from typing import Any
 from edgenotify.db import Database
 from edgenotify.env import Settings
 from edgenotify.http.request import HttpRequest
+from edgenotify.observability import observed_work
+from edgenotify.usage import CountedBinding
 
 
 @dataclass
@@ -24,19 +26,19 @@ class Context:
 
     @property
     def kv(self) -> Any:
-        return self.env.CONFIG_CACHE
+        return CountedBinding(self.env.CONFIG_CACHE, "kv")
 
     @property
     def r2(self) -> Any:
-        return self.env.BACKUPS
+        return CountedBinding(self.env.BACKUPS, "r2")
 
     @property
     def request_id(self) -> str:
         return self.request.request_id if self.request else ""
 
     def wait_until(self, work: Coroutine[Any, Any, Any]) -> None:
-        """Run ``work`` after the response is sent (``ctx.waitUntil``)."""
-        self.ctx.waitUntil(work)
+        """Run ``work`` after the response is sent (``ctx.waitUntil``), with its own invocation log line."""
+        self.ctx.waitUntil(observed_work(work, self.request_id or None))
 
     @property
     def req(self) -> HttpRequest:

@@ -11,6 +11,6 @@ ROUTER = Router(
         *notifications.ROUTES,
         *recovery.ROUTES,
         *admin.ROUTES,
-        *openapi.ROUTES,
+        *openapi.openapi_routes(lambda: ROUTER.routes),
     ]
 )

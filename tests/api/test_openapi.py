@@ -114,12 +114,13 @@ def test_every_route_is_documented_from_its_models(document):
 
 
 def test_headers_are_declared(document):
-    from edgenotify.app import _REQUEST_ID
+    from edgenotify.http.request import REQUEST_ID_FORMAT
 
     for route in ROUTER.routes:
         operation = _operation(document, route.method, route.pattern)
         headers = {p["name"].lower(): p for p in operation["parameters"] if p["in"] == "header"}
-        assert headers[REQUEST_ID]["schema"]["pattern"] == _REQUEST_ID.pattern and not headers[REQUEST_ID]["required"]
+        request_id = headers[REQUEST_ID]
+        assert request_id["schema"]["pattern"] == REQUEST_ID_FORMAT.pattern and not request_id["required"]
         for status, response in operation["responses"].items():
             declared = _response_headers(document, response)
             assert declared[REQUEST_ID]["required"] is True, (route.pattern, status)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import backup, coldstart, datagen, delivery, http_load, measure, pagination, report, roundtrips
+from bench import backup, coldstart, datagen, delivery, http_load, indexes, measure, pagination, report, roundtrips
 from bench.__main__ import main
 from bench.options import Options
 
@@ -103,3 +103,9 @@ def test_cli_smoke_prints_and_leaves_results_alone(tmp_path: Path, capsys: pytes
     assert main(["pagination", "--smoke", "--out", str(tmp_path / "out"), "--results", str(results)]) == 0
     assert "<!-- bench:pagination -->" in capsys.readouterr().out
     assert not results.exists()
+
+
+def test_indexes_smoke(opts: Options) -> None:
+    body = indexes.run(opts)
+    assert "| log page, status=failed | SEARCH notification_logs USING INDEX idx_logs_user_status_created" in body
+    assert "Writes on SQLite: 50 log rows" in body and "NOT MEASURED" in body  # no Miniflare in smoke mode

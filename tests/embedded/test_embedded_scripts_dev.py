@@ -22,6 +22,7 @@ COPIED = (
     "migrations",
     "wrangler.toml",
     "pyproject.toml",
+    "uv.lock",
     "package.json",
     "package-lock.json",
 )

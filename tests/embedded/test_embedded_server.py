@@ -1,6 +1,7 @@
 """The embedded HTTP server: routes, HTTP/1.1 handling, cron paths, shutdown, the CLI."""
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -121,21 +122,75 @@ def test_keep_alive_serves_several_requests_on_one_connection():
     assert b"connection: close" in last
 
 
+def json_error(response: bytes) -> tuple[int, dict]:
+    """Status and ``error`` object of a raw response that must be a JSON error."""
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head.lower(), head
+    return int(head.split(b" ")[1]), json.loads(body)["error"]
+
+
 @pytest.mark.parametrize(
-    ("raw", "status"),
+    ("raw", "status", "code"),
     [
-        (b"NONSENSE\r\n\r\n", b"400"),
-        (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", b"505"),
-        (b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", b"431"),
-        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", b"414"),
-        (b"POST / HTTP/1.1\r\nContent-Length: 999999999999\r\n\r\n", b"413"),
-        (b"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", b"400"),
-        (b"GET / HTTP/1.1\r\nbad header line\r\n\r\n", b"400"),
+        (b"NONSENSE\r\n\r\n", 400, "malformed_request_line"),
+        (b"GE(T / HTTP/1.1\r\nHost: x\r\n\r\n", 400, "malformed_request_line"),
+        (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 400, "unsupported_http_version"),
+        (b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 431, "header_too_large"),
+        (b"GET / HTTP/1.1\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n", 431, "too_many_headers"),
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 414, "uri_too_long"),
+        (b"POST / HTTP/1.1\r\nContent-Length: 999999999999\r\n\r\n", 413, "payload_too_large"),
+        (b"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400, "invalid_content_length"),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 400, "unsupported_transfer_encoding"),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "invalid_chunk"),
+        (b"GET / HTTP/1.1\r\nbad header line\r\n\r\n", 400, "malformed_header"),
+        (b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", 400, "malformed_header"),
+        (b"GET / HTTP/1.1\r\nX-Nul: a\x00b\r\n\r\n", 400, "invalid_header_value"),
+        (b"GET / HTTP/1.1\r\nX-Cr: a\rb\r\n\r\n", 400, "invalid_header_value"),
     ],
 )
-def test_malformed_requests_get_an_answer_not_a_hang(raw, status):
+def test_malformed_requests_get_a_4xx_json_answer_not_a_hang(raw, status, code):
     response = with_echo_server(lambda server: exchange(server.port, raw))
-    assert response.split(b" ")[1] == status
+    answered, error = json_error(response)
+    assert (answered, error["code"]) == (status, code)
+
+
+def test_a_nul_in_a_header_is_refused_with_the_header_named():
+    raw = b"GET /echo HTTP/1.1\r\nHost: x\r\nX-Trace: ab\x00cd\r\n\r\n"
+    status, error = json_error(with_echo_server(lambda server: exchange(server.port, raw)))
+    assert (status, error["code"], error["field"]) == (400, "invalid_header_value", "X-Trace")
+    assert EchoWorker.seen == []  # refused before the Worker, as the edge's front end does
+
+
+def test_a_body_shorter_than_its_content_length_is_answered_when_it_stalls():
+    async def scenario(server):
+        server.body_idle_timeout = 0.2  # the default 2 s, shortened for the test
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabcde")
+        await writer.drain()  # and keep the connection open, waiting for an answer
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        chunked_writer = await asyncio.open_connection("127.0.0.1", server.port)
+        chunked_writer[1].write(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab")
+        await chunked_writer[1].drain()
+        chunked = await asyncio.wait_for(chunked_writer[0].read(), 10)
+        chunked_writer[1].close()
+        return answer, chunked
+
+    answer, chunked = with_echo_server(scenario)
+    status, error = json_error(answer)
+    assert (status, error["code"]) == (400, "incomplete_body")
+    assert "after 5 of the 10 bytes" in error["message"]
+    assert json_error(chunked)[1]["code"] == "incomplete_body"
+
+
+def test_a_method_the_sdk_does_not_know_gets_a_json_answer_from_the_real_worker(worker):
+    assert worker.client.get("/health").status_code == 200
+    for method in ("QUERY", "PROPFIND", "M-SEARCH"):
+        response = worker.client.request(method, "/health")
+        assert response.headers["content-type"].startswith("application/json"), (method, response.text)
+        assert response.status_code in (405, 500) and "error" in response.json()
+        assert "Traceback" not in response.text
+    assert worker.client.get("/health").status_code == 200  # and the server keeps serving
 
 
 def test_a_worker_exception_is_a_500_and_the_server_keeps_serving():
@@ -144,6 +199,15 @@ def test_a_worker_exception_is_a_500_and_the_server_keeps_serving():
             return (await client.get("/boom")).status_code, (await client.get("/fine")).status_code
 
     assert with_echo_server(scenario) == (500, 200)
+
+
+def test_a_worker_exception_is_answered_with_json():
+    async def scenario(server):
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            return await client.get("/boom")
+
+    response = with_echo_server(scenario)
+    assert response.json() == {"error": {"code": "worker_threw", "message": "Worker threw exception"}}
 
 
 def test_scheduled_paths_call_scheduled_with_cron_time_and_no_env_ctx():

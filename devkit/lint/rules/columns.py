@@ -8,8 +8,8 @@ from sqlglot import exp
 from devkit.lint.context import FileContext
 from devkit.lint.findings import Finding, rule
 from devkit.lint.replay import probe_add_column
-from devkit.lint.schema_model import Column, Table
 from devkit.lint.statements import Analyzed
+from edgenotify.db.catalog import Column, Table
 
 NOT_NULL_NO_DEFAULT = rule(
     "add-column-not-null-no-default",

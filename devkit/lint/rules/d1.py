@@ -3,8 +3,9 @@
 from devkit.d1_policy import ALLOWED_PRAGMAS, ALLOWED_VIRTUAL_MODULES, pragma_allowed
 from devkit.lint.context import FileContext
 from devkit.lint.findings import Finding, rule
+from edgenotify.migrations.ledger import CHECKSUMS, LEDGER
 
-LEDGER_TABLES = frozenset({"d1_migrations", "d1_migrations_checksums"})
+LEDGER_TABLES = frozenset({LEDGER, CHECKSUMS})
 _OFF = {"off", "0", "false", "no"}
 
 TRANSACTION = rule(

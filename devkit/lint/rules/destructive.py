@@ -6,8 +6,8 @@ recognised table rebuild are judged by the rebuild family instead.
 
 from devkit.lint.context import FileContext
 from devkit.lint.findings import Finding, rule
-from devkit.lint.schema_model import key
 from devkit.lint.statements import Analyzed
+from edgenotify.db.catalog import key
 
 DROP_TABLE = rule(
     "drop-table",

@@ -9,8 +9,8 @@ migration fail once they have rows. No other migration linter models this.
 from devkit.lint.context import FileContext, Rebuild
 from devkit.lint.findings import Finding, rule
 from devkit.lint.rules.columns import diff_columns
-from devkit.lint.schema_model import ForeignKey, key
 from devkit.lint.statements import Analyzed, same
+from edgenotify.db.catalog import ForeignKey, key
 
 TABLE_REBUILD = rule(
     "table-rebuild",

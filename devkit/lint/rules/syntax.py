@@ -1,9 +1,8 @@
 """Does each statement parse, does SQLite accept it, and does it fit D1's statement size limit."""
 
+from devkit.d1_policy import MAX_STATEMENT_BYTES
 from devkit.lint.context import FileContext
 from devkit.lint.findings import Finding, rule
-
-MAX_STATEMENT_BYTES = 100_000  # D1: "Maximum SQL statement length 100,000 bytes"
 
 PARSE_ERROR = rule(
     "parse-error",

@@ -14,13 +14,14 @@ Headers: ``X-Request-Id`` on every request and response, plus ``Route.request_he
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
 from edgenotify import __version__
 from edgenotify.context import Context
-from edgenotify.http.request import MAX_BODY_BYTES
+from edgenotify.http.request import MAX_BODY_BYTES, REQUEST_ID_FORMAT
 from edgenotify.http.response import HttpResponse
 from edgenotify.http.router import Header, Route
 from edgenotify.models.common import PATH_PARAMS, ErrorResponse, OpenApiDocument
@@ -52,8 +53,6 @@ _VALIDATION_CODES = "unknown_field, missing_field, invalid_type, invalid_value"
 REQUEST_ID = "X-Request-Id"
 _HEADER_REF = "#/components/headers/{name}"
 
-_document: bytes | None = None
-
 
 def _models(routes: list[Route]) -> list[tuple[type, str]]:
     pairs: dict[tuple[type, str], None] = {(ErrorResponse, "serialization"): None}
@@ -75,12 +74,6 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
 
-def _request_id_pattern() -> str:
-    from edgenotify.app import _REQUEST_ID  # app imports the routes, so not at module level
-
-    return _REQUEST_ID.pattern
-
-
 def _header_parameter(header: Header) -> dict[str, Any]:
     return {
         "name": header.name,
@@ -94,7 +87,7 @@ def _header_parameter(header: Header) -> dict[str, Any]:
 def _request_id_parameter() -> dict[str, Any]:
     description = f"Your id for this request, echoed in the {REQUEST_ID} response header (else one is generated)"
     return _header_parameter(
-        Header(REQUEST_ID, description, schema={"type": "string", "pattern": _request_id_pattern()})
+        Header(REQUEST_ID, description, schema={"type": "string", "pattern": REQUEST_ID_FORMAT.pattern})
     )
 
 
@@ -247,22 +240,23 @@ def build_document(routes: list[Route]) -> dict[str, Any]:
     }
 
 
-async def openapi_json(context: Context) -> HttpResponse:
-    global _document
-    if _document is None:
-        from edgenotify.routes import ROUTER  # routes imports this module
+def openapi_routes(routes: Callable[[], list[Route]]) -> list[Route]:
+    """The route serving the document of ``routes()``: the router hands itself in, so nothing imports back."""
+    document: bytes | None = None
 
-        _document = json.dumps(build_document(ROUTER.routes), separators=(",", ":")).encode("utf-8")
-    return HttpResponse(200, _document, {"content-type": "application/json; charset=utf-8"})
+    async def openapi_json(context: Context) -> HttpResponse:
+        nonlocal document
+        if document is None:  # built once per isolate, on first request
+            document = json.dumps(build_document(routes()), separators=(",", ":")).encode("utf-8")
+        return HttpResponse(200, document, {"content-type": "application/json; charset=utf-8"})
 
-
-ROUTES = [
-    Route(
-        "GET",
-        "/openapi.json",
-        openapi_json,
-        role="public",
-        summary="This OpenAPI 3.1 document",
-        response_model=OpenApiDocument,
-    )
-]
+    return [
+        Route(
+            "GET",
+            "/openapi.json",
+            openapi_json,
+            role="public",
+            summary="This OpenAPI 3.1 document",
+            response_model=OpenApiDocument,
+        )
+    ]

@@ -4,7 +4,8 @@ Why a facade: the binding speaks JavaScript types. On the edge (SDK wrapper mode
 back as ``list[int]``, integers beyond 2**53 cannot be bound, and errors surface as
 ``JsException``. The facade normalises those once, so query code sees Python values and a
 single ``D1Error``, and it counts round trips so tests and benchmarks can hold hot paths to
-their budget (one ``batch`` per send).
+their budget (one ``batch`` per send), and reports them with their rows to the invocation's
+log line (:mod:`edgenotify.usage`).
 """
 
 from collections.abc import Iterable, Sequence
@@ -12,9 +13,9 @@ from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
+from edgenotify import usage
+
 MAX_BOUND_PARAMS = 100
-MAX_STATEMENT_BYTES = 100_000
-MAX_SAFE_INTEGER = 2**53 - 1
 # Pyodide sends an int as a JS number only when |v| < 2**53 - 1; from there on it becomes a BigInt,
 # which D1 refuses (seen on Miniflare: 2**53 - 1 -> "D1_TYPE_ERROR: Type 'bigint' not supported").
 MAX_BINDABLE_INTEGER = 2**53 - 2
@@ -29,10 +30,6 @@ class D1Error(Exception):
         super().__init__(message)
         self.message = message
         self.sql = sql
-
-    @property
-    def is_unique_violation(self) -> bool:
-        return "UNIQUE constraint failed" in self.message or "PRIMARY KEY" in self.message
 
 
 @dataclass(frozen=True)
@@ -118,12 +115,15 @@ class Database:
     async def execute(self, query: Query) -> Result:
         stmt = self._prepare(query)
         self.round_trips += 1
+        usage.count_d1()
         try:
-            return _result(await stmt.all())
+            result = _result(await stmt.all())
         except D1Error:
             raise
         except Exception as exc:  # JsException on the edge, the embedded runtime's error locally
             raise D1Error(str(exc), query.sql) from exc
+        usage.count_rows(result.rows_read, result.rows_written)
+        return result
 
     async def all(self, sql: str, *params: Param) -> list[dict[str, Any]]:
         return (await self.execute(Query(sql, params))).rows
@@ -134,11 +134,13 @@ class Database:
         query = Query(sql, params)
         stmt = self._prepare(query)
         self.round_trips += 1
+        usage.count_d1()
         try:
             rows = await stmt.raw()
         except Exception as exc:  # JsException on the edge, the embedded runtime's error locally
             raise D1Error(str(exc), query.sql) from exc
         rows = list(rows)
+        usage.count_rows(len(rows), 0)  # raw() has no meta: the rows returned
         if not set(map(type, rows)) <= {list}:  # lists already, both on the edge and embedded: no copy
             rows = [list(r) for r in rows]
         if list in set(map(type, chain.from_iterable(rows))):  # C-speed scan; BLOBs arrive as list[int]
@@ -158,11 +160,14 @@ class Database:
             return []
         stmts = [self._prepare(q) for q in queries]
         self.round_trips += 1
+        usage.count_d1()
         try:
             raw = await self.binding.batch(stmts)
         except Exception as exc:
             raise D1Error(str(exc)) from exc
-        return [_result(r) for r in raw]
+        results = [_result(r) for r in raw]
+        usage.count_rows(sum(r.rows_read for r in results), sum(r.rows_written for r in results))
+        return results
 
 
 def chunked(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

@@ -1,6 +1,7 @@
 """The request as the application sees it: plain Python values, already read from the runtime."""
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -8,6 +9,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from edgenotify.http.errors import ApiError
 
 MAX_BODY_BYTES = 64 * 1024
+# A client's x-request-id is kept when it matches; otherwise the app makes one (the OpenAPI text shows it).
+REQUEST_ID_FORMAT = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 def _no_constant(name: str) -> float:

@@ -21,7 +21,12 @@ _CODES = {
 
 
 class StrictModel(BaseModel):
-    """Base for request bodies: unknown fields are refused, strings are not coerced to numbers."""
+    """Base for request bodies and query models: unknown fields are refused.
+
+    Values are validated in pydantic's lax mode (``strict=False``): a numeric string such as
+    ``"5"`` is accepted for an ``int`` and ``"true"`` for a ``bool`` (query parameters arrive as
+    text), while a number is never accepted where a string is expected.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=False)
 

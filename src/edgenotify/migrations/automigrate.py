@@ -5,13 +5,15 @@ leaves schema and ledger unchanged, and two isolates racing cannot both apply it
 ledger INSERT hits UNIQUE(name) and its whole batch rolls back. Once current, an isolate
 remembers it and later requests cost no D1 query at all. Never runs in production.
 
-"Remembers" is keyed on the identity of the database object behind the binding, not on the
-Python object handed to us: the Workers SDK wraps ``env`` afresh for every request, so
-``id(env.DB)`` changes per request on the edge (and a dict keyed on it grows without bound).
-Under Pyodide the JavaScript object's ``js_id`` is stable for the isolate's lifetime.
+"Remembers" is keyed on the identity of the database behind the binding. By default that is the
+binding object itself, right where the runtime hands every request the same object. The Workers
+SDK wraps ``env`` afresh for every request, so on the edge ``id(env.DB)`` changes per request (and
+a dict keyed on it would grow without bound): ``src/entry.py``, the one module that knows the SDK,
+installs the SDK's notion of identity with :func:`identify_databases_by`.
 """
 
 import asyncio
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from edgenotify.db import D1Error, Database, Query
@@ -27,18 +29,25 @@ class MigrationFailed(Exception):
         self.message = message
 
 
+Identity = Callable[[Any], tuple[Hashable, Any]]
+"""binding -> (a key that stays the same for the same database across requests, the object it names)."""
+
 # Databases this isolate has brought up to date (objects kept referenced so ids are never reused).
-_current: dict[tuple[str, int], Any] = {}
-_locks: dict[tuple[str, int], asyncio.Lock] = {}
+_current: dict[Hashable, Any] = {}
+_locks: dict[Hashable, asyncio.Lock] = {}
 
 
-def _identity(binding: Any) -> tuple[tuple[str, int], Any]:
-    """A key that stays the same for the same database across requests, and the object it names."""
-    target = getattr(binding, "_binding", binding)  # the SDK's binding wrapper holds the JS object
-    js_id = getattr(target, "js_id", None)  # pyodide.ffi.JsProxy: same JS object → same js_id
-    if isinstance(js_id, int):
-        return ("js", js_id), target
-    return ("py", id(target)), target
+def object_identity(binding: Any) -> tuple[Hashable, Any]:
+    return ("py", id(binding)), binding
+
+
+_identity: Identity = object_identity
+
+
+def identify_databases_by(identity: Identity) -> None:
+    """Set how a binding names its database across requests (called once, by ``src/entry.py``)."""
+    global _identity
+    _identity = identity
 
 
 def bundled_files() -> list[MigrationFile]:

@@ -16,8 +16,9 @@ from edgenotify.models.channels import Channel
 from edgenotify.models.common import PATH_PARAMS
 from edgenotify.notify.channels import names as channel_names
 from edgenotify.notify.logs import DEFAULT_LIMIT, MAX_LIMIT
+from edgenotify.notify.stats import STATUSES
 
-Status = Literal["pending", "success", "failed"]
+Status = Literal[STATUSES]  # the same as Literal["pending", "success", "failed"]
 
 
 def _user_id() -> Any:

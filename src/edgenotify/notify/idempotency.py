@@ -84,7 +84,7 @@ class Decision:
 
 def decide(row: dict[str, Any] | None, claim: Claim) -> Decision:
     """What the batch did, from the key row it read back after its guarded writes."""
-    if row is None:  # cannot happen after the claim; treat as ours so nothing is lost silently
+    if row is None:  # cannot happen after the claim: fail loudly rather than guess whose key this is
         raise RuntimeError("idempotency key row missing after claim")
     if row["message_ids"] == claim.message_ids:
         return Decision(CREATED, json.loads(claim.message_ids))

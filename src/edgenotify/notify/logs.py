@@ -3,7 +3,9 @@
 Why keyset and not OFFSET: the page costs the same at any depth and stays stable while new rows
 arrive; ``id`` breaks ties between rows created in the same millisecond, so no row is skipped or
 repeated. Every list query is anchored on ``user_id`` so it walks ``idx_logs_user_created``
-(``user_id, created_at, id``) in order and stops after ``limit + 1`` matching rows.
+(``user_id, created_at, id``) in order, or ``idx_logs_user_status_created`` (``user_id, status,
+created_at, id``) when it filters on status, and stops after ``limit + 1`` matching rows (the plans
+are in bench/RESULTS.md section 6).
 
 The cursor points AT the first row of the next page (the extra row each page already fetches)
 and the next page starts there inclusively, ``(created_at, id) <= (?, ?)``. An exclusive cursor on

@@ -10,7 +10,7 @@ from typing import Any
 
 from edgenotify.db.d1 import Query
 
-STATUSES = ("pending", "success", "failed")
+STATUSES = ("pending", "success", "failed")  # a notification_logs row's status: the one list of them
 
 
 def counts_query(user_id: str, since: str | None, until: str | None) -> Query:

@@ -16,13 +16,13 @@ from typing import Any
 from edgenotify.clock import iso, now_iso, utcnow
 from edgenotify.context import Context
 from edgenotify.db import Database, Query
+from edgenotify.notify.stats import STATUSES
 from edgenotify.ops import records
 from edgenotify.ops.archive import archive_logs
 from edgenotify.ops.config import OpsConfig, load
 
 TaskFn = Callable[[Context, OpsConfig], Awaitable[records.Outcome]]
 SUMMARY = "maintenance"
-LOG_STATUSES = ("pending", "success", "failed")
 ISO_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*Z"
 
 
@@ -70,7 +70,7 @@ async def optimize(context: Context, config: OpsConfig) -> records.Outcome:
 
 
 def data_check_queries(now: str) -> list[Query]:
-    statuses = ", ".join(f"'{s}'" for s in LOG_STATUSES)
+    statuses = ", ".join(f"'{s}'" for s in STATUSES)
     return [
         Query(
             "SELECT count(*) AS n FROM template_contents tc LEFT JOIN notification_templates_v2 t "

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgenotify.clock import now_iso
-from edgenotify.db import Database
+from edgenotify.db import Database, Query
 
 SUCCESS = "success"
 WARNING = "warning"
@@ -26,16 +26,16 @@ class Outcome:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-async def record(
-    db: Database,
+def record_query(
     task_name: str,
     status: str,
     execution_time: str,
     duration_ms: int,
     details: dict[str, Any] | None = None,
     error: str | None = None,
-) -> None:
-    await db.run(
+) -> Query:
+    """The one INSERT of a task record, as a query: a task may write it in the batch that commits its work."""
+    return Query.of(
         "INSERT INTO task_execution_records (task_name, execution_time, status, error, duration_ms, details) "
         "VALUES (?, ?, ?, ?, ?, ?)",
         task_name,
@@ -45,6 +45,18 @@ async def record(
         duration_ms,
         json.dumps(details, ensure_ascii=False, default=str) if details is not None else None,
     )
+
+
+async def record(
+    db: Database,
+    task_name: str,
+    status: str,
+    execution_time: str,
+    duration_ms: int,
+    details: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> None:
+    await db.execute(record_query(task_name, status, execution_time, duration_ms, details, error))
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:

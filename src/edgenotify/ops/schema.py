@@ -1,19 +1,20 @@
 """What a backup contains: the database's own objects, classified, with keys and FK order.
 
-Read from ``sqlite_master`` and ``PRAGMA table_list``/``table_xinfo`` (all on D1's allow-list),
-in two round trips. Excluded: SQLite's and D1's internals (``sqlite_*``, ``_cf_*``) and the
-shadow tables of virtual tables, which are rebuilt by recreating the virtual table and refilling
-it. The migration ledger (``d1_migrations`` and our checksum side table) IS included: it states
-which migrations produced the schema in the backup, so a restored database has a ledger that
-matches its schema and neither wrangler nor the auto-migrator re-applies anything.
+Read by the shared catalog reader (``edgenotify.db.catalog``: ``sqlite_master`` and the pragma
+functions on D1's allow-list, one batch) plus a probe for ``atan2``: two round trips. Excluded:
+SQLite's and D1's internals (``sqlite_*``, ``_cf_*``) and the shadow tables of virtual tables,
+which are rebuilt by recreating the virtual table and refilling it. The migration ledger
+(``d1_migrations`` and our checksum side table) IS included: it states which migrations produced
+the schema in the backup, so a restored database has a ledger that matches its schema and neither
+wrangler nor the auto-migrator re-applies anything.
 """
 
 import re
 from dataclasses import dataclass, field
 
-from edgenotify.db import D1Error, Database, Query
+from edgenotify.db import D1Error, Database
+from edgenotify.db.catalog import SchemaObject, Table, is_internal, quote_ident, read_catalog
 
-INTERNAL_PREFIXES = ("sqlite_", "_cf_")
 ROWID_ALIASES = ("rowid", "_rowid_", "oid")
 
 # Table kinds. Rows are dumped for "table", "fts5" (own content) and "rtree"; an external-content
@@ -34,11 +35,6 @@ _REFERENCES = re.compile(r"""\bREFERENCES\s+("(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|'
 _WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\s*(?:,|$)", re.I)
 
 
-def quote_ident(name: str) -> str:
-    """A double-quoted SQL identifier, exact for any name."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def unquote_ident(token: str) -> str:
     token = token.strip()
     if len(token) >= 2 and token[0] == token[-1] and token[0] in "\"'`":
@@ -46,10 +42,6 @@ def unquote_ident(token: str) -> str:
     if len(token) >= 2 and token[0] == "[" and token[-1] == "]":
         return token[1:-1]
     return token
-
-
-def is_internal(name: str) -> bool:
-    return name.lower().startswith(INTERNAL_PREFIXES)
 
 
 def virtual_module(sql: str) -> tuple[str, str] | None:
@@ -131,18 +123,6 @@ class TableSpec:
         cols = [quote_ident(c) for c in self.columns]
         return [self.explicit_rowid, *cols] if self.explicit_rowid else cols
 
-    @property
-    def value_types(self) -> list[str]:
-        return ["INTEGER", *self.decl_types] if self.explicit_rowid else list(self.decl_types)
-
-
-@dataclass
-class SchemaObject:
-    type: str  # index, view, trigger
-    name: str
-    table: str
-    sql: str
-
 
 @dataclass
 class Schema:
@@ -204,24 +184,25 @@ def _rowid_alias(columns: list[str]) -> str | None:
     return next((a for a in ROWID_ALIASES if a not in lowered), None)
 
 
-def build_table(name: str, sql: str, without_rowid: bool, xinfo: list[dict]) -> TableSpec:
-    """Classify one table and decide its keyset key and written columns from ``table_xinfo``."""
+def build_table(table: Table) -> TableSpec:
+    """Classify one table and decide its keyset key and written columns from its catalog columns."""
+    name, sql = table.name, table.sql or ""
     kind = table_kind(sql)
-    visible = [r for r in xinfo if int(r["hidden"] or 0) == 0]
-    spec = TableSpec(name, sql, kind, [str(r["name"]) for r in visible], [str(r["type"] or "") for r in visible])
+    visible = [c for c in table.columns if c.hidden == 0]
+    spec = TableSpec(name, sql, kind, [c.name for c in visible], [c.type for c in visible])
     if kind == TABLE:
         spec.references = references(sql)
-        pk = sorted((r for r in xinfo if int(r["pk"] or 0) > 0), key=lambda r: int(r["pk"]))
-        if without_rowid or _WITHOUT_ROWID.search(sql):
-            spec.key = [str(r["name"]) for r in pk]
-        elif not (len(pk) == 1 and str(pk[0]["type"] or "").upper() == "INTEGER"):
+        pk = sorted((c for c in table.columns if c.pk > 0), key=lambda c: c.pk)
+        if table.without_rowid or _WITHOUT_ROWID.search(sql):
+            spec.key = [c.name for c in pk]
+        elif not (len(pk) == 1 and pk[0].type.upper() == "INTEGER"):
             alias = _rowid_alias(spec.columns)
             if alias is None:
                 raise D1Error(f"table {name} hides its rowid behind columns named rowid, _rowid_ and oid")
             spec.key = [alias]
             spec.explicit_rowid = alias
         else:
-            spec.key = ["rowid"] if "rowid" not in {c.lower() for c in spec.columns} else [str(pk[0]["name"])]
+            spec.key = ["rowid"] if "rowid" not in {c.lower() for c in spec.columns} else [pk[0].name]
     elif kind == FTS5:
         spec.explicit_rowid = "rowid"
     return spec
@@ -236,27 +217,18 @@ async def _has_atan2(db: Database) -> bool:
 
 
 async def inspect(db: Database) -> Schema:
-    """The database's schema in three round trips (objects, table columns, a function probe)."""
-    master, listing = await db.batch(
-        [Query("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"), Query("PRAGMA table_list")]
-    )
-    info = {str(r["name"]): r for r in listing.rows if str(r.get("schema", "main")) == "main"}
-    shadow = {n for n, r in info.items() if str(r["type"]) == "shadow"}
-    rows = [r for r in master.rows if r["sql"] and not is_internal(str(r["name"]))]
-    tables = [r for r in rows if r["type"] == "table" and str(r["name"]) not in shadow]
-    has_sequence = any(str(r["name"]) == "sqlite_sequence" for r in master.rows)
-    queries = [Query(f"PRAGMA table_xinfo({quote_ident(str(r['name']))})") for r in tables]
-    results = await db.batch(queries) if queries else []
-    specs = []
-    for r, res in zip(tables, results, strict=True):
-        name = str(r["name"])
-        wr = bool(int(info.get(name, {}).get("wr", 0) or 0))
-        specs.append(build_table(name, str(r["sql"]), wr, res.rows))
+    """The database's schema in two round trips (the catalog, a function probe)."""
+    catalog = await read_catalog(db)
+    shadow = {t.name for t in catalog.tables.values() if t.kind == "shadow"}
+    specs = [build_table(t) for t in catalog.tables.values() if t.kind != "shadow" and t.sql]
+    has_sequence = any(o.name == "sqlite_sequence" for o in catalog.objects)
     others = [
-        SchemaObject(str(r["type"]), str(r["name"]), str(r["tbl_name"]), str(r["sql"]))
-        for r in rows
-        if r["type"] in ("index", "view", "trigger")
-        and str(r["tbl_name"]) not in shadow
-        and not is_internal(str(r["tbl_name"]))
+        o
+        for o in catalog.objects
+        if o.type in ("index", "view", "trigger")
+        and o.sql
+        and not is_internal(o.name)
+        and o.table not in shadow
+        and not is_internal(o.table)
     ]
     return Schema(specs, others, has_sequence, await _has_atan2(db))

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from edgenotify import usage
 from edgenotify.clock import iso, parse_iso, utcnow
 from edgenotify.db.d1 import Query, Result
 from edgenotify.http.errors import ApiError
@@ -78,7 +79,12 @@ def ssl_context() -> Any:
 
 def new_client(timeout: float) -> Any:
     """The outbound HTTP client of one run (redirects are never followed: they are failures)."""
-    return httpx.AsyncClient(verify=ssl_context(), timeout=httpx.Timeout(timeout), follow_redirects=False)
+    return httpx.AsyncClient(
+        verify=ssl_context(),
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,
+        event_hooks={"request": [usage.on_request]},  # each request counts in the invocation's log line
+    )
 
 
 async def within_deadline(work: Awaitable[T], seconds: float) -> T:
