@@ -16,6 +16,37 @@ from edgenotify.http.request import HttpRequest
 from edgenotify.migrations import automigrate
 from edgenotify.scheduled import handle_scheduled
 
+# Statuses whose response must have a null body (workerd's Response constructor throws otherwise).
+NULL_BODY_STATUSES = frozenset((101, 204, 205, 304))
+
+
+def request_method(request) -> str:
+    """The request's method as sent, known to ``http.HTTPMethod`` or not.
+
+    The SDK's ``request.method`` is ``HTTPMethod[js_method]``: a method it does not list (``QUERY``,
+    ``PROPFIND``) raises ``KeyError`` before the application can answer. The JS request's own
+    ``method`` is the plain string, so the router can answer 405 with an ``Allow`` header instead.
+    """
+    return str(request.js_object.method)
+
+
+async def read_request(request) -> HttpRequest:
+    """The SDK request as the application's value: method, URL, headers (lower-cased), body."""
+    method = request_method(request)
+    body = await request.bytes() if method not in ("GET", "HEAD") else b""
+    return HttpRequest(
+        method=method,
+        url=str(request.url),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=bytes(body),
+    )
+
+
+def write_response(out, method: str):
+    """The application's response as an SDK ``Response`` (a null body where HTTP requires one)."""
+    null_body = method == "HEAD" or out.status in NULL_BODY_STATUSES or not out.body
+    return Response(None if null_body else out.body, status=out.status, headers=list(out.headers.items()))
+
 
 def sdk_database_identity(binding: Any) -> tuple[Hashable, Any]:
     """The SDK wraps ``env.DB`` afresh per request; the JavaScript object inside is the isolate's database.
@@ -35,16 +66,8 @@ automigrate.identify_databases_by(sdk_database_identity)
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
-        body = await request.bytes() if request.method not in ("GET", "HEAD") else b""
-        incoming = HttpRequest(
-            method=str(request.method),
-            url=str(request.url),
-            headers={k.lower(): v for k, v in request.headers.items()},
-            body=bytes(body),
-        )
-        out = await handle_fetch(incoming, self.env, self.ctx)
-        # A null-body status (204, 304) must have a null body, not b"" (the Response constructor throws).
-        return Response(out.body or None, status=out.status, headers=list(out.headers.items()))
+        incoming = await read_request(request)
+        return write_response(await handle_fetch(incoming, self.env, self.ctx), incoming.method)
 
     async def scheduled(self, controller, env, ctx):
         # workerd passes env and ctx as None to class entrypoints: use self.env / self.ctx.

@@ -16,11 +16,14 @@ import sys
 from http import HTTPMethod, HTTPStatus
 from typing import Any
 
-from devkit.embedded.jsvalues import JsDict, JsException
+from devkit.embedded import webcrypto
+from devkit.embedded.jsvalues import JsDict, JsException, JsProxy
 
 __all__ = ["JsDict", "JsException", "Request", "Response", "WorkerEntrypoint", "install"]
 
 NULL_BODY_STATUSES = (101, 204, 205, 304)
+# The methods the Fetch standard upper-cases; any other token keeps its case (``new Request(u, {method})``).
+NORMALISED_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT")
 
 
 def _headers(pairs: Any) -> http.client.HTTPMessage:
@@ -83,7 +86,7 @@ class Request(_Body):
 
     def __init__(self, url: str, method: str = "GET", headers: Any = None, body: bytes | None = None, cf: Any = None):
         self._url = url
-        self._method = method
+        self._method = method.upper() if method.upper() in NORMALISED_METHODS else method
         self._headers = _headers(headers)
         self._body = body or b""
         self._used = False
@@ -99,6 +102,11 @@ class Request(_Body):
     @property
     def method(self) -> HTTPMethod:
         return HTTPMethod[self._method]  # the SDK does the same: unknown methods raise KeyError
+
+    @property
+    def js_object(self) -> JsProxy:
+        """The JS ``Request`` under the SDK's wrapper; its ``method`` is the plain string, whatever it is."""
+        return JsProxy({"method": self._method, "url": self._url})
 
     @property
     def headers(self) -> http.client.HTTPMessage:
@@ -168,5 +176,7 @@ class WorkerEntrypoint:
 
 
 def install() -> None:
-    """Make ``import workers`` resolve to this module (embedded runtime only)."""
+    """Make ``import workers`` resolve to this module, and provide the JS globals ``src/`` reaches through
+    ``edgenotify.webapi`` (``crypto``) — embedded runtime only."""
     sys.modules["workers"] = sys.modules[__name__]
+    webcrypto.install()

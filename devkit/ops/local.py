@@ -1,12 +1,15 @@
-"""What both CLIs share: the local env (D1 file + R2 bucket under the state dir), progress, output."""
+"""What both CLIs share: the local env (D1 file + R2 bucket under the state dir), the context, output."""
 
 import json
+import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from devkit.embedded.env import DEFAULT_STATE_DIR, ROOT, Env, build_env
+from edgenotify.context import Context
+from edgenotify.ops.jobs import store
+from edgenotify.ops.jobs.store import Job
 
 DEFAULT_CONFIG = ROOT / "wrangler.toml"
 
@@ -23,40 +26,20 @@ def add_target_options(parser: Any) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
-class ProgressBar:
-    """A one-line progress bar on stderr, redrawn at most ten times a second."""
-
-    def __init__(self, enabled: bool = True, width: int = 30):
-        self.enabled = enabled
-        self.width = width
-        self.last = 0.0
-        self.drawn = False
-
-    def draw(self, done: int, total: int | None, label: str, force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if not force and now - self.last < 0.1:
-            return
-        self.last = now
-        if total:
-            filled = min(self.width, int(self.width * done / total))
-            bar = "#" * filled + "." * (self.width - filled)
-            text = f"[{bar}] {100 * done // total:3d}% {done:,}/{total:,} {label}"
-        else:
-            text = f"{done:,} {label}"
-        sys.stderr.write("\r" + text[:120].ljust(120))
-        sys.stderr.flush()
-        self.drawn = True
-
-    def finish(self) -> None:
-        if self.enabled and self.drawn:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
 def emit(data: Any, as_json: bool, human: str) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str) if as_json else human)
+    """Print the result; a reader that closed the pipe (``| head``) ends the output quietly."""
+    try:
+        print(json.dumps(data, indent=2, ensure_ascii=False, default=str) if as_json else human)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+
+
+def local_context(env: Env) -> Context:
+    """What a Worker invocation would get, for the CLI: each use-case call is one "invocation"."""
+    context = Context.create(env, None)
+    context.actor = "cli"
+    return context
 
 
 def human_size(n: int | None) -> str:
@@ -68,3 +51,11 @@ def human_size(n: int | None) -> str:
             return f"{size:.1f} {unit}" if unit != "B" else f"{n} B"
         size /= 1024
     return f"{n} B"
+
+
+async def find_job(db: Any, kind: str, job_id: str) -> Job | None:
+    """The job named, or the newest job of ``kind`` when no id is given (``--continue``)."""
+    if job_id:
+        return await store.get(db, job_id)
+    recent = await store.recent(db, kind, 1)
+    return recent[0] if recent else None

@@ -1,10 +1,14 @@
 """``python -m devkit.ops.restore`` (``scripts/restore``): restore the local D1 database.
 
-The source is a backup id in the local R2 bucket (``latest`` for the newest complete one), or
-``--file`` (our backup file, gzip or not, or a ``wrangler d1 export`` file). A manifest next to
-the file (FILE.manifest.json, or ``--manifest``) enables digest verification; without one the
-restore is verified by row counts. Dry run by default: ``--apply`` restores, ``--force``
-allows replacing a database that has rows. ``--list`` shows the backups in local R2.
+A backup id in the local R2 bucket (``latest`` for the newest complete one) is restored by the
+worker's own restore job (``edgenotify.ops.jobs.usecases``): a dry run by default; ``--apply``
+starts the job and continues it step after step until it has replaced, verified and unmarked the
+database; ``--force`` replaces a database that has rows (or supersedes a stuck restore).
+``--continue [JOB_ID]`` continues the newest (or the named) restore job, e.g. after the CLI was
+killed, or reports how it ended. ``--file`` restores a file instead (our backup, gzip or not, or a
+``wrangler d1 export`` file) in one go, not as a job: a manifest next to it (FILE.manifest.json, or
+``--manifest``) enables digest verification, otherwise row counts are checked. ``--list`` shows
+the backups in local R2.
 Exit codes: 0 ok (dry run without refusals, or restored and verified), 1 refused or failed,
 2 usage error.
 """
@@ -16,13 +20,16 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from devkit.ops.local import ProgressBar, add_target_options, emit, human_size, local_env
+from devkit.ops.local import add_target_options, emit, find_job, human_size, local_context, local_env
+from devkit.ops.progress import Progress
 from edgenotify.clock import utcnow
 from edgenotify.db import Database
 from edgenotify.ops import catalog
 from edgenotify.ops import manifest as mf
+from edgenotify.ops.jobs import store, usecases
+from edgenotify.ops.jobs.usecases import JobError
 from edgenotify.ops.restore import RestoreFailed, RestoreOptions, RestoreRefused, RestoreSource, restore
-from edgenotify.ops.source import CHUNK_BYTES, r2_chunks
+from edgenotify.ops.source import CHUNK_BYTES
 
 
 class UsageError(Exception):
@@ -40,6 +47,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", help="manifest of --file (default: FILE.manifest.json when present)")
     p.add_argument("--apply", action="store_true", help="restore for real (default: dry run)")
     p.add_argument("--force", action="store_true", help="replace a database that has rows")
+    p.add_argument("--continue", dest="resume", nargs="?", const="", metavar="JOB_ID", help="continue a restore job")
     p.add_argument("--list", action="store_true", help="list the backups in local R2 and exit")
     add_target_options(p)
     return p
@@ -57,81 +65,135 @@ def file_chunks(path: Path):
     return chunks
 
 
-async def _source(args: argparse.Namespace, env: Any) -> RestoreSource:
-    if args.file:
-        path = Path(args.file)
-        if not path.is_file():
-            raise UsageError(f"no such file: {path}")
-        manifest_path = Path(args.manifest) if args.manifest else Path(f"{path}.manifest.json")
-        manifest = None
-        if manifest_path.is_file():
-            manifest = mf.parse(manifest_path.read_bytes())
-        elif args.manifest:
-            raise UsageError(f"no such manifest: {manifest_path}")
-        return RestoreSource(f"file {path}", file_chunks(path), manifest)
-    backup_id = args.backup_id
-    if backup_id == "latest":
-        complete = [b for b in await catalog.list_backups(env.BACKUPS) if b.complete]
-        if not complete:
-            raise UsageError("no complete backup in local R2")
-        backup_id = complete[0].id
-    manifest = await catalog.load_manifest(env.BACKUPS, backup_id)
-    if manifest is None:
-        raise UsageError(f"no complete backup {backup_id} in local R2 (see --list)")
-    return RestoreSource(f"backup {backup_id}", r2_chunks(env.BACKUPS, mf.data_key(backup_id)), manifest)
+def _file_source(args: argparse.Namespace) -> RestoreSource:
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    manifest_path = Path(args.manifest) if args.manifest else Path(f"{path}.manifest.json")
+    manifest = None
+    if manifest_path.is_file():
+        manifest = mf.parse(manifest_path.read_bytes())
+    elif args.manifest:
+        raise UsageError(f"no such manifest: {manifest_path}")
+    return RestoreSource(f"file {path}", file_chunks(path), manifest)
 
 
-async def _list(env: Any) -> list[dict[str, Any]]:
-    now = utcnow()
-    return [b.as_dict(now) for b in await catalog.with_manifests(env.BACKUPS, await catalog.list_backups(env.BACKUPS))]
+async def _backup_id(args: argparse.Namespace, env: Any) -> str:
+    if args.backup_id != "latest":
+        if not mf.is_backup_id(args.backup_id) or await catalog.load_manifest(env.BACKUPS, args.backup_id) is None:
+            raise UsageError(f"no complete backup {args.backup_id} in local R2 (see --list)")
+        return args.backup_id
+    complete = [b for b in await catalog.list_backups(env.BACKUPS) if b.complete]
+    if not complete:
+        raise UsageError("no complete backup in local R2")
+    return complete[0].id
+
+
+async def _job(args: argparse.Namespace, env: Any, progress: Progress) -> dict[str, Any]:
+    def report(event: dict[str, Any]) -> None:
+        progress.draw(event["chunk"] - 1, event["chunks"] - 1, "chunks")
+
+    if args.resume is not None:
+        job = await find_job(local_context(env).db, store.RESTORE, args.resume)
+        if job is None:
+            raise UsageError(f"no restore job {args.resume}".strip())
+        return {"job": usecases.describe(await usecases.run_to_end(local_context(env), job, report))}
+    backup_id = await _backup_id(args, env)
+    started = await usecases.start_restore(
+        local_context(env), backup_id, force=args.force, dry_run=not args.apply, quiesce_seconds=0, trigger="cli"
+    )
+    if "job" not in started:
+        return started
+    job = await store.get(local_context(env).db, started["job"]["id"])
+    assert job is not None
+    return {**started, "job": usecases.describe(await usecases.run_to_end(local_context(env), job, report))}
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     env = local_env(args.state_dir, args.config)
-    bar = ProgressBar(not args.quiet and args.apply)
-
-    def progress(event: dict[str, Any]) -> None:
-        bar.draw(event["statements"], None, f"statements  {event['phase']}")
-
+    progress = Progress("chunks", args.quiet)
     try:
         if args.list:
-            return {"backups": await _list(env)}
-        source = await _source(args, env)
-        options = RestoreOptions(dry_run=not args.apply, force=args.force)
-        return await restore(Database(env.DB), source, options, progress=progress)
+            now = utcnow()
+            return {"backups": [b.as_dict(now) for b in await catalog.list_backups(env.BACKUPS)]}
+        if args.file:
+            options = RestoreOptions(dry_run=not args.apply, force=args.force)
+            return await restore(Database(env.DB), _file_source(args), options)
+        return await _job(args, env, progress)
     finally:
-        bar.finish()
+        progress.finish()
         env.close()
 
 
-def _human(report: dict[str, Any]) -> str:
-    if "backups" in report:
-        lines = [
-            f"{b['id']}  {'complete  ' if b['complete'] else 'INCOMPLETE'}  {human_size(b['size']):>9}  "
-            f"{(b.get('totals') or {}).get('rows', '?')} rows  {b['age_hours']} h ago"
-            for b in report["backups"]
-        ]
-        return "\n".join(lines) or "no backups in local R2"
+def _human_list(backups: list[dict[str, Any]]) -> str:
+    lines = [
+        f"{b['id']}  {'complete  ' if b['complete'] else 'INCOMPLETE'}  {human_size(b['size']):>9}  "
+        f"{(b.get('totals') or {}).get('rows', '?')} rows  {b['age_hours']} h ago"
+        for b in backups
+    ]
+    return "\n".join(lines) or "no backups in local R2"
+
+
+def _human_job(report: dict[str, Any]) -> str:
+    job = report["job"]
+    lines = [f"restore job {job['id']} of backup {job['subject']}: {job['status']} (phase {job['phase']})"]
+    lines.append(f"  steps: {job['steps']}, failures: {job['failures']}")
+    if job.get("verification"):
+        v = job["verification"]
+        lines.append(f"  verification: {'ok' if v['ok'] else 'MISMATCH ' + ', '.join(v['mismatches'])}")
+    if job.get("kept_tables"):
+        lines.append(f"  kept (not in the backup): {', '.join(job['kept_tables'])}")
+    if job["last_error"]:
+        lines.append(f"  last error: {job['last_error']}")
+    if job["status"] == "running":
+        lines.append("  continue it: scripts/restore --continue " + job["id"])
+    return "\n".join(lines)
+
+
+def _human_plan(report: dict[str, Any]) -> str:
+    lines = [f"{'DRY RUN: ' if report['dry_run'] else ''}restore of backup {report['backup']}"]
+    would = report["would"]
+    lines.append(f"  clear: {len(would['clear'])} statement(s); create: {len(would['create'])} table(s)")
+    lines.append(f"  rows: {sum(would['insert_rows'].values()):,} in {len(would['insert_rows'])} table(s)")
+    for refusal in report["refusals"]:
+        lines.append(f"  REFUSED {refusal['code']}: {refusal['message']}")
+    if report["dry_run"] and not report["refusals"]:
+        lines.append("  ok: run again with --apply to restore")
+    return "\n".join(lines)
+
+
+def _human_file(report: dict[str, Any]) -> str:
     lines = [f"{'DRY RUN: ' if report['dry_run'] else ''}restore from {report['source']}"]
     would = report["would"]
     lines.append(f"  file: {report['file']['statements']:,} statements, {human_size(report['object']['size'])}")
-    lines.append(f"  clear: {len(would['clear'])} statement(s); create: {len(would['create'])} table(s)")
     lines.append(f"  rows: {sum(would['insert_rows'].values()):,} in {len(would['insert_rows'])} table(s)")
     for refusal in report["refusals"]:
         lines.append(f"  REFUSED {refusal['code']}: {refusal['message']}")
     if "verification" in report:
         v = report["verification"]
         lines.append(f"  verification ({v['basis']}): {'ok' if v['ok'] else 'MISMATCH ' + ', '.join(v['mismatches'])}")
-        lines.append(f"  migrations: head {report['migrations']['head']}, pending {report['migrations']['pending']}")
-    elif report["dry_run"] and not report["refusals"]:
-        lines.append("  ok: run again with --apply to restore")
     return "\n".join(lines)
+
+
+def _human(report: dict[str, Any]) -> str:
+    if "backups" in report:
+        return _human_list(report["backups"])
+    if "job" in report:
+        return _human_job(report)
+    return _human_plan(report) if "backup" in report else _human_file(report)
+
+
+def _ok(report: dict[str, Any]) -> bool:
+    if "job" in report:
+        return report["job"]["status"] == store.COMPLETE
+    return bool(report.get("ok", True))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if not args.list and bool(args.file) == bool(args.backup_id):
-        print("give exactly one source: a backup id (or 'latest') or --file", file=sys.stderr)
+    sources = [bool(args.file), bool(args.backup_id), args.resume is not None]
+    if not args.list and sum(sources) != 1:
+        print("give exactly one source: a backup id (or 'latest'), --file, or --continue", file=sys.stderr)
         return 2
     try:
         report = asyncio.run(_run(args))
@@ -141,16 +203,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except mf.ManifestError as exc:
         emit({"error": {"code": "manifest_invalid", "message": str(exc)}}, args.json, f"invalid manifest: {exc}")
         return 1
-    except RestoreRefused as exc:
+    except (RestoreRefused, JobError) as exc:
         emit({"error": exc.as_dict()}, args.json, f"refused ({exc.code}): {exc.message}")
         return 1
     except RestoreFailed as exc:
-        details = _human(exc.report) if "verification" in exc.report else ""
+        details = _human_file(exc.report) if "verification" in exc.report else ""
         human = f"{exc.message}\n{details}".rstrip()
         emit({"error": {"code": exc.code, "message": exc.message}, "report": exc.report}, args.json, human)
         return 1
     emit(report, args.json, _human(report))
-    return 0 if report.get("ok", True) else 1
+    return 0 if _ok(report) else 1
 
 
 if __name__ == "__main__":

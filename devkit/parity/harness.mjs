@@ -1,6 +1,7 @@
 // The parity runtime: our Python code on real Pyodide (Python 3.13) against Miniflare's real D1, KV and R2.
 //
 //   node devkit/parity/harness.mjs --root <repo> --wheels <dir> [--json <out.json>] [--only name,name]
+//                                  [--receivers <json: name -> base URL>] [--coverage <out.json>]
 //
 // 1. wrangler's getPlatformProxy() starts Miniflare with the bindings of the project's wrangler.toml
 //    (persisted in a fresh temporary directory, removed at exit; offline, no worker script is run).
@@ -26,6 +27,8 @@ function options() {
       wheels: { type: "string" },
       json: { type: "string" },
       only: { type: "string" },
+      receivers: { type: "string" },
+      coverage: { type: "string" },
     },
   });
   if (!values.root || !values.wheels) {
@@ -37,13 +40,16 @@ function options() {
     wheels: path.resolve(values.wheels),
     json: values.json ? path.resolve(values.json) : null,
     only: values.only ? values.only.split(",").filter(Boolean) : [],
+    receivers: values.receivers ?? "{}",
+    coverage: values.coverage ? path.resolve(values.coverage) : null,
   };
 }
 
 async function startBindings(root, persistDir) {
   const { getPlatformProxy } = await import("wrangler");
-  // Declared secrets are not used by the contracts; defining them keeps wrangler from warning.
-  for (const name of ["API_TOKEN", "ADMIN_TOKEN"]) process.env[name] ??= "parity-unused";
+  // The declared secrets, with the values the contract suite's runners give both runtimes
+  // (tests/contract/contracts.py: CONTRACT_SECRETS); set, not defaulted, so a developer's cannot leak in.
+  Object.assign(process.env, { API_TOKEN: "contract-client-token", ADMIN_TOKEN: "contract-admin-token" });
   return getPlatformProxy({
     configPath: path.join(root, "wrangler.toml"),
     persist: { path: persistDir },
@@ -143,13 +149,53 @@ class D1Database {
   }
 }
 
+// The ExecutionContext a Worker's fetch() gets, as far as our code uses it: waitUntil() and
+// passThroughOnException(). Its toStringTag is workerd's, so the SDK's patchWaitUntil (below) applies.
+// settled() is the harness's own: it resolves once every promise given to waitUntil has settled.
+// Like workerd's, this ctx takes only promises until the SDK has patched it (WorkerEntrypoint.__init__).
+class ExecutionContext {
+  #pending = [];
+  get [Symbol.toStringTag]() {
+    return "ExecutionContext";
+  }
+  waitUntil(promise) {
+    // A failure is logged, as workerd does, and never becomes an unhandled rejection.
+    this.#pending.push(Promise.resolve(promise).catch((err) => console.error(`waitUntil task failed: ${err}`)));
+  }
+  passThroughOnException() {}
+  async settled() {
+    while (this.#pending.length > 0) await Promise.allSettled(this.#pending.splice(0));
+  }
+}
+
+// workerd's patchWaitUntil (python-entrypoint-helper): the SDK calls it on every WorkerEntrypoint's ctx,
+// so that waitUntil() accepts a Python awaitable. The proxy Pyodide passes is borrowed (destroyed when
+// the call returns), so it is copied, awaited, then destroyed.
+const waitUntilPatched = new WeakSet();
+function patchWaitUntil(ctx) {
+  if (Object.prototype.toString.call(ctx) !== "[object ExecutionContext]" || waitUntilPatched.has(ctx)) return;
+  const original = ctx.waitUntil.bind(ctx);
+  ctx.waitUntil = (p) =>
+    original(
+      (async () => {
+        if (typeof p?.copy === "function") p = p.copy();
+        await p;
+        if (typeof p?.destroy === "function") p.destroy();
+      })(),
+    );
+  waitUntilPatched.add(ctx);
+}
+
+const runtime = { newExecutionContext: () => new ExecutionContext(), patchWaitUntil };
+
 function pythonEnv(env) {
   return { ...env, DB: new D1Database(env.DB) };
 }
 
 function report(results) {
   for (const r of results) {
-    const line = `${r.ok ? "PASS" : "FAIL"} ${r.name} (${r.ms} ms)`;
+    const cost = r.cpu_ms === undefined ? "" : `, CPU ${r.cpu_ms} ms, wasm heap ${r.heap_mb} MB`;
+    const line = `${r.ok ? "PASS" : "FAIL"} ${r.name} (${r.ms} ms${cost})`;
     console.log(r.ok ? line : `${line}\n    ${String(r.error).split("\n").join("\n    ")}`);
   }
   const passed = results.filter((r) => r.ok).length;
@@ -175,10 +221,11 @@ async function main() {
     const py = python.value;
     const startup = Date.now() - started;
     const glue = py.pyimport("pyodide_glue");
-    const out = await glue.run(pythonEnv(proxy.env), opts.only.join(","), startup);
+    const out = await glue.run(pythonEnv(proxy.env), opts.only.join(","), startup, runtime, opts.receivers, !!opts.coverage);
     // Written as Python produced it: a round trip through JS numbers would turn 1e20 (a float) into an int.
-    if (opts.json) fs.writeFileSync(opts.json, out);
     const payload = JSON.parse(out);
+    if (opts.coverage) fs.writeFileSync(opts.coverage, JSON.stringify(payload.coverage));
+    if (opts.json) fs.writeFileSync(opts.json, out);
     ok = report(payload.results);
     const total = Date.now() - started;
     console.log(`parity: Python ${payload.python}, Pyodide ${py.version}, startup ${startup} ms, total ${total} ms`);

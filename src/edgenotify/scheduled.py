@@ -9,6 +9,10 @@ schedule edit can never silently stop the backup.
 Tasks are named by import path and imported when their cron fires, so a retry run never
 pays the import cost of the backup code and vice versa. Each task is
 ``async def task(context: Context) -> Any`` and records its own outcome.
+
+Every 5 minutes the job tick continues a backup or restore job that needs more invocations. While a
+restore is replacing the data, that tick is the only work a cron does: the other tasks would act on
+half-restored tables (and their records would collide with the restored rows), so they are skipped.
 """
 
 import importlib
@@ -23,6 +27,7 @@ from edgenotify.clock import now_iso
 from edgenotify.context import Context
 from edgenotify.migrations.automigrate import ensure_migrated
 from edgenotify.observability import log_invocation
+from edgenotify.ops.jobs import marker
 from edgenotify.ops.records import FAILED, record
 
 Task = Callable[[Context], Awaitable[Any]]
@@ -32,8 +37,9 @@ BACKUP_CRON = "0 3 * * *"
 MAINTENANCE_CRON = "0 4 * * *"
 UNMATCHED_TASK = "scheduled"  # the task record of a cron that has no work
 
+JOB_TICK = "edgenotify.ops.jobs.usecases:tick"
 CRON_TASKS: dict[str, list[str]] = {
-    RETRY_CRON: ["edgenotify.notify.retry:retry_due"],
+    RETRY_CRON: [JOB_TICK, "edgenotify.notify.retry:retry_due"],
     BACKUP_CRON: ["edgenotify.ops.backup_task:scheduled_backup", "edgenotify.ops.retention:apply_retention"],
     MAINTENANCE_CRON: ["edgenotify.ops.maintenance:run_maintenance"],
 }
@@ -86,6 +92,10 @@ async def _run_tasks(cron: str, env: Any, ctx: Any) -> dict[str, Any]:
     if not paths:
         return {UNMATCHED_TASK: await _record_unmatched(context, cron)}
     outcomes: dict[str, Any] = {}
+    restoring = await marker.current(context.db)
+    if restoring:
+        outcomes = {p: {"status": "skipped", "reason": f"restore job {restoring} in progress"} for p in paths}
+        paths = [JOB_TICK]
     for path in paths:
         try:
             outcomes[path] = await load_task(path)(context)

@@ -254,17 +254,19 @@ def test_deliveries_share_one_lazily_built_tls_context(api, receivers: Receivers
     import subprocess
     import sys
 
-    probe = "import edgenotify.notify.delivery.dispatch as d; print(d._ssl_context is None)"
+    from edgenotify.notify.delivery.transport import native
+
+    probe = "import edgenotify.notify.delivery.transport.native as d; print(d._ssl_context is None)"
     fresh = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert fresh.stdout.strip() == "True"
     hook = receivers.webhook()
     api.webhook_for("u1", hook)
     api.sent({"user_id": "u1", "content": "one"})
     api.drain()
-    first = dispatch._ssl_context
+    first = native._ssl_context
     api.sent({"user_id": "u1", "content": "two"})
     api.drain()
-    assert first is not None and dispatch._ssl_context is first and len(hook.requests) == 2
+    assert first is not None and native._ssl_context is first and len(hook.requests) == 2
 
 
 def test_get_shows_every_attempt_with_status_class_duration_and_a_scrubbed_excerpt(api, receivers: Receivers):
@@ -378,7 +380,7 @@ def test_a_client_that_cannot_be_built_fails_the_attempts_instead_of_leaving_the
     def broken(timeout: float) -> None:
         raise RuntimeError("no transport")
 
-    monkeypatch.setattr(dispatch, "new_client", broken)
+    monkeypatch.setattr(dispatch, "make_client", broken)
     api.retry()
     row = api.log(message_id)
     assert row["status"] == "pending" and row["retry_count"] == 2 and row["next_attempt_at"] > row["created_at"]

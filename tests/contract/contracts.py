@@ -14,6 +14,10 @@ Rules for contracts: pure Python (this file is imported under Pyodide: no pydant
 no local files), isolated by their own table names / key prefixes (on Miniflare every contract shares
 one database, namespace and bucket, in registration order), and observations free of timings, ids,
 etags, cursors and other values that legitimately differ between runs.
+
+What is not in ``env`` but differs by runtime comes from :func:`platform` (set by the runner): a fresh
+``ExecutionContext`` (the embedded runtime's, or a JS one with workerd's ``waitUntil`` patch), a way to
+wait for the work it was given, and the URLs of the loopback receivers deliveries go to.
 """
 
 import importlib
@@ -22,7 +26,7 @@ import math
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 Contract = Callable[[Any], Awaitable[Any]]
 
@@ -35,9 +39,40 @@ CONTRACT_MODULES = (
     "tests.contract.contract_cache",
     "tests.contract.contract_notify",
     "tests.contract.contract_ops",
+    "tests.contract.contract_crypto",
+    "tests.contract.contract_policy",
+    "tests.contract.contract_http",
+    "tests.contract.contract_delivery",
+    "tests.contract.contract_jobs",
 )
 
+# The secrets both runners put in the worker's env (harness.mjs sets the same values for Miniflare).
+CONTRACT_SECRETS = {"API_TOKEN": "contract-client-token", "ADMIN_TOKEN": "contract-admin-token"}
+
 _REGISTRY: dict[str, Contract] = {}
+_PLATFORM: list[Any] = []
+
+
+class Platform(Protocol):
+    """What a runner gives the contracts besides ``env`` (both runners define one).
+
+    ``execution_context()`` -> a fresh ``ctx`` for ``Default(ctx, env)``; ``await settle(ctx)`` returns
+    once every ``waitUntil`` work given to ``ctx`` has finished; ``receivers`` maps a receiver name
+    (``tests/contract/receivers.py``) to its base URL.
+    """
+
+    receivers: dict[str, str]
+
+    def execution_context(self) -> Any: ...
+
+    async def settle(self, ctx: Any) -> None: ...
+
+
+def platform() -> Platform:
+    """The runner's :class:`Platform` (an error outside a run)."""
+    if not _PLATFORM:
+        raise RuntimeError("no platform: contracts run through contracts.run_all(env, only, platform)")
+    return _PLATFORM[0]
 
 
 def contract(fn: Contract) -> Contract:
@@ -100,10 +135,14 @@ def _where(exc: BaseException) -> str:
     return "\n".join(f"  at {f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.line}" for f in frames[-2:])
 
 
-async def run_all(env: Any, only: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """Run every contract (or the ``only`` ones) in registration order against ``env``."""
+async def run_all(env: Any, only: Sequence[str] = (), platform: Platform | None = None) -> list[dict[str, Any]]:
+    """Run every contract (or the ``only`` ones) in registration order against ``env`` on ``platform``."""
     registry = load()
     unknown = sorted(set(only) - set(registry))
     if unknown:
         raise KeyError(f"unknown contracts: {', '.join(unknown)}")
-    return [await run_contract(name, fn, env) for name, fn in registry.items() if not only or name in only]
+    _PLATFORM[:] = [platform] if platform is not None else []
+    try:
+        return [await run_contract(name, fn, env) for name, fn in registry.items() if not only or name in only]
+    finally:
+        _PLATFORM.clear()

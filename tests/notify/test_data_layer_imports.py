@@ -15,8 +15,9 @@ class Block:
 sys.meta_path.insert(0, Block())
 import edgenotify.audit, edgenotify.notify.configs, edgenotify.notify.templates, edgenotify.notify.render
 import edgenotify.notify.ssrf, edgenotify.notify.channels, edgenotify.notify.config_cache
+import asyncio
 from edgenotify.notify.crypto import seal, unseal
-assert unseal(seal('{}', None, 'u/webhook'), None, 'u/webhook') == '{}'
+assert asyncio.run(unseal(asyncio.run(seal('{}', None, 'u/webhook')), None, 'u/webhook')) == '{}'
 """
 
 

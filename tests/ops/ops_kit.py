@@ -7,6 +7,7 @@ from typing import Any
 
 from edgenotify.db import Database, Query
 from edgenotify.migrations.automigrate import ensure_migrated
+from edgenotify.ops.schema import INSTANCE_TABLES
 
 BIG_TEXT = "Ünïcødé ✓ 'quoted' \"double\"\nnew line\r\n\ttab " * 3000  # ~150 KB: written in pieces
 TRAP_TEXT = "Run BEGIN TRANSACTION; then COMMIT; done -- not a comment /* nor this */ ;"
@@ -93,14 +94,18 @@ def _value(v: Any) -> Any:
 
 
 def snapshot(path: Path) -> dict[str, Any]:
-    """Every user table's rows (typed, -0.0 kept apart), the counters and the schema, read by plain sqlite3."""
+    """Every user table's rows (typed, -0.0 kept apart), the counters and the schema, read by plain sqlite3.
+
+    The job tables (``INSTANCE_TABLES``) describe the database instance and are never backed up or restored."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         shadow = {r[1] for r in conn.execute("PRAGMA table_list") if r[2] == "shadow"}
         schema = sorted(
             (t, n, s)
-            for t, n, s in conn.execute("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL")
-            if not n.startswith(("sqlite_", "_cf_")) and n not in shadow
+            for t, n, s, tbl in conn.execute(
+                "SELECT type, name, sql, tbl_name FROM sqlite_master WHERE sql IS NOT NULL"
+            )
+            if not n.startswith(("sqlite_", "_cf_")) and n not in shadow and tbl not in INSTANCE_TABLES
         )
         out: dict[str, Any] = {"schema": schema}
         for kind, name, _ in schema:
@@ -149,6 +154,9 @@ class FaultInjectingR2:
         upload = await self.real.createMultipartUpload(key, *args, **kwargs)
         self.uploads.append(upload)
         return _FaultyUpload(upload, self)
+
+    def resumeMultipartUpload(self, key: str, upload_id: str) -> Any:
+        return _FaultyUpload(self.real.resumeMultipartUpload(key, upload_id), self)
 
 
 class _FaultyUpload:

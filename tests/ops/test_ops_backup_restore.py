@@ -4,7 +4,6 @@ import asyncio
 import copy
 import gzip
 import hashlib
-import json
 import re
 
 import pytest
@@ -92,7 +91,11 @@ def test_a_large_backup_streams_as_a_multipart_upload_and_restores(embedded_env,
     manifest, stored, report = asyncio.run(run())
     assert manifest["object"]["parts"] >= 2
     assert manifest["object"]["size"] == len(stored)
-    assert manifest["object"]["sha256"] == hashlib.sha256(stored).hexdigest()
+    chunks = manifest["object"]["chunks"]
+    assert [hashlib.sha256(stored[c["offset"] : c["offset"] + c["size"]]).hexdigest() for c in chunks] == [
+        c["sha256"] for c in chunks
+    ]
+    assert sum(c["size"] for c in chunks) == len(stored) and len(chunks) >= 3  # schema, data, tail
     assert report["verification"]["ok"]
     assert snapshot(target_env.DB.path) == snapshot(embedded_env.DB.path)
 
@@ -131,7 +134,7 @@ def test_dry_run_reports_what_would_happen_and_changes_nothing(embedded_env, tar
     assert report["would"]["create"][:2] == ["d1_migrations", "d1_migrations_checksums"]
     assert report["would"]["insert_rows"]["kinds"] == len(KINDS) + 2
     assert "index idx_kinds_label" in report["would"]["then"] and "trigger articles_ai" in report["would"]["then"]
-    assert report["object"]["sha256"] == manifest["object"]["sha256"]
+    assert report["object"]["size"] == manifest["object"]["size"]
     assert tables == []
 
 
@@ -196,7 +199,7 @@ def test_a_corrupt_object_and_foreign_statements_are_refused(embedded_env, targe
         await seed(db, embedded_env.DB)
         manifest = await run_backup(db, embedded_env.BACKUPS)
         tampered = copy.deepcopy(manifest)
-        tampered["object"]["sha256"] = "0" * 64
+        tampered["object"]["size"] += 1
         with pytest.raises(RestoreRefused) as corrupt:
             await restore(Database(target_env.DB), _source(embedded_env, tampered), RestoreOptions(dry_run=False))
         script = RestoreSource("file", bytes_chunks(b"CREATE TABLE t (a);\nDROP TABLE users;\nDELETE FROM t;"), None)
@@ -219,7 +222,7 @@ def test_a_verification_mismatch_is_a_failure(embedded_env, target_env) -> None:
         await seed(db, embedded_env.DB)
         manifest = await run_backup(db, embedded_env.BACKUPS)
         wrong = copy.deepcopy(manifest)
-        next(t for t in wrong["tables"] if t["name"] == "kinds")["sha256"] = "f" * 64
+        next(t for t in wrong["tables"] if t["name"] == "kinds")["segments"][0]["sha256"] = "f" * 64
         with pytest.raises(RestoreFailed) as failed:
             await restore(Database(target_env.DB), _source(embedded_env, wrong), RestoreOptions(dry_run=False))
         return failed.value
@@ -260,4 +263,4 @@ def test_a_failure_during_upload_leaves_no_backup_and_earlier_ones_intact(embedd
     assert after == before  # nothing of the failed backup remains: no manifest, no data object
     assert [b.id for b in listed] == [before[0].split("/")[1]] and listed[0].complete
     assert all(state == "aborted" for state in states)
-    assert intact["object"]["sha256"] == json.loads(json.dumps(intact["manifest"]["object"]))["sha256"]
+    assert [r["code"] for r in intact["refusals"]] == ["target_not_empty"]  # readable, uncorrupted

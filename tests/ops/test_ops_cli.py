@@ -28,23 +28,33 @@ def test_backup_then_restore_by_id_and_from_files(state: Path, tmp_path: Path, c
     assert backup(["--state-dir", str(state), "--output", str(out), "--json"]) == 0
     captured = capsys.readouterr()
     manifest = json.loads(captured.out)
-    assert "rows" in captured.err and "%" in captured.err  # the progress bar
+    assert captured.err == ""  # no progress frames when stderr is not a terminal
     assert out.read_text().startswith("-- edgenotify D1 backup") and Path(f"{out}.manifest.json").is_file()
 
     assert restore(["--state-dir", str(state), "--list", "--json"]) == 0
     assert [b["id"] for b in _json(capsys)["backups"]] == [manifest["id"]]
 
     before = snapshot(state / "d1" / "DB.sqlite3")
-    assert restore(["latest", "--state-dir", str(state), "--json"]) == 0  # dry run: migrated but empty is empty
+    assert restore(["latest", "--state-dir", str(state), "--json"]) == 1  # dry run: the backup was audited
     dry = _json(capsys)
-    assert dry["dry_run"] and dry["ok"] and snapshot(state / "d1" / "DB.sqlite3") == before
+    assert dry["dry_run"] and [r["code"] for r in dry["refusals"]] == ["target_not_empty"]
+    assert dry["target"]["tables_with_rows"] == ["audit_logs"] and snapshot(state / "d1" / "DB.sqlite3") == before
 
-    assert restore([manifest["id"], "--state-dir", str(state), "--apply", "--json"]) == 0
-    assert _json(capsys)["verification"]["ok"]
-    assert restore(["--file", str(out), "--state-dir", str(state), "--apply", "--json"]) == 0
+    assert restore([manifest["id"], "--state-dir", str(state), "--apply", "--force", "--json"]) == 0
+    job = _json(capsys)["job"]
+    assert job["status"] == "complete" and job["verification"]["ok"] and job["trigger"] == "cli"
+    assert restore(["--continue", "--state-dir", str(state), "--json"]) == 0  # reports the ended job
+    assert _json(capsys)["job"]["id"] == job["id"]
+    assert restore(["--file", str(out), "--state-dir", str(state), "--apply", "--force", "--json"]) == 0
     report = _json(capsys)
     assert report["verification"]["basis"] == "manifest" and report["status"] == "restored"
-    assert snapshot(state / "d1" / "DB.sqlite3") == before
+    after = snapshot(state / "d1" / "DB.sqlite3")
+    audit_trail = ("audit_logs", "sqlite_sequence")  # the backup's own audit row came after its start
+    assert {k: v for k, v in after.items() if k not in audit_trail} == {
+        k: v for k, v in before.items() if k not in audit_trail
+    }
+    actions = [row[3][1] for row in after["audit_logs"]]
+    assert actions == ["backup.start"]  # the file's state: audited before its rows were read
 
 
 def test_restore_refusals_and_usage_errors(state: Path, tmp_path: Path, capsys) -> None:

@@ -1,16 +1,18 @@
-"""Operator routes under ``/admin`` (bearer ADMIN_TOKEN): backups, restore, health, diagnostics.
+"""Operator routes under ``/admin`` (bearer ADMIN_TOKEN): backups, restore, jobs, health, diagnostics.
 
-The work lives in ``edgenotify.ops`` (pure Python, runs in the parity runtime too); this module
-only validates requests (pydantic) and maps outcomes to HTTP. Backups and restores are
-synchronous by default, so the response carries the manifest or the verification report;
-``{"wait": false}`` on POST /admin/backups runs it after the response (``waitUntil``) instead.
+The work lives in ``edgenotify.ops`` (pure Python, runs in the parity runtime too); backups and
+restores are jobs driven through ``ops.jobs.usecases``, exactly as the crons and the CLIs drive
+them. This module only validates requests (pydantic) and maps outcomes to HTTP: a job finished
+within this request answers 201/200 with its result, one that needs more invocations answers 202
+with the job (``Location: /admin/jobs/<id>``), continued by the cron tick or by
+``POST /admin/jobs/<id>/continue``.
 """
 
+import re
 from typing import Any
 
 from pydantic import Field
 
-from edgenotify.audit import audit_query
 from edgenotify.clock import utcnow
 from edgenotify.context import Context
 from edgenotify.http.errors import ApiError
@@ -20,20 +22,34 @@ from edgenotify.http.validation import StrictModel, parse_body, parse_query
 from edgenotify.migrations import automigrate, ledger, status
 from edgenotify.ops import catalog, records, retention
 from edgenotify.ops import manifest as mf
-from edgenotify.ops.backup import BackupFailed, run_backup
-from edgenotify.ops.backup_task import database_name, summary
 from edgenotify.ops.config import load
-from edgenotify.ops.restore import RestoreFailed, RestoreOptions, RestoreRefused, RestoreSource, restore
-from edgenotify.ops.source import r2_chunks
+from edgenotify.ops.jobs import marker, usecases
+from edgenotify.ops.jobs.usecases import JobError
+
+_JOB_ID = r"^(restore-)?\d{8}T\d{9}Z-[0-9a-f]{6}$"
+_STATUS = {usecases.NOT_FOUND: 404, usecases.CONFLICT: 409, usecases.INVALID: 422}
 
 
 class BackupCreate(StrictModel):
-    wait: bool = Field(True, description="Answer when the backup is complete (false: run it after the response)")
+    wait: bool = Field(
+        True, description="Kept for compatibility: the job starts either way and answers 201 when done, else 202"
+    )
 
 
 class RestoreRequest(StrictModel):
     dry_run: bool = Field(True, description="Only report what would happen (the default)")
-    force: bool = Field(False, description="Replace a target database that has rows")
+    force: bool = Field(False, description="Replace a target database that has rows (or supersede a stuck restore)")
+    quiesce_seconds: int = Field(
+        int(marker.QUIESCE_SECONDS),
+        ge=0,
+        le=3600,
+        description="Seconds between marking the database and replacing its data (0 only with no client traffic)",
+    )
+
+
+class JobsQuery(StrictModel):
+    kind: str | None = Field(None, pattern="^(backup|restore)$")
+    limit: int = Field(50, ge=1, le=1000)
 
 
 class RetentionRequest(StrictModel):
@@ -73,7 +89,7 @@ async def list_backups(context: Context) -> HttpResponse:
     query = parse_query(context.req, ListQuery)
     now = utcnow()
     backups = await catalog.list_backups(context.r2)
-    shown = await catalog.with_manifests(context.r2, backups[: query.limit])
+    shown = backups[: query.limit]
     return json_response({"items": [b.as_dict(now) for b in shown], "total": len(backups)})
 
 
@@ -82,36 +98,30 @@ async def backups_status(context: Context) -> HttpResponse:
     now = utcnow()
     backups = await catalog.list_backups(context.r2)
     report = catalog.backup_status(backups, now, config.backup_max_age_hours)
-    shown = await catalog.with_manifests(context.r2, backups[:10])
+    shown = backups[:10]
     return json_response({"health": report, "backups": [b.as_dict(now) for b in shown], "total": len(backups)})
 
 
-async def _backup_now(context: Context, backup_id: str | None = None) -> dict[str, Any]:
-    manifest = await run_backup(
-        context.db, context.r2, trigger="api", database=database_name(context.env), backup_id=backup_id
-    )
-    await context.db.execute(audit_query(context, "backup.create", "backup", manifest["id"], summary(manifest)))
-    return manifest
+def _job_error(exc: JobError, field: str | None = None) -> ApiError:
+    return ApiError(_STATUS[exc.reason], exc.code, exc.message, field if exc.reason == usecases.NOT_FOUND else None)
+
+
+def _accepted(body: dict[str, Any], job_id: str) -> HttpResponse:
+    return json_response(body, 202, {"location": f"/admin/jobs/{job_id}"})
 
 
 async def create_backup(context: Context) -> HttpResponse:
-    body = _optional_body(context, BackupCreate)
-    if not body.wait:
-        backup_id = mf.new_backup_id(utcnow())
-
-        async def later() -> None:
-            try:
-                await _backup_now(context, backup_id)
-            except BackupFailed as exc:
-                print(f"background backup failed: {exc}")
-
-        context.wait_until(later())
-        return json_response({"id": backup_id, "status": "started"}, 202)
+    _optional_body(context, BackupCreate)
     try:
-        manifest = await _backup_now(context)
-    except BackupFailed as exc:
-        raise ApiError(503, "backup_failed", exc.message) from exc
-    return json_response(manifest, 201)
+        job = await usecases.start_backup(context, "api")
+    except JobError as exc:
+        raise _job_error(exc) from exc
+    if job.status == "complete":
+        manifest = await catalog.load_manifest(context.r2, job.id)
+        return json_response(manifest, 201)
+    if job.status == "failed":
+        raise ApiError(503, "backup_failed", job.last_error or "backup failed")
+    return _accepted(usecases.describe(job), job.id)
 
 
 async def get_backup(context: Context) -> HttpResponse:
@@ -127,40 +137,56 @@ async def get_backup(context: Context) -> HttpResponse:
     return json_response(out)
 
 
-def _refused(exc: RestoreRefused) -> ApiError:
-    return ApiError(exc.status, exc.code, exc.message)
-
-
 async def restore_backup(context: Context) -> HttpResponse:
     backup_id = _backup_id(context)
     body = _optional_body(context, RestoreRequest)
     try:
-        manifest = await catalog.load_manifest(context.r2, backup_id)
-    except mf.ManifestError as exc:
-        raise ApiError(422, "manifest_invalid", str(exc), "backup_id") from exc
-    if manifest is None:
-        exists = await catalog.find(context.r2, backup_id)
-        if exists is None:
-            raise ApiError(404, "backup_not_found", f"no backup {backup_id}", "backup_id")
-        raise ApiError(409, "backup_incomplete", f"backup {backup_id} has no manifest: it failed or is still running")
-    source = RestoreSource(f"backup {backup_id}", r2_chunks(context.r2, mf.data_key(backup_id)), manifest)
-    options = RestoreOptions(dry_run=body.dry_run, force=body.force)
+        result = await usecases.start_restore(
+            context, backup_id, force=body.force, dry_run=body.dry_run, quiesce_seconds=body.quiesce_seconds
+        )
+    except JobError as exc:
+        raise _job_error(exc, "backup_id") from exc
+    job = result.get("job")
+    if job is None or job["status"] == "complete":
+        return json_response(result)
+    if job["status"] == "failed":
+        return json_response({"error": {"code": "restore_failed", "message": job["last_error"]}, "job": job}, 503)
+    return _accepted(result, job["id"])
+
+
+def _job_id(context: Context) -> str:
+    value = context.req.path_params.get("job_id", "")
+    if not re.match(_JOB_ID, value):
+        raise ApiError(422, "invalid_path_param", "job_id must be a backup id or restore-<backup id>", "job_id")
+    return value
+
+
+async def list_jobs(context: Context) -> HttpResponse:
+    query = parse_query(context.req, JobsQuery)
+    return json_response({"items": await usecases.list_jobs(context, query.kind, query.limit)})
+
+
+async def get_job(context: Context) -> HttpResponse:
     try:
-        report = await restore(context.db, source, options)
-    except RestoreRefused as exc:
-        raise _refused(exc) from exc
-    except RestoreFailed as exc:
-        return json_response({"error": {"code": exc.code, "message": exc.message}, "report": exc.report}, 503)
-    if not body.dry_run:
-        details = {"force": body.force, "rows": (manifest.get("totals") or {}).get("rows")}
-        await context.db.execute(audit_query(context, "backup.restore", "backup", backup_id, details))
-    return json_response(report)
+        return json_response(await usecases.show_job(context, _job_id(context)))
+    except JobError as exc:
+        raise _job_error(exc, "job_id") from exc
+
+
+async def continue_job(context: Context) -> HttpResponse:
+    try:
+        job = await usecases.continue_job(context, _job_id(context))
+    except JobError as exc:
+        raise _job_error(exc, "job_id") from exc
+    described = usecases.describe(job)
+    return _accepted(described, job.id) if job.running else json_response(described)
 
 
 async def run_retention(context: Context) -> HttpResponse:
     body = _optional_body(context, RetentionRequest)
     policy = await retention.policy_for(context)
-    return json_response(await retention.enforce(context.r2, policy, dry_run=body.dry_run))
+    running = frozenset(j["id"] for j in await usecases.list_jobs(context, "backup") if j["status"] == "running")
+    return json_response(await retention.enforce(context.r2, policy, dry_run=body.dry_run, running=running))
 
 
 async def health(context: Context) -> HttpResponse:
@@ -226,7 +252,7 @@ ROUTES = [
         "POST",
         "/admin/backups",
         create_backup,
-        "Back up the database to R2 now",
+        "Start a backup job (201 with the manifest when it finished in this request, else 202 with the job)",
         request_model=BackupCreate,
         status=201,
         other_responses=((202, None),),
@@ -240,6 +266,16 @@ ROUTES = [
         restore_backup,
         "Restore a backup (dry run by default; force replaces a non-empty database)",
         request_model=RestoreRequest,
+        other_responses=((202, None), (503, None)),
+    ),
+    _admin("GET", "/admin/jobs", list_jobs, "Backup and restore jobs, newest first", query_model=JobsQuery),
+    _admin("GET", "/admin/jobs/{job_id}", get_job, "One job: phase, position, outcome"),
+    _admin(
+        "POST",
+        "/admin/jobs/{job_id}/continue",
+        continue_job,
+        "Run the next step of a job now (200 when it ended, 202 while it runs)",
+        other_responses=((202, None),),
     ),
     _admin(
         "GET",

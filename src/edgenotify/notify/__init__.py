@@ -9,5 +9,5 @@ Interfaces the send path relies on (names are stable):
 * :func:`edgenotify.notify.ssrf.check_url` — the outbound URL policy;
 * :func:`edgenotify.audit.audit_query` — an audit row to put in the same batch as a write.
 
-``cryptography`` is only imported lazily inside :mod:`edgenotify.notify.crypto`.
+Config encryption uses the runtime's WebCrypto (:mod:`edgenotify.notify.crypto`), no compiled package.
 """

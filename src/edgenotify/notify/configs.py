@@ -66,9 +66,9 @@ def _aad(user_id: str, channel: str) -> str:
     return f"{user_id}/{channel}"
 
 
-def _open(context: Any, user_id: str, stored: dict[str, Any]) -> ChannelConfig:
+async def _open(context: Any, user_id: str, stored: dict[str, Any]) -> ChannelConfig:
     channel = stored["channel"]
-    text = unseal(stored["data"], context.settings.encryption_key, _aad(user_id, channel))
+    text = await unseal(stored["data"], context.settings.encryption_key, _aad(user_id, channel))
     try:
         config = json.loads(text)
     except ValueError:
@@ -100,7 +100,7 @@ async def _user_rows(context: Any, user_id: str) -> list[dict[str, Any]]:
 
 async def load_user_configs(context: Any, user_id: str) -> list[ChannelConfig]:
     """Every config of the user (active or not), decrypted, ordered by channel."""
-    return [_open(context, user_id, stored) for stored in await _user_rows(context, user_id)]
+    return [await _open(context, user_id, stored) for stored in await _user_rows(context, user_id)]
 
 
 async def load_active_configs(context: Any, user_id: str, channels: list[str] | None = None) -> list[ChannelConfig]:
@@ -108,7 +108,7 @@ async def load_active_configs(context: Any, user_id: str, channels: list[str] | 
     wanted = set(channels) if channels is not None else None
     rows = await _user_rows(context, user_id)
     return [
-        _open(context, user_id, stored)
+        await _open(context, user_id, stored)
         for stored in rows
         if stored["is_active"] and (wanted is None or stored["channel"] in wanted)
     ]
@@ -124,7 +124,7 @@ async def load_config(context: Any, user_id: str, channel: str) -> ChannelConfig
         )
         stored = _stored(row) if row else None
         await cache.cache_put(context, key, stored)
-    return _open(context, user_id, stored) if stored else None
+    return await _open(context, user_id, stored) if stored else None
 
 
 async def load_configs_for(context: Any, user_ids: list[str]) -> dict[str, dict[str, ChannelConfig] | str]:
@@ -143,7 +143,7 @@ async def load_configs_for(context: Any, user_ids: list[str]) -> dict[str, dict[
             if isinstance(configs, str):
                 continue
             try:
-                configs[row["channel_type"]] = _open(context, row["user_id"], _stored(row))
+                configs[row["channel_type"]] = await _open(context, row["user_id"], _stored(row))
             except Exception as exc:
                 out[row["user_id"]] = f"config unavailable: {type(exc).__name__}: {exc}"
     return out
@@ -166,7 +166,7 @@ async def save_config(
     A PUT also clears the config's failure history: it re-enables a config that failing
     deliveries disabled (the client has fixed or confirmed it)."""
     text = json.dumps(config, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-    data = seal(text, context.settings.encryption_key, _aad(user_id, channel))
+    data = await seal(text, context.settings.encryption_key, _aad(user_id, channel))
     now = now_iso()
     upsert = Query.of(
         "INSERT INTO user_configs (user_id, channel_type, config_data, is_active, created_at, updated_at)"

@@ -25,6 +25,13 @@ _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+# Special-purpose ranges that Python 3.13's ``ipaddress`` (the edge's) counts as non-global but 3.11's
+# does not (whole blocks, refused here on every interpreter so the policy does not depend on it):
+# IETF protocol assignments, the local-use NAT64 prefix, IETF protocol assignments in IPv6,
+# documentation (3fff::/20) and SRv6 SIDs.
+_NOT_GLOBAL = tuple(
+    ipaddress.ip_network(n) for n in ("192.0.0.0/24", "64:ff9b:1::/48", "2001::/23", "3fff::/20", "5f00::/16")
+)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -61,8 +68,17 @@ def _is_public(address: IPAddress) -> bool:
         or address.is_reserved
         or address.is_unspecified
         or not address.is_global
+        or any(address in network for network in _NOT_GLOBAL if network.version == address.version)
     )
     return not refused
+
+
+def _shown(address: IPAddress) -> str:
+    """The address as errors print it: an IPv4-mapped IPv6 address as ``::ffff:a.b.c.d`` on every Python
+    (3.13 prints that form, 3.11 prints ``::ffff:a00:1``)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return f"::ffff:{address.ipv4_mapped}"
+    return str(address)
 
 
 def _is_loopback(address: IPAddress) -> bool:
@@ -132,5 +148,5 @@ def check_url(url: str, development: bool, field: str = "url") -> str:
     if loopback:
         raise UnsafeUrl("URL must not point at localhost", field)
     if not isinstance(host, str) and not _is_public(host):
-        raise UnsafeUrl(f"URL points at a non-public address ({host})", field)
+        raise UnsafeUrl(f"URL points at a non-public address ({_shown(host)})", field)
     return url

@@ -1,36 +1,27 @@
-"""The daily backup cron task (03:00 UTC), recorded in ``task_execution_records``."""
+"""The daily backup cron task (03:00 UTC), recorded in ``task_execution_records``.
+
+It starts a backup job (or continues the one still running) and runs its first step; the job tick
+of the 5-minute cron continues it until the manifest is written.
+"""
 
 from typing import Any
 
 from edgenotify.context import Context
 from edgenotify.ops import records
-from edgenotify.ops.backup import run_backup
-
-
-def database_name(env: Any) -> str:
-    """The database's name for manifests: the ``DATABASE_NAME`` var, else the binding's name."""
-    return str(getattr(env, "DATABASE_NAME", None) or "DB")
-
-
-def summary(manifest: dict[str, Any]) -> dict[str, Any]:
-    obj = manifest["object"]
-    return {
-        "id": manifest["id"],
-        "rows": manifest["totals"]["rows"],
-        "tables": manifest["totals"]["tables"],
-        "size": obj["size"],
-        "sql_bytes": obj["sql_bytes"],
-        "parts": obj["parts"],
-        "duration_ms": manifest["duration_ms"],
-        "migration": manifest["migration"]["last_applied"],
-        "warnings": manifest["warnings"],
-    }
+from edgenotify.ops.jobs import store, usecases
 
 
 async def scheduled_backup(context: Context) -> dict[str, Any]:
     async def work() -> records.Outcome:
-        manifest = await run_backup(context.db, context.r2, trigger="cron", database=database_name(context.env))
-        status = records.WARNING if manifest["warnings"] else records.SUCCESS
-        return records.Outcome(status, summary(manifest))
+        running = await store.running(context.db, store.BACKUP)
+        if running:
+            job = await usecases.continue_job(context, running[0].id)
+        else:
+            job = await usecases.start_backup(context, "cron")
+        details = usecases.describe(job)
+        if job.status == store.FAILED:
+            return records.Outcome(records.FAILED, details)
+        manifest = job.state.get("manifest") or {}
+        return records.Outcome(records.WARNING if manifest.get("warnings") else records.SUCCESS, details)
 
     return await records.run_recorded(context.db, "backup", work)

@@ -1,8 +1,10 @@
 """The backups in R2: listing, one backup's manifest, and the status report of seed 002.
 
-A backup is complete exactly when its manifest exists; its time comes from its id, so a
-listing costs one R2 list call per 1000 objects and no reads, and stays right for incomplete
-backups, which have no manifest to read.
+A backup is complete exactly when its manifest exists AND its data object exists with the size
+(and, format 3, the etag) the manifest records: a manifest alone, or a data object that was
+replaced or truncated, is not a backup. Its time comes from its id, so incomplete backups (no
+manifest to read) are still dated. A listing costs one R2 list call per 1000 objects plus one
+read per manifest.
 """
 
 import json
@@ -12,6 +14,7 @@ from typing import Any
 
 from edgenotify.clock import iso
 from edgenotify.ops import manifest as mf
+from edgenotify.ops.bucket import Bucket
 
 
 @dataclass
@@ -22,6 +25,9 @@ class BackupInfo:
     size: int | None = None  # bytes of the data object, when it exists
     keys: list[str] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
+    etag: str | None = None  # of the data object
+    has_manifest: bool = False
+    problem: str | None = None  # why a backup with a manifest is not complete
 
     def age_hours(self, now: datetime) -> float:
         return (now - self.created_at).total_seconds() / 3600
@@ -34,6 +40,8 @@ class BackupInfo:
             "size": self.size,
             "keys": self.keys,
         }
+        if self.problem:
+            out["problem"] = self.problem
         if now is not None:
             out["age_hours"] = round(self.age_hours(now), 2)
         if self.manifest is not None:
@@ -44,7 +52,8 @@ class BackupInfo:
                     "trigger": m.get("trigger"),
                     "migration": (m.get("migration") or {}).get("last_applied"),
                     "totals": m.get("totals"),
-                    "sha256": (m.get("object") or {}).get("sha256"),
+                    "etag": (m.get("object") or {}).get("etag"),
+                    "steps": m.get("steps"),
                     "warnings": m.get("warnings"),
                 }
             )
@@ -52,29 +61,40 @@ class BackupInfo:
 
 
 async def list_backups(r2: Any) -> list[BackupInfo]:
-    """Every backup under ``backups/``, newest first."""
+    """Every backup under ``backups/``, newest first, completeness checked against each manifest."""
     found: dict[str, BackupInfo] = {}
-    cursor = None
-    while True:
-        options: dict[str, Any] = {"prefix": mf.PREFIX, "limit": 1000}
-        if cursor:
-            options["cursor"] = cursor
-        page = await r2.list(**options)
-        for obj in page["objects"]:
-            parts = mf.split_key(str(obj.key))  # items are raw JS proxies on the edge: attributes only
-            if parts is None:
-                continue
-            backup_id, name = parts
-            info = found.setdefault(backup_id, BackupInfo(backup_id, mf.id_time(backup_id)))
-            info.keys.append(str(obj.key))
-            if name == mf.MANIFEST_NAME:
-                info.complete = True
-            elif name == mf.DATA_NAME:
-                info.size = int(obj.size)
-        if not page["truncated"]:
-            break
-        cursor = page["cursor"]
+    for obj in await Bucket(r2).list_objects(mf.PREFIX):
+        parts = mf.split_key(obj.key)
+        if parts is None:
+            continue
+        backup_id, name = parts
+        info = found.setdefault(backup_id, BackupInfo(backup_id, mf.id_time(backup_id)))
+        info.keys.append(obj.key)
+        if name == mf.MANIFEST_NAME:
+            info.has_manifest = True
+        elif name == mf.DATA_NAME:
+            info.size, info.etag = obj.size, obj.etag
+    for info in found.values():
+        if info.has_manifest:
+            await _check_complete(r2, info)
     return sorted(found.values(), key=lambda b: b.id, reverse=True)
+
+
+async def _check_complete(r2: Any, info: BackupInfo) -> None:
+    try:
+        info.manifest = await load_manifest(r2, info.id)
+    except (mf.ManifestError, json.JSONDecodeError) as exc:
+        info.problem = f"manifest unreadable: {exc}"
+        return
+    expected = (info.manifest or {}).get("object") or {}
+    if info.size is None:
+        info.problem = "the manifest exists but the data object does not"
+    elif int(expected.get("size", -1)) != info.size:
+        info.problem = f"the data object is {info.size} bytes, the manifest says {expected.get('size')}"
+    elif expected.get("etag") and expected["etag"] != info.etag:
+        info.problem = "the data object's etag differs from the manifest: it was replaced"
+    else:
+        info.complete = True
 
 
 async def load_manifest(r2: Any, backup_id: str) -> dict[str, Any] | None:
@@ -94,16 +114,6 @@ async def find(r2: Any, backup_id: str) -> BackupInfo | None:
         if info.id == backup_id:
             return info
     return None
-
-
-async def with_manifests(r2: Any, backups: list[BackupInfo]) -> list[BackupInfo]:
-    for info in backups:
-        if info.complete:
-            try:
-                info.manifest = await load_manifest(r2, info.id)
-            except (mf.ManifestError, json.JSONDecodeError):
-                info.manifest = None
-    return backups
 
 
 def backup_status(backups: list[BackupInfo], now: datetime, max_age_hours: int = 24) -> dict[str, Any]:

@@ -27,7 +27,7 @@ class OpsConfig:
 
     @staticmethod
     def minimum(name: str) -> int:
-        return 0 if name == "backup_incomplete_grace_hours" else 1
+        return 1  # a grace of 0 h would delete a running backup's data
 
 
 def _var(name: str) -> str:

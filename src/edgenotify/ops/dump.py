@@ -128,8 +128,12 @@ class TableReader:
         max_rows: int = MAX_PAGE_ROWS,
         max_bytes: int = MAX_PAGE_BYTES,
         large_row_bytes: int | None = None,
+        after: list[str] | None = None,
+        until: list[str] | None = None,
     ):
         self.db = db
+        self.after = after  # keyset bounds (key literals): rows with after < key <= until
+        self.until = until
         self.spec = spec
         self.max_rows = max(1, max_rows)
         self.max_bytes = max(1, max_bytes)
@@ -146,13 +150,17 @@ class TableReader:
         self.large_row_bytes = large_row_bytes
         self._key_count = len(self.keys)
 
-    def _cursor(self, last: list[str] | None, prefix: str = "") -> str:
-        if last is None:
-            return ""
+    def _compare(self, op: str, key: list[str], prefix: str) -> str:
         cols = [f"{prefix}{k}" for k in self.keys]
         if len(cols) == 1:
-            return f" WHERE {cols[0]} > {last[0]}"
-        return f" WHERE ({', '.join(cols)}) > ({', '.join(last)})"
+            return f"{cols[0]} {op} {key[0]}"
+        return f"({', '.join(cols)}) {op} ({', '.join(key)})"
+
+    def _cursor(self, last: list[str] | None, prefix: str = "") -> str:
+        conditions = [] if last is None else [self._compare(">", last, prefix)]
+        if self.until is not None:
+            conditions.append(self._compare("<=", self.until, prefix))
+        return f" WHERE {' AND '.join(conditions)}" if conditions else ""
 
     def _sizes(self, prefix: str = "") -> str:
         """Bytes of a row's values (``length()`` of TEXT would stop at a NUL and count characters)."""
@@ -183,19 +191,27 @@ class TableReader:
             f"WHERE page._before < {self.max_bytes} ORDER BY page._k"
         )
 
-    async def pages(self) -> AsyncIterator[list[Row]]:
-        last: list[str] | None = None
+    async def page(self, last: list[str] | None) -> list[Row]:
+        """The rows after ``last`` (one query; empty when the table, or the bounded range, is done)."""
         k = self._key_count
+        raw = await self.db.values(self.page_sql(last))
+        self.queries += 1
+        return [Row(r[:k], None if r[k + 1] is None else json.loads(r[k + 1]), r[k]) for r in raw]
+
+    def is_last(self, rows: list[Row]) -> bool:
+        """Whether no page follows ``rows`` (a short WITHOUT ROWID page; rowid tables end on an empty page)."""
+        return not rows or (not self.rowid_keyed and len(rows) < min(self.max_rows, WITHOUT_ROWID_PAGE_ROWS))
+
+    async def pages(self) -> AsyncIterator[list[Row]]:
+        last = self.after
         while True:
-            raw = await self.db.values(self.page_sql(last))
-            self.queries += 1
-            if not raw:
+            rows = await self.page(last)
+            if not rows:
                 return
-            rows = [Row(r[:k], None if r[k + 1] is None else json.loads(r[k + 1]), r[k]) for r in raw]
             yield rows
-            last = rows[-1].key
-            if not self.rowid_keyed and len(rows) < min(self.max_rows, WITHOUT_ROWID_PAGE_ROWS):
+            if self.is_last(rows):
                 return
+            last = rows[-1].key
 
 
 async def digest_table(db: Database, spec: TableSpec, negative_zero: bool = True, **limits: int) -> TableDigest:

@@ -1,8 +1,8 @@
 """``GET /admin/health``: is the database usable, current, backed up, maintained, and not full?
 
 Each check is ``healthy``, ``degraded`` or ``unhealthy`` with a reason; the overall status is
-the worst of them. Unhealthy means the service cannot work (D1 unreachable, a required table
-missing, the database at its size limit); degraded means it works but an operator should act
+the worst of them. Unhealthy means the service cannot work (D1 unreachable, a restore replacing the data, a required
+table missing, the database at its size limit); degraded means it works but an operator should act
 (pending or edited migrations, no recent backup, failing maintenance, slow D1, size > 80%).
 """
 
@@ -17,6 +17,7 @@ from edgenotify.migrations import automigrate, ledger, status
 from edgenotify.ops import records
 from edgenotify.ops.catalog import backup_status, list_backups
 from edgenotify.ops.config import OpsConfig, load
+from edgenotify.ops.jobs import store
 from edgenotify.ops.sizing import D1_MAX_BYTES, database_size, usage
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
@@ -119,6 +120,24 @@ async def check_maintenance(context: Context, now: datetime) -> dict[str, Any]:
     return check("maintenance", HEALTHY, None, **data)
 
 
+async def check_jobs(context: Context) -> dict[str, Any]:
+    """A restore replacing the data makes the service unusable until it completes; a failed one degrades it."""
+    running = await store.running(context.db, store.RESTORE)
+    if running:
+        job = running[0]
+        reason = (
+            f"restore job {job.id} in progress (phase {job.phase}); continue it: POST /admin/jobs/{job.id}/continue"
+        )
+        if job.last_error:
+            reason += f"; last error: {job.last_error}"
+        return check("jobs", UNHEALTHY, reason, restore=job.summary())
+    latest = await store.recent(context.db, store.RESTORE, 1)
+    if latest and latest[0].status == store.FAILED:
+        return check("jobs", DEGRADED, f"the last restore failed: {latest[0].last_error}", restore=latest[0].summary())
+    backups = await store.running(context.db, store.BACKUP)
+    return check("jobs", HEALTHY, None, running_backup=backups[0].summary() if backups else None)
+
+
 async def health(context: Context, now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     try:
@@ -127,6 +146,7 @@ async def health(context: Context, now: datetime | None = None) -> dict[str, Any
         return overall([check("d1", UNHEALTHY, f"D1 unreachable: {exc.message}")])
     config, _ = await load(context.db, context.env)
     probes = [
+        ("jobs", lambda: check_jobs(context)),
         ("tables", lambda: check_tables(context)),
         ("migrations", lambda: check_migrations(context)),
         ("size", lambda: check_size(context)),

@@ -17,13 +17,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 FORMAT = "edgenotify-d1-backup"
-FORMAT_VERSION = 2  # 2: digests over row tuples (1: over JSON arrays of literals)
+FORMAT_VERSION = 3  # 3: gzip member per chunk, per-segment digests (2: one digest per table; 1: JSON arrays)
+VERIFIABLE_VERSIONS = (2, 3)
 PREFIX = "backups/"
 DATA_NAME = "data.sql.gz"
 MANIFEST_NAME = "manifest.json"
 DIGEST_RULE = (
-    "sha256 over rows in key order; row = its tuple of exact SQL literals '(lit,lit,...)' (UTF-8, "
-    "no spaces), REALs as Python's shortest repr, + '\\n'"
+    "segment sha256 over its rows (key range after < key <= until) in key order; row = its tuple of exact "
+    "SQL literals '(lit,lit,...)' (UTF-8, no spaces), REALs as Python's shortest repr, + '\\n'; table sha256 "
+    "over its segments' sha256 hex digests, one per line"
 )
 
 _ID = re.compile(r"^(\d{8}T\d{6})(\d{3})Z-[0-9a-f]{6}$")
@@ -73,9 +75,13 @@ class TableEntry:
     kind: str
     rows: int
     sha256: str | None  # None when the table's rows are not dumped (e.g. contentless FTS5)
+    segments: list[dict[str, Any]] | None = None  # [{after, until, rows, sha256}], key ranges in order
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "rows": self.rows, "sha256": self.sha256}
+        out = {"name": self.name, "kind": self.kind, "rows": self.rows, "sha256": self.sha256}
+        if self.segments is not None:
+            out["segments"] = self.segments
+        return out
 
 
 def build(
@@ -91,6 +97,8 @@ def build(
     sequences: dict[str, str],
     object_info: dict[str, Any],
     warnings: list[str],
+    bookmark: str | None = None,
+    steps: int = 1,
 ) -> dict[str, Any]:
     return {
         "format": FORMAT,
@@ -108,6 +116,8 @@ def build(
         "digest": DIGEST_RULE,
         "object": object_info,
         "warnings": warnings,
+        "bookmark": bookmark,  # D1 Time Travel bookmark at the start (null where the binding has no sessions)
+        "steps": steps,  # invocations the backup took
     }
 
 

@@ -33,6 +33,7 @@ from edgenotify.db import D1Error, Database, Query
 from edgenotify.migrations import automigrate, ledger, status
 from edgenotify.ops import manifest as mf
 from edgenotify.ops.dump import digest_table
+from edgenotify.ops.jobs.verify import verify_table
 from edgenotify.ops.restoreplan import Plan, classify
 from edgenotify.ops.schema import TABLE, Schema, fk_order, inspect, quote_ident
 from edgenotify.ops.source import Chunks, ReadStats, SourceError, statements
@@ -182,7 +183,7 @@ def _delete_statements(schema: Schema, plan: Plan) -> list[str]:
 def _refusals(source: RestoreSource, plan: Plan, stats: ReadStats, known: list[str]) -> list[RestoreRefused]:
     out: list[RestoreRefused] = []
     version = (source.manifest or {}).get("format_version", mf.FORMAT_VERSION)
-    if isinstance(version, int) and version < mf.FORMAT_VERSION:
+    if isinstance(version, int) and version not in mf.VERIFIABLE_VERSIONS:
         out.append(
             RestoreRefused(
                 "backup_format_old",
@@ -366,21 +367,18 @@ async def verify(db: Database, manifest: dict[str, Any] | None, plan: Plan) -> d
     names = set(schema.names)
     checks: list[dict[str, Any]] = []
     if manifest is not None:
-        expected = [(t["name"], int(t["rows"]), t.get("sha256")) for t in manifest.get("tables", [])]
+        for entry in manifest.get("tables", []):
+            if entry.get("sha256") is not None:
+                checks.append(await verify_table(db, schema, entry))
+        expected = []
     else:  # tables refilled by an FTS5 command have no row count in the file
-        expected = [(name, plan.rows.get(name, 0), None) for name in plan.data_tables if name not in plan.commands]
-    for name, rows, sha in expected:
-        if manifest is not None and sha is None:
-            continue
+        expected = [(name, plan.rows.get(name, 0)) for name in plan.data_tables if name not in plan.commands]
+    for name, rows in expected:
         if name not in names:
             checks.append({"table": name, "ok": False, "expected_rows": rows, "rows": None, "error": "table missing"})
             continue
         digest = await digest_table(db, schema.table(name), schema.negative_zero)
-        ok = digest.rows == rows and (sha is None or digest.sha256 == sha)
-        check = {"table": name, "ok": ok, "expected_rows": rows, "rows": digest.rows, "sha256": digest.sha256}
-        if sha is not None:
-            check["expected_sha256"] = sha
-        checks.append(check)
+        checks.append({"table": name, "ok": digest.rows == rows, "expected_rows": rows, "rows": digest.rows})
     result: dict[str, Any] = {"tables": checks, "basis": "manifest" if manifest is not None else "file row counts"}
     if manifest is not None and manifest.get("sequences"):
         rows = await db.all("SELECT name, quote(seq) AS seq FROM sqlite_sequence")

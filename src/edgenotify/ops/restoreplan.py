@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from edgenotify.migrations.ledger import LEDGER
-from edgenotify.ops.schema import fk_order, is_internal, references, unquote_ident
+from edgenotify.ops.schema import fk_order, is_excluded, references, unquote_ident
 from edgenotify.ops.sqlstream import split_top_level, values_tuples
 
 _NAME = r"""("(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|'(?:[^']|'')+'|[A-Za-z_][\w$]*)"""
@@ -49,11 +49,11 @@ def classify(statement: str) -> Classified:
     m = _CREATE_TABLE.match(statement)
     if m:
         name = unquote_ident(m.group(1))
-        return Classified("skip" if is_internal(name) else "table", name, name)
+        return Classified("skip" if is_excluded(name) else "table", name, name)
     m = _CREATE_POST.match(statement)
     if m:
         table = unquote_ident(m.group(3)) if m.group(3) else None
-        kind = "skip" if table and is_internal(table) else "post"
+        kind = "skip" if table and is_excluded(table) else "post"
         return Classified(kind, table, unquote_ident(m.group(2)), m.group(1).upper())
     if _CREATE_TEMP.match(statement):
         return Classified("unsupported")
@@ -70,7 +70,7 @@ def classify(statement: str) -> Classified:
 def _target(table: str) -> Classified:
     if table == SEQUENCE:
         return Classified("sequence", table)
-    if is_internal(table):
+    if is_excluded(table):
         return Classified("skip", table)
     return Classified("data", table)
 

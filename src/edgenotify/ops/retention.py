@@ -3,8 +3,9 @@
 ``decide`` is a pure function of the listing, the time and the policy, so every rule is unit
 tested without R2. Rules, in order:
 
-* an incomplete backup (no manifest) younger than the grace period may still be running: keep;
-  older: delete (it failed; its partial objects are garbage);
+* a backup whose job is running is kept, whatever its age;
+* an incomplete backup (no manifest, or a data object that does not match it) younger than the
+  grace period (at least 1 h) may still be running: keep; older: delete (its objects are garbage);
 * the newest ``keep_last`` complete backups are kept whatever their age, so a stopped cron
   never ends with zero backups;
 * other complete backups are kept while younger than ``keep_days`` and deleted after.
@@ -14,13 +15,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from edgenotify.clock import utcnow
+from edgenotify.clock import parse_iso, utcnow
 from edgenotify.context import Context
 from edgenotify.ops import records
+from edgenotify.ops.bucket import Bucket
 from edgenotify.ops.catalog import BackupInfo, list_backups
 from edgenotify.ops.config import load
+from edgenotify.ops.jobs import audit, store
+from edgenotify.ops.jobs.backup import abandon
 
-MAX_DELETE_KEYS = 1000
+MIN_GRACE_HOURS = 1
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,10 @@ class RetentionPolicy:
     def __post_init__(self) -> None:
         if self.keep_last < 1:
             raise ValueError("keep_last must be at least 1: the newest complete backup is never deleted")
+        if self.incomplete_grace_hours < MIN_GRACE_HOURS:
+            raise ValueError(
+                f"incomplete_grace_hours must be at least {MIN_GRACE_HOURS}: a running backup is not garbage"
+            )
 
 
 @dataclass
@@ -46,11 +54,16 @@ class Decision:
         }
 
 
-def decide(backups: list[BackupInfo], now: datetime, policy: RetentionPolicy) -> Decision:
+def decide(
+    backups: list[BackupInfo], now: datetime, policy: RetentionPolicy, running: frozenset[str] = frozenset()
+) -> Decision:
     decision = Decision()
     complete = sorted((b for b in backups if b.complete), key=lambda b: b.created_at, reverse=True)
     for b in backups:
         if b.complete:
+            continue
+        if b.id in running:
+            decision.keep.append((b.id, "its backup job is running"))
             continue
         age = b.age_hours(now)
         if age > policy.incomplete_grace_hours:
@@ -68,16 +81,37 @@ def decide(backups: list[BackupInfo], now: datetime, policy: RetentionPolicy) ->
     return decision
 
 
-async def enforce(r2: Any, policy: RetentionPolicy, now: datetime | None = None, dry_run: bool = False) -> dict:
+async def enforce(
+    r2: Any,
+    policy: RetentionPolicy,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    running: frozenset[str] = frozenset(),
+) -> dict:
     """Apply the policy to the bucket; returns the decision and the keys deleted."""
     backups = await list_backups(r2)
-    decision = decide(backups, now or utcnow(), policy)
+    decision = decide(backups, now or utcnow(), policy, running)
     doomed = {i for i, _ in decision.delete}
     keys = [k for b in backups if b.id in doomed for k in b.keys]
     if not dry_run:
-        for start in range(0, len(keys), MAX_DELETE_KEYS):
-            await r2.delete(keys[start : start + MAX_DELETE_KEYS])
+        await Bucket(r2).delete(keys)
     return {**decision.as_dict(), "deleted_keys": 0 if dry_run else len(keys), "dry_run": dry_run}
+
+
+async def dead_jobs(context: Context, policy: RetentionPolicy, now: datetime) -> list[str]:
+    """Abandon backup jobs that made no progress for the grace period (an isolate killed by a limit
+    never reaches an error handler): their multipart upload is aborted and their objects deleted."""
+    dead = []
+    bucket = Bucket(context.r2)
+    for job in await store.running(context.db, store.BACKUP):
+        idle_hours = (now - parse_iso(job.updated_at)).total_seconds() / 3600
+        if idle_hours > policy.incomplete_grace_hours:
+            reason = f"no progress for {idle_hours:.1f} h (> {policy.incomplete_grace_hours} h)"
+            await abandon(bucket, job, reason)
+            await store.save(context.db, job)
+            await audit.record(context.db, job, "failed", {"error": reason}, context.actor)
+            dead.append(job.id)
+    return dead
 
 
 async def policy_for(context: Context) -> RetentionPolicy:
@@ -90,9 +124,13 @@ async def apply_retention(context: Context) -> dict[str, Any]:
 
     async def work() -> records.Outcome:
         policy = await policy_for(context)
-        result = await enforce(context.r2, policy)
+        now = utcnow()
+        abandoned = await dead_jobs(context, policy, now)
+        running = frozenset(j.id for j in await store.running(context.db, store.BACKUP))
+        result = await enforce(context.r2, policy, now, running=running)
         details = {
             "policy": {"keep_days": policy.keep_days, "keep_last": policy.keep_last},
+            "abandoned_jobs": abandoned,
             "kept": len(result["keep"]),
             "deleted": [d["id"] for d in result["delete"]],
             "deleted_keys": result["deleted_keys"],

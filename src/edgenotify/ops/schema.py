@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from edgenotify.db import D1Error, Database
 from edgenotify.db.catalog import SchemaObject, Table, is_internal, quote_ident, read_catalog
 
+# Tables describing this database instance, not its data: the job checkpoints (and the restore
+# marker) must survive a restore of older data, so backups never carry them and restores never touch them.
+INSTANCE_TABLES = ("ops_jobs",)
 ROWID_ALIASES = ("rowid", "_rowid_", "oid")
 
 # Table kinds. Rows are dumped for "table", "fts5" (own content) and "rtree"; an external-content
@@ -42,6 +45,11 @@ def unquote_ident(token: str) -> str:
     if len(token) >= 2 and token[0] == "[" and token[-1] == "]":
         return token[1:-1]
     return token
+
+
+def is_excluded(name: str) -> bool:
+    """SQLite's and D1's own objects, and this instance's job tables: never backed up or restored."""
+    return is_internal(name) or name.lower() in INSTANCE_TABLES
 
 
 def virtual_module(sql: str) -> tuple[str, str] | None:
@@ -220,15 +228,17 @@ async def inspect(db: Database) -> Schema:
     """The database's schema in two round trips (the catalog, a function probe)."""
     catalog = await read_catalog(db)
     shadow = {t.name for t in catalog.tables.values() if t.kind == "shadow"}
-    specs = [build_table(t) for t in catalog.tables.values() if t.kind != "shadow" and t.sql]
+    specs = [
+        build_table(t) for t in catalog.tables.values() if t.kind != "shadow" and t.sql and not is_excluded(t.name)
+    ]
     has_sequence = any(o.name == "sqlite_sequence" for o in catalog.objects)
     others = [
         o
         for o in catalog.objects
         if o.type in ("index", "view", "trigger")
         and o.sql
-        and not is_internal(o.name)
+        and not is_excluded(o.name)
         and o.table not in shadow
-        and not is_internal(o.table)
+        and not is_excluded(o.table)
     ]
     return Schema(specs, others, has_sequence, await _has_atan2(db))

@@ -82,20 +82,46 @@ async def statements(chunks: Chunks, stats: ReadStats | None = None) -> AsyncIte
         if first:
             first = False
             stats.gzip = chunk[:2] == GZIP_MAGIC
-            inflater = zlib.decompressobj(31) if stats.gzip else None
+            inflater = _Members() if stats.gzip else None
         for raw in _inflate(inflater, chunk):
             stats.text_bytes += len(raw)
             for statement in splitter.feed(_decode(decoder, raw)):
                 yield statement
     if inflater is not None:
         tail = inflater.flush()
-        if not inflater.eof:
-            raise SourceError("the gzip stream is truncated")
         stats.text_bytes += len(tail)
         for statement in splitter.feed(_decode(decoder, tail)):
             yield statement
     for statement in splitter.feed(_decode(decoder, b"", final=True)) + splitter.close():
         yield statement
+
+
+class _Members:
+    """Gunzip of a stream of gzip members, as ``gunzip`` reads it (a backup is one member per chunk)."""
+
+    def __init__(self) -> None:
+        self._zlib = zlib.decompressobj(31)
+        self.unconsumed_tail = b""
+
+    def decompress(self, data: bytes, limit: int) -> bytes:
+        out = self._zlib.decompress(data, limit)
+        while self._zlib.eof and self._zlib.unused_data and not out:  # next member, nothing to hand out yet
+            rest = self._zlib.unused_data
+            self._zlib = zlib.decompressobj(31)
+            out = self._zlib.decompress(rest, limit)
+        if self._zlib.eof and self._zlib.unused_data:
+            rest = self._zlib.unused_data
+            self._zlib = zlib.decompressobj(31)
+            self.unconsumed_tail = rest
+        else:
+            self.unconsumed_tail = self._zlib.unconsumed_tail
+        return out
+
+    def flush(self) -> bytes:
+        tail = self._zlib.flush()
+        if not self._zlib.eof:
+            raise SourceError("the gzip stream is truncated")
+        return tail
 
 
 def _inflate(inflater: Any, chunk: bytes) -> Iterator[bytes]:

@@ -8,28 +8,27 @@ attempt, and ``user_stats``, the attempt history and the channel's health change
 row update applies (the statements test the same guard inside one transaction).
 
 Why no slow peer can cause a duplicate: an attempt has ONE total deadline (connect, send,
-headers and the whole body; :func:`within_deadline`) shorter than the lease, an attempt only
+headers and the whole body; ``transport.attempt_deadline``) shorter than the lease, an attempt only
 starts if its deadline ends well before the lease does (otherwise the row is released, due
 now, for the next run), and each outcome is written as soon as its attempt ends
 (:mod:`.recorder`) rather than after the slowest of a batch.
 
 Nothing escapes unrecorded: every exception of an attempt becomes a failed :class:`Attempt` with
-its reason and class; a client that cannot even be built fails every attempt of the run the same
-way (so each advances its schedule and none stays pending forever).
+its reason and class; a client that cannot even be built (``transport.make_client``) fails every
+attempt of the run the same way (so each advances its schedule and none stays pending forever).
 """
 
 import asyncio
 import time
 import traceback
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
-from edgenotify import usage
 from edgenotify.clock import iso, parse_iso, utcnow
 from edgenotify.db.d1 import Query, Result
 from edgenotify.http.errors import ApiError
@@ -42,10 +41,9 @@ from edgenotify.notify.delivery import outcome as oc
 from edgenotify.notify.delivery.outcome import Attempt, Message, failure
 from edgenotify.notify.delivery.recorder import Group, Recorder
 from edgenotify.notify.delivery.schedule import DEFAULT_POLICY, Policy, load_policy
+from edgenotify.notify.delivery.transport import attempt_deadline, make_client
 from edgenotify.notify.ssrf import check_url
 from edgenotify.observability import log_event
-
-T = TypeVar("T")
 
 DEFAULT_TIMEOUT_SECONDS = 15.0  # Svix's per-attempt limit
 TIMEOUT_VAR = "DELIVERY_TIMEOUT_SECONDS"  # Worker var; tests set it small to exercise timeouts quickly
@@ -54,43 +52,6 @@ LEASE_SECONDS = 180
 # An attempt starts only if its deadline plus this much (to write the outcome) ends before the lease.
 RECORD_MARGIN_SECONDS = 20.0
 MAX_TIMEOUT_SECONDS = LEASE_SECONDS - RECORD_MARGIN_SECONDS - 10.0
-
-_ssl_context: Any = None
-
-
-def ssl_context() -> Any:
-    """The isolate's one TLS context, built on first use and shared by every client.
-
-    A new ``httpx.AsyncClient`` otherwise builds its own context and loads certifi's CA bundle:
-    20-55 ms of CPU per delivery that blocks the event loop (bench/RESULTS.md section 4). Built
-    lazily, never at import: the edge snapshots imports and forbids entropy at global scope. A
-    context (unlike a client and its connection pool) is not bound to an event loop, so the
-    embedded server's per-thread loops can share it safely. Where there is no ``ssl`` module
-    (Pyodide: fetch does the TLS), httpx's default ``verify=True`` is kept, as before.
-    """
-    global _ssl_context
-    if _ssl_context is None:
-        try:
-            _ssl_context = httpx.create_ssl_context()
-        except (ImportError, AttributeError):
-            _ssl_context = True
-    return _ssl_context
-
-
-def new_client(timeout: float) -> Any:
-    """The outbound HTTP client of one run (redirects are never followed: they are failures)."""
-    return httpx.AsyncClient(
-        verify=ssl_context(),
-        timeout=httpx.Timeout(timeout),
-        follow_redirects=False,
-        event_hooks={"request": [usage.on_request]},  # each request counts in the invocation's log line
-    )
-
-
-async def within_deadline(work: Awaitable[T], seconds: float) -> T:
-    """One total deadline for a whole attempt: httpx's timeouts apply per read, so a receiver
-    dripping a byte at a time could otherwise hold an attempt far past its lease."""
-    return await asyncio.wait_for(work, seconds)
 
 
 @dataclass(frozen=True)
@@ -175,8 +136,9 @@ async def attempt(client: Any, delivery: Delivery, development: bool, timeout: f
         return _scrubbed(refused, delivery)
     sender = channels.REGISTRY[delivery.message.channel].send
     try:
-        result = await within_deadline(sender(client, delivery.message, _settings(delivery)), timeout)
-    except (TimeoutError, httpx.TimeoutException) as exc:
+        async with attempt_deadline(timeout):  # the whole attempt, answer body included
+            result = await sender(client, delivery.message, _settings(delivery))
+    except httpx.TimeoutException as exc:
         result = failure(f"timeout after {timeout:g}s ({type(exc).__name__})", oc.TIMEOUT)
     except httpx.HTTPError as exc:
         result = failure(f"network error: {type(exc).__name__}: {exc}", oc.NETWORK)
@@ -393,7 +355,7 @@ class Run:
         if not deliveries:
             return self.summary
         try:
-            client = new_client(self.timeout)
+            client = make_client(self.timeout)
         except Exception as exc:
             print(f"delivery client could not be built:\n{traceback.format_exc()}")
             broken = failure(f"delivery client could not be built: {type(exc).__name__}: {exc}", oc.INTERNAL)

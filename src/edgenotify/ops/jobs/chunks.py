@@ -1,0 +1,80 @@
+"""The backup object as a series of gzip members ("chunks"), each with its offset, size and digest.
+
+``gunzip`` (and ``zcat | wrangler d1 execute --file``) reads concatenated members as one stream,
+so the object stays one plain ``.sql.gz``; a restore reads a chunk alone with one ranged GET,
+checks its SHA-256 against the manifest before running any of it, and resumes at a chunk
+boundary. A member never spans two job steps (zlib's state cannot be checkpointed), and it ends
+once it holds ``chunk_sql_bytes`` of SQL, so resuming inside a chunk re-reads little.
+"""
+
+import hashlib
+import zlib
+from typing import Any
+
+from edgenotify.ops.jobs.upload import ResumableUpload
+
+GZIP_WBITS = 31
+CHUNK_SQL_BYTES = 4 * 1024 * 1024
+
+
+class ChunkWriter:
+    """Statements in, gzip members out to a ``ResumableUpload``; chunk records go to ``chunks``."""
+
+    def __init__(self, chunks: list[dict[str, Any]], upload: ResumableUpload, level: int, chunk_sql_bytes: int):
+        self.chunks = chunks
+        self.upload = upload
+        self.level = level
+        self.chunk_sql_bytes = chunk_sql_bytes
+        self._zlib: Any = None
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._hash: Any = None
+        self._size = 0
+        self._sql_bytes = 0
+        self._statements = 0
+
+    @property
+    def offset(self) -> int:
+        last = self.chunks[-1] if self.chunks else None
+        return last["offset"] + last["size"] if last else 0
+
+    async def write(self, statement: str) -> None:
+        if self._zlib is None:
+            self._zlib = zlib.compressobj(self.level, zlib.DEFLATED, GZIP_WBITS)
+            self._hash, self._size, self._sql_bytes, self._statements = hashlib.sha256(), 0, 0, 0
+        data = statement.encode("utf-8")
+        self._sql_bytes += len(data)
+        self._statements += 1
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= 256 * 1024:  # compress in slices: one zlib call per ~256 KB
+            await self._emit(self._zlib.compress(b"".join(self._pending)))
+            self._pending, self._pending_bytes = [], 0
+
+    async def _emit(self, data: bytes) -> None:
+        if data:
+            self._hash.update(data)
+            self._size += len(data)
+            await self.upload.write(data)
+
+    async def maybe_end(self, kind: str) -> None:
+        if self._zlib is not None and self._sql_bytes >= self.chunk_sql_bytes:
+            await self.end(kind)
+
+    async def end(self, kind: str) -> None:
+        """Finish the current member (if any) and record it as a chunk of ``kind``."""
+        if self._zlib is None:
+            return
+        await self._emit(self._zlib.compress(b"".join(self._pending)) + self._zlib.flush())
+        self._pending, self._pending_bytes = [], 0
+        self.chunks.append(
+            {
+                "offset": self.offset,
+                "size": self._size,
+                "sha256": self._hash.hexdigest(),
+                "sql_bytes": self._sql_bytes,
+                "statements": self._statements,
+                "kind": kind,
+            }
+        )
+        self._zlib = None

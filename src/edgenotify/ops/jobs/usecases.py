@@ -1,0 +1,312 @@
+"""Backup and restore jobs as use cases: start, list, show, continue, tick. The admin API, the crons
+and the CLIs call these and nothing below them, so a job behaves (and is audited) the same whoever
+drives it.
+
+Each call is one invocation's worth of work: it runs the job's next step within a budget taken
+from the invocation's limits (``budget``) and returns the job. A job that is not finished is
+continued by the next cron tick (every 5 minutes), by ``POST /admin/jobs/{id}/continue``, or by
+the CLI, which simply calls ``continue_job`` until the job ends.
+
+Failures: the checkpoint in D1 is authoritative, so after an exception the job is re-read from
+D1 (whatever the failed step did in memory is discarded) and its failure counted. A backup that
+fails ``MAX_FAILURES`` times, or fails for good (schema changed), is abandoned: upload aborted,
+objects deleted. A restore that has begun replacing the data is never abandoned: it stays marked
+and resumable until it completes or another restore supersedes it.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from edgenotify.clock import utcnow
+from edgenotify.context import Context
+from edgenotify.db import Database
+from edgenotify.limits import Limits
+from edgenotify.migrations import automigrate
+from edgenotify.ops import catalog
+from edgenotify.ops import manifest as mf
+from edgenotify.ops.bucket import Bucket
+from edgenotify.ops.jobs import audit, marker, store
+from edgenotify.ops.jobs import backup as backup_job
+from edgenotify.ops.jobs import restore as restore_job
+from edgenotify.ops.jobs.budget import Budget
+from edgenotify.ops.jobs.store import BACKUP, FAILED, RESTORE, Job
+from edgenotify.ops.schema import inspect
+
+MAX_FAILURES = 3
+Progress = Callable[[dict[str, Any]], None]
+NOT_FOUND, CONFLICT, INVALID = "not_found", "conflict", "invalid"
+
+
+class JobError(Exception):
+    """A request the jobs cannot honour. ``reason``: not_found, conflict or invalid; ``code`` is stable."""
+
+    def __init__(self, reason: str, code: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.code = code
+        self.message = message
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+def database_name(env: Any) -> str:
+    """The database's name for manifests: the ``DATABASE_NAME`` var, else the binding's name."""
+    return str(getattr(env, "DATABASE_NAME", None) or "DB")
+
+
+def _bucket(context: Context) -> Bucket:
+    return Bucket(context.r2)
+
+
+def _request_id(context: Context) -> str | None:
+    return context.request_id or None
+
+
+async def _refuse_during_restore(db: Database) -> None:
+    running = await marker.current(db)
+    if running:
+        raise JobError(CONFLICT, "restore_in_progress", f"restore job {running} is replacing the data")
+
+
+# -- backups ---------------------------------------------------------------------------------
+
+
+async def start_backup(
+    context: Context,
+    trigger: str = "api",
+    progress: Progress | None = None,
+    options: backup_job.BackupOptions | None = None,
+) -> Job:
+    """Start a backup job and run its first step in this invocation."""
+    db = context.db
+    await _refuse_during_restore(db)
+    running = await store.running(db, BACKUP)
+    if running:
+        raise JobError(CONFLICT, "backup_running", f"backup job {running[0].id} is running; continue it instead")
+    job = backup_job.new_job(mf.new_backup_id(utcnow()), trigger, database_name(context.env), options)
+    await db.execute(store.insert_query(job))
+    await audit.record(db, job, "start", {}, context.actor, _request_id(context))
+    return await _advance(context, job, progress)
+
+
+# -- restores --------------------------------------------------------------------------------
+
+
+async def _manifest(bucket: Bucket, backup_id: str) -> dict[str, Any]:
+    if not mf.is_backup_id(backup_id):
+        raise JobError(INVALID, "invalid_backup_id", "backup_id must look like 20261122T030000000Z-a1b2c3")
+    try:
+        manifest = await catalog.load_manifest(bucket.binding, backup_id)
+    except mf.ManifestError as exc:
+        raise JobError(INVALID, "manifest_invalid", str(exc)) from exc
+    if manifest is None:
+        if await bucket.head(mf.data_key(backup_id)) is None:
+            raise JobError(NOT_FOUND, "backup_not_found", f"no backup {backup_id}")
+        raise JobError(CONFLICT, "backup_incomplete", f"backup {backup_id} has no manifest: it failed or is running")
+    return manifest
+
+
+async def _restore_refusals(
+    context: Context, bucket: Bucket, manifest: dict[str, Any], force: bool, target_rows: list[str]
+) -> list[JobError]:
+    out: list[JobError] = []
+    if "chunks" not in manifest["object"]:
+        out.append(
+            JobError(
+                INVALID,
+                "backup_format_old",
+                f"backup format {manifest.get('format_version')} has no chunk digests to restore in steps: "
+                "restore it in one go with scripts/restore --file after downloading it",
+            )
+        )
+    known = [f.name for f in automigrate.bundled_files()]
+    unknown = [n for n in (manifest.get("migration") or {}).get("applied") or [] if n not in known]
+    if unknown:
+        out.append(
+            JobError(
+                CONFLICT,
+                "backup_schema_newer",
+                f"the backup's schema includes migration(s) this code does not know: {', '.join(unknown)}; "
+                "deploy code that has them, then restore",
+            )
+        )
+    stored = await bucket.head(manifest["object"]["key"])
+    expected = manifest["object"]
+    if stored is None or stored.size != expected["size"] or (expected.get("etag") and stored.etag != expected["etag"]):
+        out.append(JobError(INVALID, "backup_corrupt", "the data object is missing or differs from the manifest"))
+    if target_rows and not force:
+        out.append(
+            JobError(CONFLICT, "target_not_empty", f"the database has rows in: {', '.join(target_rows)}; use force")
+        )
+    if await store.running(context.db, BACKUP):
+        out.append(JobError(CONFLICT, "backup_running", "a backup job is running; wait for it or let it fail"))
+    running = await marker.current(context.db)
+    if running and not force:
+        out.append(JobError(CONFLICT, "restore_in_progress", f"restore job {running} is running; force supersedes it"))
+    return out
+
+
+async def _rows_in(db: Database) -> list[str]:
+    from edgenotify.ops.restore import target_rows
+
+    return sorted(name for name, has in (await target_rows(db, await inspect(db))).items() if has)
+
+
+async def start_restore(
+    context: Context,
+    backup_id: str,
+    *,
+    force: bool = False,
+    dry_run: bool = True,
+    quiesce_seconds: float = marker.QUIESCE_SECONDS,
+    trigger: str = "api",
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Dry run (the default): what a restore would do, and why it would be refused. Otherwise start
+    the restore job (the database is marked from now on) and run its first step."""
+    db, bucket = context.db, _bucket(context)
+    manifest = await _manifest(bucket, backup_id)
+    non_empty = await _rows_in(db)
+    refusals = await _restore_refusals(context, bucket, manifest, force, non_empty)
+    recreated = {t["name"] for t in manifest["tables"]}
+    drops, kept = restore_job.drop_statements(await inspect(db), recreated)
+    plan = {
+        "backup": backup_id,
+        "dry_run": dry_run,
+        "force": force,
+        "manifest": {k: manifest.get(k) for k in ("id", "created_at", "database", "migration", "totals", "bookmark")},
+        "target": {"tables_with_rows": non_empty},
+        "would": {
+            "clear": drops,
+            "keep": kept,
+            "create": [t["name"] for t in manifest["tables"]],
+            "insert_rows": {t["name"]: t["rows"] for t in manifest["tables"] if t.get("sha256")},
+            "chunks": len(manifest["object"].get("chunks") or []),
+        },
+        "refusals": [r.as_dict() for r in refusals],
+        "ok": not refusals,
+    }
+    if dry_run:
+        return plan
+    if refusals:
+        raise refusals[0]
+    job = restore_job.new_job(backup_id, trigger, force, quiesce_seconds, "restore-" + mf.new_backup_id(utcnow()))
+    for old in await store.running(db, RESTORE):  # force: a stuck restore is superseded, its events carried over
+        old.status, old.last_error = FAILED, f"superseded by {job.id}"
+        audit.defer(old, "failed", {"reason": old.last_error}, context.actor, _request_id(context))
+        job.state["audit"].extend(old.state["audit"])
+        old.state["audit"] = []
+        await store.save(db, old)
+    audit.defer(job, "start", {"force": force, "rows": (manifest.get("totals") or {}).get("rows")}, context.actor)
+    await db.execute(store.insert_query(job))
+    marker.remember(db, job.id)
+    await _advance(context, job, progress, manifest)
+    return {**plan, "job": restore_job.report(job)}
+
+
+# -- any job ---------------------------------------------------------------------------------
+
+
+async def _advance(
+    context: Context, job: Job, progress: Progress | None = None, manifest: dict[str, Any] | None = None
+) -> Job:
+    """Run the job's next step within this invocation's budget; count a failure instead of raising."""
+    db, bucket = context.db, _bucket(context)
+    budget = Budget.for_invocation(Limits.from_env(context.env), job.kind, db, bucket)
+    try:
+        if job.kind == BACKUP:
+            await backup_job.BackupStep(db, bucket, job, budget, store.saver(db), progress).run()
+        else:
+            manifest = manifest or await _manifest(bucket, str(job.subject))
+            await restore_job.RestoreStep(db, bucket, job, manifest, budget, progress).run()
+    except Exception as exc:
+        return await _failed(context, bucket, job.id, exc)
+    if job.kind == BACKUP and not job.running:
+        await audit.record(db, job, "complete", job.state.get("manifest", {}), context.actor, _request_id(context))
+    if job.kind == RESTORE and not job.running:
+        marker.remember(db, None)
+    return job
+
+
+async def _failed(context: Context, bucket: Bucket, job_id: str, exc: Exception) -> Job:
+    db = context.db
+    job = await store.get(db, job_id)
+    if job is None:  # the row itself is gone: nothing to record against
+        raise exc
+    job.failures += 1
+    job.last_error = f"{type(exc).__name__}: {exc}"
+    permanent = isinstance(exc, (backup_job.BackupFailed, restore_job.RestoreCorrupt))
+    details = {"error": job.last_error, "failures": job.failures, "phase": job.phase}
+    if job.kind == BACKUP and (permanent or job.failures >= MAX_FAILURES):
+        await backup_job.abandon(bucket, job, job.last_error)
+        await store.save(db, job)
+        await audit.record(db, job, "failed", details, context.actor, _request_id(context))
+        return job
+    if job.kind == RESTORE and job.phase in ("check", "quiesce") and (permanent or job.failures >= MAX_FAILURES):
+        job.status = FAILED
+        audit.defer(job, "failed", details, context.actor, _request_id(context))
+        await db.batch([*audit.flush(job), store.save_query(job)])  # nothing was replaced: write its events now
+        marker.remember(db, None)
+        return job
+    await audit.record(db, job, "step_failed", details, context.actor, _request_id(context))
+    await store.save(db, job)
+    return job
+
+
+async def continue_job(context: Context, job_id: str, progress: Progress | None = None) -> Job:
+    """Run the next step of a running job (a finished job is returned as it is)."""
+    job = await store.get(context.db, job_id)
+    if job is None:
+        raise JobError(NOT_FOUND, "job_not_found", f"no job {job_id}")
+    if not job.running:
+        return job
+    return await _advance(context, job, progress)
+
+
+async def tick(context: Context) -> dict[str, Any]:
+    """Cron: continue the running job, a restore before any backup (one job per tick)."""
+    running = await store.running(context.db, RESTORE) or await store.running(context.db, BACKUP)
+    if not running:
+        return {"status": "idle"}
+    job = await _advance(context, running[0])
+    return {"status": job.status, "job": job.summary()}
+
+
+async def list_jobs(context: Context, kind: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    return [j.summary() for j in await store.recent(context.db, kind, limit)]
+
+
+async def show_job(context: Context, job_id: str) -> dict[str, Any]:
+    job = await store.get(context.db, job_id)
+    if job is None:
+        raise JobError(NOT_FOUND, "job_not_found", f"no job {job_id}")
+    return describe(job)
+
+
+def describe(job: Job) -> dict[str, Any]:
+    """A job for people: the summary plus what its phase has reached, without bulk lists."""
+    if job.kind == RESTORE:
+        return restore_job.report(job)
+    out = job.summary()
+    state = job.state
+    out["position"] = {
+        "table": state["order"][state["table"]] if state["table"] < len(state["order"]) else None,
+        "tables_done": state["table"],
+        "tables": len(state["order"]),
+        "chunks": len(state["chunks"]),
+        "parts": len(state["object"]["parts"]),
+        "bytes": sum(c["size"] for c in state["chunks"]),
+    }
+    out["manifest"] = state.get("manifest")
+    return out
+
+
+async def run_to_end(context: Context, job: Job, progress: Progress | None = None) -> Job:
+    """Continue ``job`` step after step (a CLI: every call is a fresh budget) until it ends or fails."""
+    while job.running:
+        failures = job.failures
+        job = await continue_job(context, job.id, progress)
+        if job.failures > failures:
+            break
+    return job
