@@ -21,6 +21,7 @@ BENCHMARKS = {
     "coldstart": "bench.coldstart",
     "indexes": "bench.indexes",
     "jobs_chain": "bench.jobs_chain",
+    "delivery": "bench.delivery",
 }
 
 

@@ -33,6 +33,7 @@ LEFT_OUT_ROUTE_MODULES = (
     "edgenotify.api.notifications",
     "edgenotify.api.openapi",
     "edgenotify.api.operator",
+    "edgenotify.api.recovery",
     "edgenotify.api.reference",
     "edgenotify.api.templates",
 )

@@ -33,3 +33,14 @@ def audit_query(
     if only_if is None:
         return Query(f"{_INSERT} VALUES (?, ?, ?, ?, ?, ?, ?)", values)
     return Query(f"{_INSERT} SELECT ?, ?, ?, ?, ?, ?, ? WHERE {only_if.sql}", values + only_if.params)
+
+
+def audit_rows_query(
+    context: Any, action: str, resource_type: str, rows: Query, id_column: str, details: dict[str, Any] | None = None
+) -> Query:
+    """One audit row per row of ``rows`` (a SELECT naming ``id_column``): a bulk change audited
+    per resource, in the same batch as the change."""
+    text = json.dumps(details, separators=(",", ":"), ensure_ascii=False, sort_keys=True) if details else None
+    values = (context.actor, action, resource_type, text, context.request_id or None, now_iso())
+    sql = f"{_INSERT} SELECT ?, ?, ?, {id_column}, ?, ?, ? FROM ({rows.sql})"
+    return Query(sql, values + rows.params)

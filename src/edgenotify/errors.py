@@ -92,6 +92,9 @@ INVALID_IDEMPOTENCY_KEY = Code("invalid_idempotency_key", M, "Idempotency-Key is
 IDEMPOTENCY_CONFLICT = Code("idempotency_conflict", C, "the Idempotency-Key was already used with another body")
 NO_ACTIVE_CHANNEL = Code("no_active_channel", I, "the user has no active channel config")
 CHANNEL_NOT_CONFIGURED = Code("channel_not_configured", I, "a requested channel has no active config")
+CHANNEL_DISABLED = Code(
+    "channel_disabled", I, "deliveries kept failing, so the config was disabled; a PUT re-enables it"
+)
 UNKNOWN_TEMPLATE = Code("unknown_template", I, "the send names a template that does not exist")
 TEMPLATE_INACTIVE = Code("template_inactive", I, "the send names an inactive template")
 CHANNEL_NOT_IN_TEMPLATE = Code("channel_not_in_template", I, "the template has no content for the channel")
@@ -102,6 +105,8 @@ CONTENT_TOO_LARGE = Code("content_too_large", I, "the rendered message exceeds 1
 
 # -- messages -------------------------------------------------------------------------------------------------
 MESSAGE_NOT_FOUND = Code("message_not_found", N, "no message with this id")
+MESSAGE_SUCCEEDED = Code("message_succeeded", C, "the message was delivered; only failed messages are sent again")
+MESSAGE_NOT_FAILED = Code("message_pending", C, "the message is still being delivered; only failed ones are sent again")
 NOT_CANCELLABLE = Code("not_cancellable", C, "the message is no longer waiting for its scheduled time")
 
 # -- operations (admin) ---------------------------------------------------------------------------------------

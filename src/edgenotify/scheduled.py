@@ -32,7 +32,7 @@ from edgenotify.ops.records import FAILED, record
 
 Task = Callable[[Context], Awaitable[Any]]
 
-RETRY_CRON = "*/5 * * * *"
+RETRY_CRON = "* * * * *"
 BACKUP_CRON = "0 3 * * *"
 MAINTENANCE_CRON = "0 4 * * *"
 UNMATCHED_TASK = "scheduled"  # the task record of a cron that has no work

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from edgenotify.scheduled import RETRY_CRON
 from tests.api.receivers import LarkReceiver, Receiver, TelegramReceiver, WebhookReceiver
 
-RETRY_CRON = "*/5 * * * *"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"edgenotify-test-signing-key-32b!").decode()
 BOT_TOKEN = "123456:" + "A" * 35
 LARK_SECRET = "lark-sign-secret"
@@ -129,6 +129,9 @@ class Api:
         rows = self.sql("SELECT * FROM notification_logs WHERE message_id = ?", message_id)
         assert rows, f"no row for {message_id}"
         return rows[0]
+
+    def attempts(self, message_id: str) -> list[dict[str, Any]]:
+        return self.sql("SELECT * FROM delivery_attempts WHERE message_id = ? ORDER BY attempt", message_id)
 
     def count_logs(self, user: str | None = None) -> int:
         if user is None:

@@ -62,6 +62,8 @@ class Receiver:
         self.fallback = self.default
         self._lock = threading.Lock()
         self._hanging = False
+        self._drip: float | None = None
+        self.before_answer: Any = None  # optional callable run (in the server thread) before answering
         self._release = threading.Event()
         receiver = self
 
@@ -96,6 +98,10 @@ class Receiver:
         """Hold every request until :meth:`close` (the client's timeout fires first)."""
         self._hanging = True
 
+    def drip(self, interval: float) -> None:
+        """Answer 200 with headers at once, then the body one byte per ``interval`` seconds."""
+        self._drip = interval
+
     def close(self) -> None:
         self._release.set()
         self.server.shutdown()
@@ -118,7 +124,12 @@ class Receiver:
         if self._hanging:
             self._release.wait(30)
             return
+        if self.before_answer is not None:
+            self.before_answer()
         payload = json.dumps(answer.body).encode() if not isinstance(answer.body, bytes) else answer.body
+        if self._drip is not None:
+            self._send_dripping(handler, payload)
+            return
         handler.send_response(answer.status)
         handler.send_header("content-type", "application/json")
         handler.send_header("content-length", str(len(payload)))
@@ -126,6 +137,21 @@ class Receiver:
             handler.send_header(name, value)
         handler.end_headers()
         handler.wfile.write(payload)
+
+    def _send_dripping(self, handler: BaseHTTPRequestHandler, payload: bytes) -> None:
+        handler.send_response(200)
+        handler.send_header("content-type", "application/json")
+        handler.send_header("content-length", str(len(payload) + 200))
+        handler.end_headers()
+        body = payload + b" " * 200
+        try:
+            for index in range(len(body)):
+                handler.wfile.write(body[index : index + 1])
+                handler.wfile.flush()
+                if self._release.wait(self._drip):
+                    return
+        except OSError:  # the client gave up and closed the connection
+            return
 
 
 def webhook_signature(secret: str, message_id: str, timestamp: str, body: bytes) -> str:

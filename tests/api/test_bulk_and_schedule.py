@@ -6,7 +6,7 @@ the real retry cron."""
 from typing import Any
 
 from edgenotify.clock import iso_after
-from edgenotify.notify.delivery.backoff import MAX_ATTEMPTS
+from edgenotify.notify.delivery.schedule import DEFAULT_POLICY
 from tests.api.notify_kit import Api, Receivers, api, receivers  # noqa: F401
 
 TEMPLATE = {
@@ -181,7 +181,7 @@ def test_the_operator_lists_messages_across_users(api, receivers):
         api.sent({"user_id": user, "content": f"to {user}"})
     api.drain()
     # the last allowed attempt, through the real retry cron: the receiver's errors make them fail for good
-    api.sql("UPDATE notification_logs SET retry_count = ? WHERE user_id LIKE 'bad%'", MAX_ATTEMPTS - 1)
+    api.sql("UPDATE notification_logs SET retry_count = ? WHERE user_id LIKE 'bad%'", DEFAULT_POLICY.max_attempts - 1)
     api.make_due(*(r["message_id"] for r in api.sql("SELECT message_id FROM notification_logs")))
     api.retry()
     admin = api.worker.headers("admin")

@@ -12,8 +12,11 @@ import pytest
 from edgenotify.clock import utcnow
 from edgenotify.models.notifications import NotificationItem, NotificationPage
 from edgenotify.notify import logs, retry, stats
-from edgenotify.notify.delivery.dispatch import Delivery, outcome_queries
+from edgenotify.notify.configs import ChannelConfig
+from edgenotify.notify.delivery.dispatch import Delivery, Timing, outcome_queries, release_query
+from edgenotify.notify.delivery.history import attempts_query
 from edgenotify.notify.delivery.outcome import Attempt, Message, failure
+from edgenotify.notify.delivery.schedule import DEFAULT_POLICY
 from tests.api.notify_kit import Receivers, api, receivers  # noqa: F401 - fixtures
 
 TIE = "2026-03-01T10:00:00.000Z"
@@ -250,7 +253,14 @@ def test_log_routes_need_the_client_token(api):
 
 # -- query plans ----------------------------------------------------------------------------
 
-MY_TABLES = ("notification_logs", "idempotency_keys", "user_stats", "task_execution_records")
+MY_TABLES = (
+    "notification_logs",
+    "idempotency_keys",
+    "user_stats",
+    "task_execution_records",
+    "delivery_attempts",
+    "user_configs",
+)
 _SCAN = re.compile(rf"^SCAN (TABLE )?({'|'.join(MY_TABLES)})\b")
 
 
@@ -289,9 +299,12 @@ def _builder_shapes() -> list[tuple[str, tuple]]:
         shapes.append((query.sql, query.params))
     query = retry.claim_query(TIE, TIE, 50)
     shapes.append((query.sql, query.params))
-    delivery = Delivery(Message("msg_1", "u1", "webhook", None, "c"), {}, TIE)
+    delivery = Delivery(Message("msg_1", "u1", "webhook", None, "c"), ChannelConfig("u1", "webhook", {}, True), TIE)
+    timing = Timing(utcnow(), 1, utcnow())
     for result in (Attempt(True), failure("HTTP 500"), failure("refused", permanent=True)):
-        shapes += [(q.sql, q.params) for q in outcome_queries(delivery, result, utcnow())[0]]
+        shapes += [(q.sql, q.params) for q in outcome_queries(delivery, result, timing, DEFAULT_POLICY)[0]]
+    for query in (release_query(delivery, TIE), attempts_query("msg_1")):
+        shapes.append((query.sql, query.params))
     return shapes
 
 

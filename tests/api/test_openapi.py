@@ -238,6 +238,16 @@ class Checker:
         assert not undeclared, (where, undeclared)
 
 
+def _fail(client: Client, message_id: str) -> None:
+    """Mark a message as finally failed (as its last attempt would), so it can be recovered."""
+    db = sqlite3.connect(client.worker.state_dir / "d1" / "DB.sqlite3", timeout=30, isolation_level=None)
+    try:
+        db.execute("UPDATE notification_logs SET status = 'failed', next_attempt_at = NULL WHERE message_id = ?",
+                   (message_id,))  # fmt: skip
+    finally:
+        db.close()
+
+
 def _locked_config(client: Client, user: str) -> None:
     """A stored config that cannot be opened: encrypted, while this worker has no CONFIG_ENCRYPTION_KEY."""
     db = sqlite3.connect(client.worker.state_dir / "d1" / "DB.sqlite3", timeout=30, isolation_level=None)
@@ -325,6 +335,14 @@ def test_actual_responses_of_every_route_are_declared_and_validate(client: Clien
     check(c.get("/v1/notifications/bad%20id"))
     check(c.get("/v1/stats", params={"user_id": "u1"}))
     check(c.get("/v1/stats"))
+    # Recovery: a pending message is refused, a failed one is sent again, many by filter
+    check(c.request("POST", f"/v1/notifications/{message_id}/retry"))
+    check(c.request("POST", "/v1/notifications/absent-id/retry"))
+    _fail(client, message_id)
+    assert check(c.request("POST", f"/v1/notifications/{message_id}/retry")).status_code == 202
+    check(c.request("POST", "/v1/notifications/recover", json={"since": "2000-01-01T00:00:00Z", "limit": 1}))
+    check(c.request("POST", "/v1/notifications/recover", json={}))
+    client.worker.drain()
     # Public routes, access errors, request ids, generic errors
     check(c.http.get("/health"))
     check(c.http.get("/openapi.json"))

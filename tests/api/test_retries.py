@@ -1,20 +1,22 @@
 # ruff: noqa: F811 - pytest fixtures imported from notify_kit are parameters here
-"""Retries through the real cron trigger: backoff with jitter, Retry-After, permanent failure,
-atomic claiming (no double sends), bounded runs, and the task_execution_records row of each run.
+"""Retries through the real cron trigger: the day-long schedule with jitter (configurable in
+system_configs), Retry-After up to a cap, permanent failure, atomic claiming (no double sends),
+runs sized from the invocation's limits, and the task_execution_records row of each run.
 
 Rows are made due by setting ``next_attempt_at`` in SQL instead of waiting for it."""
 
 import asyncio
 import json
+import threading
 from datetime import timedelta
 from email.utils import format_datetime
 
 import httpx
 
 from edgenotify.clock import parse_iso, utcnow
+from edgenotify.limits import Limits
 from edgenotify.notify import retry
-from edgenotify.notify.delivery import backoff
-from edgenotify.notify.delivery.backoff import MAX_ATTEMPTS, backoff_delay
+from edgenotify.notify.delivery.schedule import CONFIG_KEY, DEFAULT_POLICY, Policy, parse_policy
 from tests.api.notify_kit import PAST, RETRY_CRON, Receivers, api, receivers  # noqa: F401 - fixtures
 
 MESSAGE = {"user_id": "u1", "content": "Disk almost full"}
@@ -43,7 +45,7 @@ def test_a_failed_delivery_is_retried_by_the_cron(api, receivers: Receivers):
     assert [r.headers["webhook-id"] for r in hook.requests] == [ids["webhook"]] * 2  # receivers can deduplicate
     assert all(r.verified for r in hook.requests)
     [run] = api.task_runs()
-    assert run["status"] == "completed" and run["duration_ms"] >= 0 and run["error"] is None
+    assert run["status"] == "success" and run["duration_ms"] >= 0 and run["error"] is None
     details = json.loads(run["details"])
     assert (details["claimed"], details["succeeded"], details["retrying"], details["failed"]) == (1, 1, 0, 0)
     assert api.user_stats("u1")["success_count"] == 1
@@ -61,7 +63,7 @@ def test_rows_not_yet_due_are_left_alone(api, receivers: Receivers):
 def test_a_run_is_recorded_even_when_nothing_is_due(api):
     api.retry()
     [run] = api.task_runs()
-    assert run["status"] == "completed" and json.loads(run["details"])["claimed"] == 0
+    assert run["status"] == "success" and json.loads(run["details"])["claimed"] == 0
 
 
 def test_after_the_maximum_attempts_the_failure_is_permanent_and_counted(api, receivers: Receivers):
@@ -70,34 +72,80 @@ def test_after_the_maximum_attempts_the_failure_is_permanent_and_counted(api, re
     api.webhook_for("u1", hook)
     message_id = api.sent(MESSAGE)["webhook"]
     api.drain()
-    for _ in range(MAX_ATTEMPTS - 1):
+    for _ in range(DEFAULT_POLICY.max_attempts - 1):
         api.make_due(message_id)
         api.retry()
     row = api.log(message_id)
-    assert (row["status"], row["retry_count"], row["next_attempt_at"]) == ("failed", MAX_ATTEMPTS, None)
+    assert (row["status"], row["retry_count"], row["next_attempt_at"]) == ("failed", DEFAULT_POLICY.max_attempts, None)
     assert row["error"].startswith("HTTP 500") and "still down" in row["error"]
-    assert len(hook.requests) == MAX_ATTEMPTS
+    assert len(hook.requests) == DEFAULT_POLICY.max_attempts
     assert api.user_stats("u1")["failed_count"] == 1 and api.user_stats("u1")["success_count"] == 0
     assert json.loads(api.task_runs()[-1]["details"])["failed"] == 1
     api.sql("UPDATE notification_logs SET next_attempt_at = ? WHERE message_id = ?", PAST, message_id)
     api.retry()  # a failed row is never picked up again, even when its time has passed
-    assert len(hook.requests) == MAX_ATTEMPTS
+    assert len(hook.requests) == DEFAULT_POLICY.max_attempts
 
 
-def test_backoff_grows_exponentially_with_full_jitter():
-    assert [backoff_delay(n, rand=1.0) for n in range(1, 9)] == [30, 60, 120, 240, 480, 960, 1920, 3600]
-    assert backoff_delay(3, rand=0.0) == 0
-    assert backoff_delay(3, rand=0.5) == 60
-    assert backoff_delay(1, retry_after=500, rand=0.5) == 500  # the receiver's wish is a floor
-    assert backoff_delay(1, retry_after=10**9, rand=0.5) == backoff.MAX_RETRY_AFTER_SECONDS
-    assert len({backoff_delay(5) for _ in range(20)}) > 1  # jittered
+def test_the_default_schedule_spans_more_than_a_day_whatever_the_jitter():
+    policy = DEFAULT_POLICY
+    assert policy.max_attempts == 8
+    assert [policy.delay(n, rand=0.5) for n in range(1, 8)] == [5, 300, 1800, 7200, 18000, 36000, 36000]
+    earliest = sum(policy.delay(n, rand=0.0) for n in range(1, 8))
+    assert earliest >= 24 * 3600  # even when every delay jitters to its minimum
+    assert policy.delay(8) is None  # attempts exhausted
+    assert len({policy.delay(5) for _ in range(20)}) > 1  # jittered
+    assert policy.delay(1, retry_after=500, rand=0.5) == 500  # the receiver's wish is a floor
+    assert policy.delay(1, retry_after=10**9, rand=0.5) == policy.max_retry_after  # up to the cap
 
 
-def test_first_retry_is_scheduled_within_the_first_backoff_window(api, receivers: Receivers):
+def test_a_malformed_policy_is_refused_by_the_parser():
+    assert parse_policy('{"delays": [60], "jitter": 0}') == Policy(delays=(60.0,), jitter=0.0)
+    for bad in ('{"delays": []}', '{"delays": [-1]}', '{"jitter": 1.5}', '{"retries": 3}', "[1]", "{"):
+        try:
+            parse_policy(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad} was accepted")
+
+
+def test_the_schedule_is_configurable_per_deployment(api, receivers: Receivers):
+    policy = '{"delays": [1000, 2000], "jitter": 0}'
+    api.sql("INSERT INTO system_configs (config_key, config_value) VALUES (?, ?)", CONFIG_KEY, policy)
+    hook = receivers.webhook()
+    hook.always(500, {"error": "down"})
+    api.webhook_for("u1", hook)
+    message_id = api.sent(MESSAGE)["webhook"]
+    api.drain()
+    assert 990 < _seconds_until(api.log(message_id)["next_attempt_at"]) <= 1000
+    api.make_due(message_id)
+    api.retry()
+    assert 1990 < _seconds_until(api.log(message_id)["next_attempt_at"]) <= 2000
+    api.make_due(message_id)
+    api.retry()
+    assert api.log(message_id)["status"] == "failed" and len(hook.requests) == 3
+
+
+def test_a_malformed_policy_row_leaves_the_defaults_in_force(api, receivers: Receivers):
+    api.sql("INSERT INTO system_configs (config_key, config_value) VALUES (?, ?)", CONFIG_KEY, '{"delays": "x"}')
     _failing_webhook(api, receivers)
     ids = api.sent(MESSAGE)
     api.drain()
-    assert -1 < _seconds_until(api.log(ids["webhook"])["next_attempt_at"]) <= backoff.BASE_DELAY_SECONDS
+    assert 0 < _seconds_until(api.log(ids["webhook"])["next_attempt_at"]) <= 5.5
+
+
+def test_first_retry_is_scheduled_within_the_first_window(api, receivers: Receivers):
+    _failing_webhook(api, receivers)
+    ids = api.sent(MESSAGE)
+    api.drain()
+    assert -1 < _seconds_until(api.log(ids["webhook"])["next_attempt_at"]) <= DEFAULT_POLICY.delays[0] * 1.1
+
+
+def test_retry_after_beyond_the_cap_is_capped(api, receivers: Receivers):
+    _failing_webhook(api, receivers, 503, {"retry-after": str(10**7)})
+    ids = api.sent(MESSAGE)
+    api.drain()
+    cap = DEFAULT_POLICY.max_retry_after
+    assert cap - 10 < _seconds_until(api.log(ids["webhook"])["next_attempt_at"]) <= cap
 
 
 def test_retry_after_seconds_is_honoured(api, receivers: Receivers):
@@ -150,8 +198,16 @@ def test_two_simultaneous_cron_runs_never_send_a_message_twice(api, receivers: R
     assert sorted(claimed) == [0, 5]
 
 
-def test_a_run_is_bounded(api, receivers: Receivers, monkeypatch):
-    monkeypatch.setattr(retry, "BATCH_LIMIT", 2)
+def test_a_run_claims_what_the_invocation_limits_allow():
+    assert retry.claim_limit(Limits.for_plan("paid")) == 979  # D1 queries bind first (module docstring)
+    assert retry.claim_limit(Limits.for_plan("paid", cpu_ms=300_000)) == 979
+    assert retry.claim_limit(Limits.for_plan("free")) == 1  # 10 ms of CPU
+    assert retry.claim_limit(Limits("paid", 1000, 1000, 210, 6, 30_000)) == 100  # 2 subrequests each: fetch, record
+    assert retry.claim_limit(Limits("paid", 1000, 1000, 10_000, 6, 20_000)) == 700  # 70 % of 20 s at 20 ms each
+
+
+def test_a_run_is_bounded_by_its_claim(api, receivers: Receivers, monkeypatch):
+    monkeypatch.setattr(retry, "claim_limit", lambda limits: 2)
     hook = receivers.webhook()
     hook.answer(500, times=3)
     api.webhook_for("u1", hook)
@@ -199,3 +255,34 @@ def test_a_config_removed_before_the_retry_fails_permanently(api, receivers: Rec
     row = api.log(ids["webhook"])
     assert row["status"] == "failed" and row["error"] == "user has no active webhook config"
     assert api.user_stats("u1")["failed_count"] == 1
+
+
+def test_a_run_keeps_within_the_connection_limit(api, receivers: Receivers):
+    """LIMIT_CONNECTIONS=3: at most two deliveries in flight (one connection is kept for the run's
+    D1 writes). Each request waits, bounded, for a third to join it: it never comes."""
+    api.worker.server_env.LIMIT_CONNECTIONS = "3"
+    hook = receivers.webhook()
+    hook.answer(500, times=6)
+    api.webhook_for("u1", hook)
+    ids = [api.sent(MESSAGE)["webhook"] for _ in range(6)]
+    api.drain()
+    lock, joined = threading.Lock(), threading.Condition()
+    seen = {"now": 0, "most": 0}
+
+    def count_in_flight() -> None:
+        with lock:
+            seen["now"] += 1
+            seen["most"] = max(seen["most"], seen["now"])
+        with joined:
+            joined.notify_all()
+            joined.wait_for(lambda: seen["now"] >= 3, timeout=0.3)
+        with lock:
+            seen["now"] -= 1
+
+    hook.before_answer = count_in_flight
+    api.make_due(*ids)
+    try:
+        api.retry()
+    finally:
+        del api.worker.server_env.LIMIT_CONNECTIONS
+    assert seen["most"] == 2 and {api.log(i)["status"] for i in ids} == {"success"}

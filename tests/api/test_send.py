@@ -112,8 +112,8 @@ def test_warm_send_is_exactly_one_d1_round_trip(api, user):
     before = binding.calls
     response = api.send({"user_id": "u1", "content": "warm"})
     assert response.headers["x-d1-round-trips"] == "1"
-    api.drain()  # delivery: one more batch recording both outcomes
-    assert binding.calls - before == 2
+    api.drain()  # delivery: each outcome written as it ends (outcomes ending together share a batch)
+    assert 2 <= binding.calls - before <= 1 + 3
     api.put_template("shipped", TEMPLATE)
     api.send({"user_id": "u1", "template_key": "shipped", "variables": {"order": "1"}}, key="warm-up")
     keyed = api.send({"user_id": "u1", "template_key": "shipped", "variables": {"order": "2"}}, key="k-2")

@@ -5,7 +5,7 @@ counters kept by the send and delivery batches."""
 import pytest
 
 from edgenotify.models.notifications import StatsResponse
-from edgenotify.notify.delivery.backoff import MAX_ATTEMPTS
+from edgenotify.notify.delivery.schedule import DEFAULT_POLICY
 from tests.api.notify_kit import Receivers, api, receivers  # noqa: F401 - fixtures
 
 
@@ -23,7 +23,7 @@ def test_totals_per_channel_and_status(api, receivers: Receivers):
     first = api.sent({"user_id": "u1", "content": "one"})
     api.sent({"user_id": "u1", "content": "two"})
     api.drain()
-    for _ in range(MAX_ATTEMPTS - 1):  # the first telegram message fails for good
+    for _ in range(DEFAULT_POLICY.max_attempts - 1):  # the first telegram message fails for good
         api.make_due(first["telegram"])
         api.retry()
     stats = _stats(api, user_id="u1")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import backup, coldstart, datagen, http_load, indexes, measure, pagination, report, roundtrips
+from bench import backup, coldstart, datagen, delivery, http_load, indexes, measure, pagination, report, roundtrips
 from bench.__main__ import main
 from bench.options import Options
 
@@ -90,6 +90,12 @@ def test_http_smoke(opts: Options) -> None:
     body = http_load.run(opts)
     assert "| GET /health |" in body and "| send (webhook to loopback) |" in body
     assert "accepted sends were delivered" in body and "NOT all delivered" not in body
+
+
+def test_delivery_smoke(opts: Options) -> None:
+    body = delivery.run(opts)
+    assert "PASS  messages lost after the outage: 0" in body and "PASS  messages delivered more than once: 0" in body
+    assert "| 3 | 5 | 15 | 0 | 0 | 0 |" in body  # sends/min, outage minutes, sent, lost, failed, duplicates
 
 
 def test_cli_smoke_prints_and_leaves_results_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

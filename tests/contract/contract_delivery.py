@@ -8,13 +8,16 @@ both ended by the attempt's total deadline.
 
 from typing import Any
 
+from edgenotify.clock import iso_after
 from edgenotify.context import Context
 from edgenotify.db import Query
 from edgenotify.migrations import automigrate
 from edgenotify.notify import configs, retry
+from edgenotify.notify.configs import ChannelConfig
 from edgenotify.notify.delivery import dispatch
-from edgenotify.notify.delivery.dispatch import Delivery
+from edgenotify.notify.delivery.dispatch import LEASE_SECONDS, Delivery
 from edgenotify.notify.delivery.outcome import Message
+from edgenotify.notify.delivery.schedule import DEFAULT_POLICY
 from edgenotify.notify.delivery.transport import DeadlineExceeded, attempt_deadline, make_client
 from tests.contract.contracts import contract, platform
 
@@ -47,7 +50,9 @@ def _telegram(api_base: str) -> dict[str, Any]:
 
 
 async def _deliver(channel: str, config: dict[str, Any], n: int, timeout: float = ANSWER_TIMEOUT_SECONDS) -> Any:
-    delivery = Delivery(_message(channel, n), config, lease="contract")
+    delivery = Delivery(
+        _message(channel, n), ChannelConfig("contract-delivery-user", channel, config, True), "contract"
+    )
     async with make_client(timeout) as client:
         return _attempt(await dispatch.attempt(client, delivery, True, timeout))
 
@@ -117,7 +122,7 @@ _INSERT = (
 
 @contract
 async def delivery_outcomes_recorded_and_retried(env: Any) -> Any:
-    """Outcomes land in ONE batch guarded by the lease; the retry cron claims what is due and delivers it."""
+    """Outcomes are recorded guarded by the lease; the retry cron claims what is due and delivers it."""
     context = Context.create(_DevEnv(env), None)
     await automigrate.apply_pending(context.db, automigrate.bundled_files())
     user = "contract-dispatch-user"
@@ -128,13 +133,14 @@ async def delivery_outcomes_recorded_and_retried(env: Any) -> Any:
         ]
     )
     urls = platform().receivers
-    lease = "2026-12-01T00:03:00.000Z"
+    lease = iso_after(LEASE_SECONDS)  # held now: an attempt only starts while its lease lasts
+    last = DEFAULT_POLICY.max_attempts - 1  # failures before the last attempt of the schedule
     rows = [
         ("d-ok", 0, lease),
         ("d-busy", 0, lease),
         ("d-refused", 0, lease),
         ("d-stale", 0, "another-lease"),
-        ("d-last", 4, lease),
+        ("d-last", last, lease),
     ]
     await context.db.batch([Query.of(_INSERT, mid, user, f"content {mid}", n, at) for mid, n, at in rows])
     hook = {"url": urls["webhook"] + "/hook", "secret": WEBHOOK_SECRET}
@@ -146,16 +152,20 @@ async def delivery_outcomes_recorded_and_retried(env: Any) -> Any:
         "d-last": {"url": urls["busy"] + "/hook"},
     }
     deliveries = [
-        Delivery(Message(mid, user, "webhook", "Hi", f"content {mid}"), configs_by_row[mid], lease, n)
+        Delivery(
+            Message(mid, user, "webhook", "Hi", f"content {mid}"),
+            ChannelConfig(user, "webhook", configs_by_row[mid], True), lease, n,
+        )
         for mid, n, _ in rows
-    ]
+    ]  # fmt: skip
     summary = await dispatch.deliver_and_record(context, deliveries)
     # A row whose first delivery was never recorded: due now, the cron must pick it up.
     await configs.save_config(context, user, "webhook", hook, True)
     await context.db.run(_INSERT, "d-due", user, "content d-due", 0, "2000-01-01T00:00:00.000Z")
     cron = await retry.retry_due(context)
     states = await context.db.all(
-        "SELECT message_id, status, retry_count, error, next_attempt_at IS NOT NULL AS leased FROM notification_logs"
+        "SELECT message_id, status, retry_count, attempt_count, error, next_attempt_at IS NOT NULL AS leased"
+        " FROM notification_logs"
         " WHERE user_id = ? ORDER BY message_id",
         user,
     )
@@ -165,7 +175,7 @@ async def delivery_outcomes_recorded_and_retried(env: Any) -> Any:
     assert by_id["d-stale"]["status"] == "pending" and by_id["d-last"]["status"] == "failed", states
     return {
         "summary": summary.as_dict(),
-        "cron": [cron["status"], cron["claimed"] >= 1],
+        "cron": [cron["status"], cron["details"]["claimed"] >= 1],
         "rows": states,
         "counters": counters,
     }

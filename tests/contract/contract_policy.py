@@ -16,7 +16,8 @@ from edgenotify.errors import DomainError
 from edgenotify.http.errors import status_of
 from edgenotify.limits import Limits, LimitsConfigError
 from edgenotify.notify import channels, render
-from edgenotify.notify.delivery.backoff import backoff_delay, parse_retry_after
+from edgenotify.notify.channels.webhook import parse_secret
+from edgenotify.notify.delivery.schedule import DEFAULT_POLICY, parse_retry_after
 from edgenotify.notify.ssrf import check_url
 from edgenotify.notify.templates import Content, Template, Variable
 from edgenotify.observability import log_event
@@ -83,9 +84,7 @@ async def policy_channel_configs(env: Any) -> Any:
         "lark": {"webhook_url": "https://open.feishu.cn/open-apis/bot/v2/hook/0123456789abcdef", "secret": "s" * 12},
     }
     return {
-        "secret_bytes": [
-            _decision(lambda s=s: len(channels.parse_webhook_secret(s))) for s in (secret, "whsec_!!", "x")
-        ],
+        "secret_bytes": [_decision(lambda s=s: len(parse_secret(s))) for s in (secret, "whsec_!!", "x")],
         "masked": {name: channels.mask_config(name, config) for name, config in configs.items()},
         "mask_secret": [channels.mask_secret(v) for v in ("", "abc", "whsec_abcdefgh", "0123456789")],
         "token_urls": [channels.mask_token_url(u) for u in ("https://h.example/a/b/secret-id", "https://h.example/")],
@@ -136,9 +135,11 @@ async def policy_template_rendering(env: Any) -> Any:
 
 @contract
 async def policy_backoff_and_retry_after(env: Any) -> Any:
-    """Backoff ceilings with a pinned random draw, and Retry-After in both of its forms."""
+    """The retry schedule with a pinned random draw (None: attempts exhausted), and Retry-After in both forms."""
     now = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
-    delays = [[backoff_delay(n, retry_after, rand=0.5) for n in (1, 2, 5, 12)] for retry_after in (None, 0, 45, 10**6)]
+    delays = [
+        [DEFAULT_POLICY.delay(n, retry_after, rand=0.5) for n in (1, 2, 5, 12)] for retry_after in (None, 0, 45, 10**6)
+    ]
     headers = ["120", " 7 ", "Tue, 01 Dec 2026 12:01:30 GMT", "Tue, 01 Dec 2026 11:00:00 GMT", "soon", "", None, "-3"]
     return {"delays": delays, "retry_after": [parse_retry_after(h, now) for h in headers]}
 

@@ -8,6 +8,7 @@ import asyncio
 import json
 from typing import Any
 
+from edgenotify.scheduled import RETRY_CRON
 from tests.conftest import RunningWorker
 from tests.embedded.test_embedded_limits import BarrierReceiver
 
@@ -73,10 +74,10 @@ def test_wait_until_work_has_its_own_line_and_the_counts_agree_with_the_runtime(
 def test_a_cron_line_says_which_tasks_failed(worker: RunningWorker, capfd: Any) -> None:
     worker.client.get("/health")
     capfd.readouterr()
-    assert worker.scheduled("*/5 * * * *").text == "ok"
+    assert worker.scheduled(RETRY_CRON).text == "ok"
     assert worker.scheduled("1 2 3 4 5").text == "ok"  # no work declared for it: recorded as a failure
     retry, unknown = invocations(capfd.readouterr().out)
-    assert (retry["kind"], retry["cron"], retry["status"]) == ("cron", "*/5 * * * *", "ok")
+    assert (retry["kind"], retry["cron"], retry["status"]) == ("cron", RETRY_CRON, "ok")
     assert "failed_tasks" not in retry and retry["d1_round_trips"] >= 1
     assert (unknown["cron"], unknown["status"], unknown["failed_tasks"]) == ("1 2 3 4 5", "failed", ["scheduled"])
     assert unknown["d1_round_trips"] == 1  # the failed task record

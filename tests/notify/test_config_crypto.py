@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from devkit.embedded import webcrypto
 from edgenotify.http.errors import status_of
-from edgenotify.notify.channels import mask_config, mask_secret, parse_webhook_secret
+from edgenotify.notify.channels import mask_config, mask_secret
+from edgenotify.notify.channels.webhook import parse_secret as parse_webhook_secret
 from edgenotify.notify.crypto import ConfigCryptoError, decrypt, encrypt, seal, unseal
 
 KEY = base64.b64encode(bytes(range(32))).decode()
@@ -90,7 +91,10 @@ def test_embedded_subtle_refuses_what_webcrypto_refuses():
 
 def test_masking():
     secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
-    assert mask_secret(secret) == "whsec_****" + secret[-4:]
+    assert mask_secret(secret, "whsec_") == "whsec_****" + secret[-4:]
+    assert (
+        mask_config("webhook", {"url": "https://x.example", "secret": secret})["secret"] == "whsec_****" + secret[-4:]
+    )
     assert mask_secret("short") == "****"
     masked = mask_config(
         "lark", {"webhook_url": "https://open.feishu.cn/open-apis/bot/v2/hook/abcdef0123456789", "secret": "s" * 20}

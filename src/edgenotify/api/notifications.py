@@ -16,6 +16,7 @@ from edgenotify.http.response import HttpResponse, json_response
 from edgenotify.http.router import Header, Route
 from edgenotify.http.validation import parse_body, parse_query
 from edgenotify.models.common import path_param
+from edgenotify.models.delivery import NotificationDetail
 from edgenotify.models.notifications import (
     BatchItem,
     BatchRequest,
@@ -31,7 +32,8 @@ from edgenotify.models.notifications import (
     check_send,
 )
 from edgenotify.notify import idempotency
-from edgenotify.notify.logs import LogFilter, get_log, list_logs
+from edgenotify.notify.delivery.history import message_with_attempts
+from edgenotify.notify.logs import LogFilter, list_logs
 from edgenotify.notify.schedule import cancel
 from edgenotify.notify.send import KEY_FIELD, MAX_BATCH, SendCommand, SendResult, send, send_many
 from edgenotify.notify.stats import user_totals
@@ -66,6 +68,7 @@ _ITEM_ERRORS = (
     errors.UNSUPPORTED_CHANNEL,
     errors.NO_ACTIVE_CHANNEL,
     errors.CHANNEL_NOT_CONFIGURED,
+    errors.CHANNEL_DISABLED,
     errors.UNKNOWN_TEMPLATE,
     errors.TEMPLATE_INACTIVE,
     errors.CHANNEL_NOT_IN_TEMPLATE,
@@ -183,7 +186,7 @@ async def list_notifications(context: Context) -> HttpResponse:
 
 async def get_notification(context: Context) -> HttpResponse:
     message_id = path_param(context.req, "message_id")
-    item = await get_log(context, message_id)
+    item = await message_with_attempts(context, message_id)
     if item is None:
         raise DomainError(errors.MESSAGE_NOT_FOUND, f"no message {message_id}", "message_id")
     return json_response(item)
@@ -249,9 +252,10 @@ ROUTES = [
         "GET",
         "/v1/notifications/{message_id}",
         get_notification,
-        summary="One message's delivery log",
-        description="The message as stored: status, last error (credentials masked), retries, times.",
-        response_model=NotificationItem,
+        summary="One message's delivery log with its attempt history",
+        description="The message as stored (status, last error with credentials masked, times) and every"
+        " delivery attempt: number, start, duration, HTTP status, error class, a scrubbed response excerpt.",
+        response_model=NotificationDetail,
         errors=(errors.MESSAGE_NOT_FOUND,),
     ),
     Route(

@@ -1,57 +1,69 @@
-"""Channel config bodies: one settings model per channel for input, masked shapes for output.
+"""Channel config bodies, generated from the channel table (``notify/channels``) when this module loads.
 
-The PUT body is validated with the model of the channel named in the path (``PUT_MODELS``);
-``ChannelConfigPut`` (the union) documents all three in ``/openapi.json``. Semantic checks that
-need runtime settings (the SSRF policy depends on ``development``) run in the handler.
+Each registered channel contributes a settings model (its declared fields, with their checks), a
+PUT body model (``PUT_MODELS``, picked by the channel in the path) and a masked output shape;
+``ChannelConfigPut`` (the union) documents them all in ``/openapi.json``. So a new channel module
+appears here, in the path pattern and in the OpenAPI document without an edit. Semantic checks
+that need runtime settings (the SSRF policy depends on ``development``) run in the handler.
 """
 
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from edgenotify.http.validation import StrictModel
-from edgenotify.notify.channels import parse_webhook_secret
+from edgenotify.notify import channels
+from edgenotify.notify.channels.spec import ChannelSpec, ConfigField
 
-Channel = Literal["webhook", "telegram", "lark"]
-Url = Field(max_length=2048, description="https URL on the public internet (loopback allowed in development)")
-
-
-class WebhookSettings(StrictModel):
-    url: str = Url
-    secret: str | None = Field(
-        None, max_length=200, description="Standard Webhooks signing secret: whsec_ + base64 of 24..64 bytes"
-    )
-
-    @field_validator("secret")
-    @classmethod
-    def _secret(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_webhook_secret(value)
-        return value
+Channel = Literal[channels.names()]  # type: ignore[valid-type]
 
 
-class TelegramSettings(StrictModel):
-    bot_token: str = Field(pattern=r"^[0-9]{1,20}:[A-Za-z0-9_\-]{30,64}$", description="Bot API token")
-    chat_id: str | int = Field(description="Numeric chat id or @channelusername; returned as text")
-    api_base: str | None = Field(
-        None, max_length=2048, description="Bot API base URL (default https://api.telegram.org)"
-    )
-
-    @field_validator("chat_id")
-    @classmethod
-    def _chat_id(cls, value: str | int) -> str:
-        text = str(value)
-        if isinstance(value, bool) or not (
-            (text.lstrip("-").isdigit() and len(text) <= 21)
-            or (text.startswith("@") and 5 <= len(text) <= 33 and text[1:].replace("_", "").isalnum())
-        ):
-            raise ValueError("chat_id must be a numeric id or @channelusername")
-        return text
+def _input_field(spec: ConfigField) -> tuple[Any, Any]:
+    kind: Any = str | int if spec.accepts_int else str
+    if not spec.required:
+        kind = kind | None
+    constraints = {
+        key: value
+        for key, value in (("max_length", spec.max_length), ("min_length", spec.min_length), ("pattern", spec.pattern))
+        if value is not None
+    }
+    default = ... if spec.required else None
+    return kind, Field(default, description=spec.description, **constraints)
 
 
-class LarkSettings(StrictModel):
-    webhook_url: str = Url
-    secret: str | None = Field(None, min_length=1, max_length=256, pattern=r"^[^*\s]+$", description="Sign secret")
+def _validators(spec: ChannelSpec) -> dict[str, Any]:
+    out = {}
+    for item in spec.fields:
+        if item.check is not None:
+            check = item.check
+            out[f"_check_{item.name}"] = field_validator(item.name)(classmethod(lambda cls, v, _c=check: _c(v)))
+    return out
+
+
+def _settings_model(spec: ChannelSpec) -> type[StrictModel]:
+    fields = {item.name: _input_field(item) for item in spec.fields}
+    return create_model(f"{spec.title}Settings", __base__=StrictModel, __validators__=_validators(spec), **fields)  # type: ignore[call-overload]
+
+
+def _masked_model(spec: ChannelSpec) -> type[BaseModel]:
+    fields: dict[str, Any] = {}
+    for item in spec.fields:
+        description = item.masked_description or item.description
+        kind: Any = str if item.required else str | None
+        fields[item.name] = (kind, Field(... if item.required else None, description=description))
+    return create_model(f"Masked{spec.title}", **fields)  # type: ignore[call-overload]
+
+
+def _put_model(spec: ChannelSpec, settings: type[StrictModel]) -> type[StrictModel]:
+    return create_model(f"{spec.title}Put", __base__=StrictModel, config=(settings, ...), is_active=(bool, True))  # type: ignore[call-overload]
+
+
+SETTINGS_MODELS = {name: _settings_model(spec) for name, spec in channels.public().items()}
+MASKED_MODELS = {name: _masked_model(spec) for name, spec in channels.public().items()}
+# What the handler validates with, picked by the channel in the path.
+PUT_MODELS: dict[str, type[StrictModel]] = {
+    name: _put_model(spec, SETTINGS_MODELS[name]) for name, spec in channels.public().items()
+}
 
 
 class ChannelConfigPut(StrictModel):
@@ -60,50 +72,23 @@ class ChannelConfigPut(StrictModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"config": {"url": "https://hooks.example.com/in"}, "is_active": True}]}
     )
-    config: WebhookSettings | TelegramSettings | LarkSettings = Field(description="The channel's settings")
+    config: Union[tuple(SETTINGS_MODELS.values())] = Field(description="The channel's settings")  # type: ignore[valid-type]  # noqa: UP007
     is_active: bool = Field(True, description="Inactive configs are kept but not sent to")
 
 
-class WebhookPut(StrictModel):
-    config: WebhookSettings
-    is_active: bool = True
-
-
-class TelegramPut(StrictModel):
-    config: TelegramSettings
-    is_active: bool = True
-
-
-class LarkPut(StrictModel):
-    config: LarkSettings
-    is_active: bool = True
-
-
-# What the handler validates with, picked by the channel in the path.
-PUT_MODELS: dict[str, type[StrictModel]] = {"webhook": WebhookPut, "telegram": TelegramPut, "lark": LarkPut}
-
-
-class MaskedWebhook(BaseModel):
-    url: str = Field(description="The receiver's URL")
-    secret: str | None = Field(None, description="Masked, e.g. whsec_****abcd")
-
-
-class MaskedTelegram(BaseModel):
-    bot_token: str = Field(description="Masked, e.g. ****abcd")
-    chat_id: str = Field(description="Numeric chat id or @channelusername")
-    api_base: str | None = Field(None, description="Bot API base URL when not the default")
-
-
-class MaskedLark(BaseModel):
-    webhook_url: str = Field(description="The hook id (last path segment) is masked")
-    secret: str | None = Field(None, description="Masked")
+class ChannelHealth(BaseModel):
+    failing_since: str | None = Field(None, description="Start of the current run of permanent delivery failures")
+    disabled_at: str | None = Field(None, description="When deliveries to this config were switched off")
+    disabled_reason: str | None = Field(None, description="Why; a PUT of the config re-enables it")
 
 
 class ChannelConfigOut(BaseModel):
     user_id: str = Field(description="The user the config belongs to")
     channel: Channel = Field(description="The channel")
-    config: MaskedWebhook | MaskedTelegram | MaskedLark = Field(description="The settings, credentials masked")
+    config: Union[tuple(MASKED_MODELS.values())] = Field(description="The settings, credentials masked")  # type: ignore[valid-type]  # noqa: UP007
     is_active: bool = Field(description="Whether sends use it")
+    disabled: bool = Field(False, description="True when failing deliveries disabled the config (sends get 422)")
+    health: ChannelHealth = Field(description="Delivery health of this config")
     encrypted: bool = Field(description="Whether the stored config is encrypted at rest")
     created_at: str = Field(description="When it was created")
     updated_at: str = Field(description="When it was last replaced")
@@ -121,6 +106,12 @@ def config_out(cfg: Any, masked: dict[str, Any]) -> dict[str, Any]:
         "channel": cfg.channel,
         "config": masked,
         "is_active": cfg.is_active,
+        "disabled": cfg.disabled_at is not None,
+        "health": {
+            "failing_since": cfg.failing_since,
+            "disabled_at": cfg.disabled_at,
+            "disabled_reason": cfg.disabled_reason,
+        },
         "encrypted": cfg.encrypted,
         "created_at": cfg.created_at,
         "updated_at": cfg.updated_at,

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edgenotify import errors
 from edgenotify.errors import DomainError
-from edgenotify.notify.channels import CHANNELS
+from edgenotify.notify import channels
 
 
 class ErrorDetail(BaseModel):
@@ -52,7 +52,7 @@ _ID = r"^[A-Za-z0-9._:@+\-]+$"
 
 PATH_PARAMS: dict[str, PathParam] = {
     "user_id": PathParam(_ID, 128, "The user the configs belong to (letters, digits and . _ : @ + -)"),
-    "channel": PathParam(r"^(webhook|telegram|lark)$", 16, "Delivery channel"),
+    "channel": PathParam(channels.path_pattern(), 16, "Delivery channel"),
     "template_key": PathParam(r"^[A-Za-z0-9._\-]+$", 128, "Template key (letters, digits and . _ -)"),
     "message_id": PathParam(r"^[A-Za-z0-9._:\-]+$", 128, "Message id returned by the send route"),
     "job_id": PathParam(
@@ -74,7 +74,7 @@ def path_param(request, name: str) -> str:
         raise DomainError(errors.INVALID_PATH_PARAM, message, field=name)
     if not _COMPILED[name].fullmatch(value):  # fullmatch: "$" alone would accept a trailing newline
         if name == "channel":
-            message = f"channel must be one of {', '.join(CHANNELS)}"
+            message = f"channel must be one of {', '.join(channels.names())}"
             raise DomainError(errors.UNSUPPORTED_CHANNEL, message, field=name)
         raise DomainError(errors.INVALID_PATH_PARAM, f"{name} has characters outside {rule.pattern}", field=name)
     return value

@@ -13,16 +13,16 @@ from edgenotify import errors
 from edgenotify.clock import normalize_iso
 from edgenotify.errors import DomainError
 from edgenotify.http.validation import QueryModel, StrictModel
+from edgenotify.models.channels import Channel
 from edgenotify.models.common import PATH_PARAMS, ErrorDetail
 from edgenotify.notify import idempotency
-from edgenotify.notify.channels import CHANNELS
+from edgenotify.notify.channels import names as channel_names
 from edgenotify.notify.logs import DEFAULT_LIMIT, MAX_LIMIT
 from edgenotify.notify.send import MAX_BATCH, MAX_SCHEDULE_DAYS
 from edgenotify.notify.stats import STATUSES
 
 Status = Literal[STATUSES]  # the same as Literal["pending", "success", "failed", "cancelled"]
-ChannelName = Literal["webhook", "telegram", "lark"]
-assert set(ChannelName.__args__) == set(CHANNELS)  # type: ignore[attr-defined]
+ChannelName = Channel  # the registered channels (notify/channels)
 _TIME = "ISO-8601 date-time; an offset is converted to UTC, no offset means UTC"
 
 
@@ -60,7 +60,7 @@ class SendFields(StrictModel):
     channels: list[str] | None = Field(
         None,
         min_length=1,
-        max_length=len(CHANNELS),
+        max_length=len(channel_names()),
         description="Channels to deliver to (no repeats). Default: every active channel of the user",
     )
     send_at: str | None = Field(
@@ -93,8 +93,8 @@ def check_send(body: SendFields, prefix: str = "") -> None:
             if getattr(body, name) is not None:
                 raise DomainError(errors.INVALID_VALUE, f"{name} cannot be combined with template_key", prefix + name)
     for channel in body.channels or []:
-        if channel not in CHANNELS:
-            message = f"channel must be one of {', '.join(CHANNELS)}"
+        if channel not in channel_names():
+            message = f"channel must be one of {', '.join(channel_names())}"
             raise DomainError(errors.UNSUPPORTED_CHANNEL, message, prefix + "channels")
     if body.channels is not None and len(set(body.channels)) != len(body.channels):
         raise DomainError(errors.INVALID_VALUE, "channels must not repeat", prefix + "channels")

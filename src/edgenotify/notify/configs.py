@@ -24,7 +24,9 @@ from edgenotify.errors import DomainError
 from edgenotify.notify import config_cache as cache
 from edgenotify.notify.crypto import is_encrypted, seal, unseal
 
-_COLUMNS = "channel_type, config_data, is_active, created_at, updated_at"
+_COLUMNS = "channel_type, config_data, is_active, created_at, updated_at, failing_since, disabled_at, disabled_reason"
+# Users per D1 query when the retry cron loads many users' configs at once (D1 binds at most 100 values).
+USERS_PER_QUERY = 90
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,13 @@ class ChannelConfig:
     created_at: str = ""
     updated_at: str = ""
     encrypted: bool = field(default=False, compare=False)  # whether the stored form is ciphertext
+    failing_since: str | None = None  # first permanent failure of the current unbroken run of them
+    disabled_at: str | None = None  # deliveries switched off (failing too long) until the next PUT
+    disabled_reason: str | None = None
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
 
 
 def _stored(row: dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +57,9 @@ def _stored(row: dict[str, Any]) -> dict[str, Any]:
         "is_active": bool(row["is_active"]),
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
+        "failing_since": row.get("failing_since"),
+        "disabled_at": row.get("disabled_at"),
+        "disabled_reason": row.get("disabled_reason"),
     }
 
 
@@ -70,6 +82,9 @@ async def _open(context: Any, user_id: str, stored: dict[str, Any]) -> ChannelCo
         created_at=stored["created_at"],
         updated_at=stored["updated_at"],
         encrypted=is_encrypted(stored["data"]),
+        failing_since=stored.get("failing_since"),
+        disabled_at=stored.get("disabled_at"),
+        disabled_reason=stored.get("disabled_reason"),
     )
 
 
@@ -113,6 +128,33 @@ async def load_config(context: Any, user_id: str, channel: str) -> ChannelConfig
     return await _open(context, user_id, stored) if stored else None
 
 
+async def load_configs_for(context: Any, user_ids: list[str]) -> dict[str, dict[str, ChannelConfig] | str]:
+    """user -> {channel: config} of ACTIVE configs for many users straight from D1 (the retry cron:
+    one query per :data:`USERS_PER_QUERY` users instead of a KV read per user); a user whose configs
+    cannot be opened maps to the reason, so only their deliveries wait."""
+    out: dict[str, dict[str, ChannelConfig] | str] = {user: {} for user in user_ids}
+    for start in range(0, len(user_ids), USERS_PER_QUERY):
+        chunk = user_ids[start : start + USERS_PER_QUERY]
+        marks = ", ".join("?" * len(chunk))
+        rows = await context.db.all(
+            f"SELECT user_id, {_COLUMNS} FROM user_configs WHERE user_id IN ({marks}) AND is_active = 1", *chunk
+        )
+        for row in rows:
+            configs = out[row["user_id"]]
+            if isinstance(configs, str):
+                continue
+            try:
+                configs[row["channel_type"]] = await _open(context, row["user_id"], _stored(row))
+            except Exception as exc:
+                out[row["user_id"]] = f"config unavailable: {type(exc).__name__}: {exc}"
+    return out
+
+
+async def forget_cached(context: Any, user_id: str, channel: str) -> None:
+    """Drop the KV entries of a config whose row changed outside :func:`save_config` (e.g. disabled)."""
+    await _invalidate(context, user_id, channel)
+
+
 async def _invalidate(context: Any, user_id: str, channel: str) -> None:
     await cache.cache_delete(context, cache.config_key(user_id, channel), cache.user_configs_key(user_id))
 
@@ -120,7 +162,10 @@ async def _invalidate(context: Any, user_id: str, channel: str) -> None:
 async def save_config(
     context: Any, user_id: str, channel: str, config: dict[str, Any], is_active: bool
 ) -> ChannelConfig:
-    """Create or replace a config: upsert + audit row in ONE batch, then invalidate the KV keys."""
+    """Create or replace a config: upsert + audit row in ONE batch, then invalidate the KV keys.
+
+    A PUT also clears the config's failure history: it re-enables a config that failing
+    deliveries disabled (the client has fixed or confirmed it)."""
     text = json.dumps(config, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
     data = await seal(text, context.settings.encryption_key, _aad(user_id, channel))
     now = now_iso()
@@ -128,7 +173,8 @@ async def save_config(
         "INSERT INTO user_configs (user_id, channel_type, config_data, is_active, created_at, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (user_id, channel_type) DO UPDATE SET config_data = excluded.config_data,"
-        " is_active = excluded.is_active, updated_at = excluded.updated_at"
+        " is_active = excluded.is_active, updated_at = excluded.updated_at,"
+        " failing_since = NULL, disabled_at = NULL, disabled_reason = NULL"
         f" RETURNING {_COLUMNS}",
         user_id,
         channel,

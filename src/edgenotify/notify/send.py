@@ -69,7 +69,7 @@ class SendResult:
 @dataclass(frozen=True)
 class _Planned:
     message: Message
-    config: dict[str, Any]
+    config: Any  # the user's ChannelConfig
 
 
 @dataclass(frozen=True)
@@ -130,18 +130,30 @@ async def _load(loads: _Loads, command: SendCommand) -> tuple[list[Any], Any]:
     return configs, loaded
 
 
-def _targets(command: SendCommand, configs: list[Any]) -> dict[str, dict[str, Any]]:
-    """channel -> decrypted config, for the requested (or all active) channels."""
-    active = {c.channel: c.config for c in configs if c.is_active}
+def _targets(command: SendCommand, configs: list[Any]) -> dict[str, Any]:
+    """channel -> the user's config, for the requested (or all active, not disabled) channels."""
+    active = {c.channel: c for c in configs if c.is_active}
     if command.channels is None:
-        if not active:
+        usable = {ch: c for ch, c in active.items() if not c.disabled}
+        if active and not usable:
+            raise channel_disabled(list(active))
+        if not usable:
             raise DomainError(errors.NO_ACTIVE_CHANNEL, f"user {command.user_id!r} has no active channel config")
-        return active
+        return usable
     missing = [ch for ch in command.channels if ch not in active]
     if missing:
         message = f"no active config for channel(s): {', '.join(missing)}"
         raise DomainError(errors.CHANNEL_NOT_CONFIGURED, message, "channels")
+    disabled = [ch for ch in command.channels if active[ch].disabled]
+    if disabled:
+        raise channel_disabled(disabled)
     return {ch: active[ch] for ch in command.channels}
+
+
+def channel_disabled(channels: list[str]) -> DomainError:
+    """A send to configs that failing deliveries disabled (a PUT of the config re-enables it)."""
+    message = f"channel config(s) disabled after failing deliveries: {', '.join(channels)}; PUT the config again"
+    return DomainError(errors.CHANNEL_DISABLED, message, "channels")
 
 
 def _rendered(command: SendCommand, template: Any, channels: list[str]) -> dict[str, tuple[str | None, str]]:

@@ -1,2 +1,2 @@
 """Outbound delivery: one module per channel, a dispatcher that never lets an exception escape,
-and the backoff policy that decides when a failed delivery is tried again."""
+the retry schedule, the attempt history and the recovery of failed messages."""
