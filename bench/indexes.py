@@ -115,7 +115,7 @@ def time_writes(files: dict[str, Path], rows: int, rounds: int) -> dict[str, flo
                     row = (message_id, user, "webhook", None, "s", "c" * 200, now, None, None, None, now, None, None)
                     conn.execute(_INSERT_ONE, row)
                 for message_id in ids:
-                    conn.execute(_SUCCEEDED, (now, message_id, now))
+                    conn.execute(_SUCCEEDED, (now, 1, message_id, now))  # sent_at, attempt_count, owner
                 conn.commit()
                 samples[v].append(time.perf_counter() - t0)
     return {v: statistics.median(s) for v, s in samples.items()}
