@@ -39,7 +39,7 @@ def _env(state: str, config: str, r2: str = "embedded"):
 
 async def backup(state: str, config: str, r2: str = "embedded") -> dict:
     from edgenotify.db import Database
-    from edgenotify.ops.backup import run_backup
+    from edgenotify.ops.backups.backup import run_backup
 
     env = _env(state, config, r2)
     try:
@@ -50,9 +50,9 @@ async def backup(state: str, config: str, r2: str = "embedded") -> dict:
 
 
 async def _source(env, backup_id: str):
-    from edgenotify.ops import manifest as mf
-    from edgenotify.ops.restore import RestoreSource
-    from edgenotify.ops.source import r2_chunks
+    from edgenotify.ops.backups import manifest as mf
+    from edgenotify.ops.backups.restore import RestoreSource
+    from edgenotify.ops.backups.source import r2_chunks
 
     body = await env.BACKUPS.get(mf.manifest_key(backup_id))
     manifest = mf.parse(await body.text())
@@ -61,8 +61,8 @@ async def _source(env, backup_id: str):
 
 async def restore(source_state: str, backup_id: str, target_state: str, config: str, r2: str = "embedded") -> dict:
     from edgenotify.db import Database
-    from edgenotify.ops.restore import RestoreOptions
-    from edgenotify.ops.restore import restore as run_restore
+    from edgenotify.ops.backups.restore import RestoreOptions
+    from edgenotify.ops.backups.restore import restore as run_restore
 
     source_env, target_env = _env(source_state, config, r2), _env(target_state, config)
     try:
@@ -76,8 +76,8 @@ async def restore(source_state: str, backup_id: str, target_state: str, config: 
 
 async def extract(state: str, backup_id: str, out: str, config: str) -> dict:
     """Gunzip the stored object to a plain SQL file (streamed, range by range)."""
-    from edgenotify.ops import manifest as mf
-    from edgenotify.ops.source import r2_chunks
+    from edgenotify.ops.backups import manifest as mf
+    from edgenotify.ops.backups.source import r2_chunks
 
     env = _env(state, config)
     inflater = zlib.decompressobj(wbits=31)

@@ -14,7 +14,7 @@ from devkit.lint.replay import snapshot
 from devkit.migrate.schema import read_schema
 from edgenotify.db import Database
 from edgenotify.db.catalog import Catalog, read_catalog
-from edgenotify.ops.schema import inspect
+from edgenotify.ops.backups.schema import inspect
 
 SCHEMA = """
 CREATE TABLE parent (id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, note TEXT DEFAULT 'n/a');

@@ -16,8 +16,8 @@ from edgenotify.db import Database
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = runpy.run_path(str(ROOT / "scripts" / "build_bundle"), run_name="build_bundle")
-BACKUP = "edgenotify.ops.backup_task:scheduled_backup"
-RETENTION = "edgenotify.ops.retention:apply_retention"
+BACKUP = "edgenotify.ops.backups.backup_task:scheduled_backup"
+RETENTION = "edgenotify.ops.maintenance.retention:apply_retention"
 
 
 def declared(wrangler_toml: Path) -> tuple[str, ...]:

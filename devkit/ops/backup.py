@@ -22,11 +22,11 @@ from typing import Any
 from devkit.ops.local import add_target_options, emit, find_job, human_size, local_context, local_env
 from devkit.ops.progress import Progress
 from edgenotify.db import D1Error, Query
-from edgenotify.ops import catalog
-from edgenotify.ops import manifest as mf
+from edgenotify.ops.backups import catalog
+from edgenotify.ops.backups import manifest as mf
+from edgenotify.ops.backups.schema import inspect, quote_ident
 from edgenotify.ops.jobs import store, usecases
 from edgenotify.ops.jobs.usecases import JobError
-from edgenotify.ops.schema import inspect, quote_ident
 
 
 def parser() -> argparse.ArgumentParser:

@@ -25,12 +25,12 @@ from devkit.ops.progress import Progress
 from edgenotify.clock import utcnow
 from edgenotify.db import Database
 from edgenotify.migrations import automigrate
-from edgenotify.ops import catalog
-from edgenotify.ops import manifest as mf
+from edgenotify.ops.backups import catalog
+from edgenotify.ops.backups import manifest as mf
+from edgenotify.ops.backups.restore import RestoreFailed, RestoreOptions, RestoreRefused, RestoreSource, restore
+from edgenotify.ops.backups.source import CHUNK_BYTES
 from edgenotify.ops.jobs import store, usecases
 from edgenotify.ops.jobs.usecases import JobError
-from edgenotify.ops.restore import RestoreFailed, RestoreOptions, RestoreRefused, RestoreSource, restore
-from edgenotify.ops.source import CHUNK_BYTES
 
 
 class UsageError(Exception):

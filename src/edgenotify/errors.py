@@ -132,7 +132,7 @@ RESTORE_REFUSALS = (
     Code("empty_backup", I, "the file contains no tables and no rows"),
     Code("backup_unreadable", I, "the backup cannot be read"),
 )
-# Reasons a query plan is refused (ops.queryplan.QueryRefused carries the name).
+# Reasons a query plan is refused (ops.diagnostics.queryplan.QueryRefused carries the name).
 QUERY_REFUSALS = tuple(
     Code(name, I, meaning)
     for name, meaning in (

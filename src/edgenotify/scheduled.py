@@ -40,8 +40,11 @@ UNMATCHED_TASK = "scheduled"  # the task record of a cron that has no work
 JOB_TICK = "edgenotify.ops.jobs.usecases:tick"
 CRON_TASKS: dict[str, list[str]] = {
     RETRY_CRON: [JOB_TICK, "edgenotify.notify.retry:retry_due"],
-    BACKUP_CRON: ["edgenotify.ops.backup_task:scheduled_backup", "edgenotify.ops.retention:apply_retention"],
-    MAINTENANCE_CRON: ["edgenotify.ops.maintenance:run_maintenance"],
+    BACKUP_CRON: [
+        "edgenotify.ops.backups.backup_task:scheduled_backup",
+        "edgenotify.ops.maintenance.retention:apply_retention",
+    ],
+    MAINTENANCE_CRON: ["edgenotify.ops.maintenance.run:run_maintenance"],
 }
 
 

@@ -32,7 +32,7 @@ from edgenotify.migrations import automigrate
 from edgenotify.migrations.files import MigrationFile
 from edgenotify.models.common import ErrorResponse
 from edgenotify.notify import idempotency
-from edgenotify.ops import manifest
+from edgenotify.ops.backups import manifest
 from edgenotify.routes import ROUTER
 from tests.api.config_kit import CONFIGS, Client, client, error_of  # noqa: F401
 

@@ -17,13 +17,13 @@ from edgenotify.context import Context
 from edgenotify.db import Database, Query
 from edgenotify.env import Settings
 from edgenotify.migrations import automigrate
-from edgenotify.ops import catalog
-from edgenotify.ops import manifest as mf
+from edgenotify.ops.backups import catalog
+from edgenotify.ops.backups import manifest as mf
+from edgenotify.ops.backups.dump import digest_table
+from edgenotify.ops.backups.schema import inspect
 from edgenotify.ops.bucket import MIN_PART_SIZE, Bucket
-from edgenotify.ops.dump import digest_table
 from edgenotify.ops.jobs import store, usecases
 from edgenotify.ops.jobs.backup import BackupOptions
-from edgenotify.ops.schema import inspect
 from tests.contract.contracts import contract
 from tests.contract.support import clear_r2, reset_database
 

@@ -18,17 +18,17 @@ from edgenotify.clock import iso, utcnow
 from edgenotify.context import Context
 from edgenotify.db import Database, Query
 from edgenotify.migrations import automigrate
-from edgenotify.ops import manifest as mf
-from edgenotify.ops.archive import PREFIX as ARCHIVES
-from edgenotify.ops.backup import BackupOptions, run_backup
-from edgenotify.ops.capacity import capacity
-from edgenotify.ops.catalog import backup_status, list_backups
-from edgenotify.ops.health import health
-from edgenotify.ops.maintenance import run_maintenance
-from edgenotify.ops.queryplan import QueryRefused, analyze
-from edgenotify.ops.restore import RestoreOptions, RestoreSource, restore
-from edgenotify.ops.source import r2_chunks
-from edgenotify.ops.stream import MIN_PART_SIZE, R2ObjectWriter
+from edgenotify.ops.backups import manifest as mf
+from edgenotify.ops.backups.backup import BackupOptions, run_backup
+from edgenotify.ops.backups.catalog import backup_status, list_backups
+from edgenotify.ops.backups.restore import RestoreOptions, RestoreSource, restore
+from edgenotify.ops.backups.source import r2_chunks
+from edgenotify.ops.backups.stream import MIN_PART_SIZE, R2ObjectWriter
+from edgenotify.ops.diagnostics.capacity import capacity
+from edgenotify.ops.diagnostics.health import health
+from edgenotify.ops.diagnostics.queryplan import QueryRefused, analyze
+from edgenotify.ops.maintenance.archive import PREFIX as ARCHIVES
+from edgenotify.ops.maintenance.run import run_maintenance
 from edgenotify.scheduled import CRON_TASKS, handle_scheduled
 from tests.contract.contracts import contract
 from tests.contract.support import clear_r2, list_all_r2, raises, reset_database

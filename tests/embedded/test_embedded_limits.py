@@ -26,7 +26,7 @@ from edgenotify import app, scheduled
 from edgenotify.db import Database
 from edgenotify.db.d1 import D1Error
 from edgenotify.limits import Limits
-from edgenotify.ops import catalog
+from edgenotify.ops.backups import catalog
 from tests.conftest import RunningWorker, make_env, start_worker
 
 BACKUP_CRON = "0 3 * * *"

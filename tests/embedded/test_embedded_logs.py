@@ -95,7 +95,7 @@ def test_a_failing_cron_task_is_named_in_its_line(tmp_path: Any, capfd: Any) -> 
         stop()
     (line,) = invocations(capfd.readouterr().out)
     assert line["status"] == "failed" and line["d1_round_trips"] > 4  # calls tried, the refused ones too
-    assert "edgenotify.ops.backup_task:scheduled_backup" in line["failed_tasks"]
+    assert "edgenotify.ops.backups.backup_task:scheduled_backup" in line["failed_tasks"]
 
 
 def test_r2_calls_are_counted_through_upload_handles_too(embedded_env: Any) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from edgenotify.db import Database, Query
 from edgenotify.migrations.automigrate import ensure_migrated
-from edgenotify.ops.schema import INSTANCE_TABLES
+from edgenotify.ops.backups.schema import INSTANCE_TABLES
 
 BIG_TEXT = "Ünïcødé ✓ 'quoted' \"double\"\nnew line\r\n\ttab " * 3000  # ~150 KB: written in pieces
 TRAP_TEXT = "Run BEGIN TRANSACTION; then COMMIT; done -- not a comment /* nor this */ ;"

@@ -6,7 +6,7 @@ from datetime import timedelta
 from edgenotify.clock import utcnow
 from edgenotify.db import Database
 from edgenotify.migrations import _bundle
-from edgenotify.ops import manifest as mf
+from edgenotify.ops.backups import manifest as mf
 from edgenotify.scheduled import BACKUP_CRON, MAINTENANCE_CRON
 
 

@@ -11,14 +11,14 @@ from ops_kit import KINDS, FaultInjectingR2, object_keys, seed, snapshot
 
 from edgenotify.db import Database, Query
 from edgenotify.migrations import automigrate, ledger
-from edgenotify.ops import catalog
-from edgenotify.ops import manifest as mf
-from edgenotify.ops.backup import BackupFailed, BackupOptions, run_backup
-from edgenotify.ops.dump import TableReader
-from edgenotify.ops.restore import RestoreFailed, RestoreOptions, RestoreRefused, RestoreSource, restore
-from edgenotify.ops.schema import inspect
-from edgenotify.ops.source import bytes_chunks, r2_chunks
-from edgenotify.ops.sqlwriter import WRANGLER_TRAPS
+from edgenotify.ops.backups import catalog
+from edgenotify.ops.backups import manifest as mf
+from edgenotify.ops.backups.backup import BackupFailed, BackupOptions, run_backup
+from edgenotify.ops.backups.dump import TableReader
+from edgenotify.ops.backups.restore import RestoreFailed, RestoreOptions, RestoreRefused, RestoreSource, restore
+from edgenotify.ops.backups.schema import inspect
+from edgenotify.ops.backups.source import bytes_chunks, r2_chunks
+from edgenotify.ops.backups.sqlwriter import WRANGLER_TRAPS
 
 
 def _source(env, manifest) -> RestoreSource:

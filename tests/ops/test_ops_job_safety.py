@@ -7,12 +7,13 @@ import pytest
 from jobs_kit import Invocation
 
 from edgenotify.db import Database, Query
-from edgenotify.ops import catalog, retention
-from edgenotify.ops import manifest as mf
-from edgenotify.ops.backup import run_backup
+from edgenotify.ops.backups import catalog
+from edgenotify.ops.backups import manifest as mf
+from edgenotify.ops.backups.backup import run_backup
 from edgenotify.ops.config import load
 from edgenotify.ops.jobs import store, usecases
 from edgenotify.ops.jobs.backup import BackupOptions
+from edgenotify.ops.maintenance import retention
 from edgenotify.scheduled import BACKUP_CRON, RETRY_CRON
 from tests.conftest import start_worker
 

@@ -24,11 +24,11 @@ from devkit.embedded.runtime import Runtime
 from edgenotify.db import D1Error, Database, Query
 from edgenotify.limits import Limits
 from edgenotify.migrations import automigrate
-from edgenotify.ops import manifest as mf
-from edgenotify.ops.dump import digest_table
+from edgenotify.ops.backups import manifest as mf
+from edgenotify.ops.backups.dump import digest_table
+from edgenotify.ops.backups.schema import inspect
 from edgenotify.ops.jobs import store, usecases
 from edgenotify.ops.jobs.backup import BackupOptions
-from edgenotify.ops.schema import inspect
 from edgenotify.scheduled import MAINTENANCE_CRON, RETRY_CRON
 
 PART = 5 * 1024 * 1024

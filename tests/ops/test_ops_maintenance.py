@@ -11,8 +11,8 @@ from edgenotify.context import Context
 from edgenotify.db import Database, Query
 from edgenotify.migrations.automigrate import ensure_migrated
 from edgenotify.ops import records
-from edgenotify.ops.archive import PREFIX, archive_logs
-from edgenotify.ops.maintenance import TASKS, run_maintenance
+from edgenotify.ops.maintenance.archive import PREFIX, archive_logs
+from edgenotify.ops.maintenance.run import TASKS, run_maintenance
 
 LOG = (
     "INSERT INTO notification_logs (message_id, user_id, channel_type, status, sent_at, error, created_at) "

@@ -6,7 +6,7 @@ import pytest
 
 from edgenotify.db import Database
 from edgenotify.migrations.automigrate import ensure_migrated
-from edgenotify.ops.queryplan import QueryRefused, analyze, validate
+from edgenotify.ops.diagnostics.queryplan import QueryRefused, analyze, validate
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from edgenotify.ops.catalog import BackupInfo, backup_status
-from edgenotify.ops.manifest import id_time, new_backup_id
-from edgenotify.ops.retention import RetentionPolicy, decide
+from edgenotify.ops.backups.catalog import BackupInfo, backup_status
+from edgenotify.ops.backups.manifest import id_time, new_backup_id
+from edgenotify.ops.maintenance.retention import RetentionPolicy, decide
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 

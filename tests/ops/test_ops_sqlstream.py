@@ -5,7 +5,7 @@ import random
 import pytest
 
 from edgenotify.db.sqlsplit import StatementSplitter, split_sql
-from edgenotify.ops.sqlstream import split_top_level, values_tuples
+from edgenotify.ops.backups.sqlstream import split_top_level, values_tuples
 
 SCRIPT = """-- header comment; with a semicolon
 PRAGMA defer_foreign_keys = TRUE;

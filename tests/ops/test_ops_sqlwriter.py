@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from edgenotify.ops.schema import (
+from edgenotify.ops.backups.schema import (
     FTS5,
     FTS5_CONTENTLESS,
     FTS5_EXTERNAL,
@@ -15,7 +15,7 @@ from edgenotify.ops.schema import (
     references,
     table_kind,
 )
-from edgenotify.ops.sqlwriter import (
+from edgenotify.ops.backups.sqlwriter import (
     WRANGLER_TRAPS,
     Row,
     RowTooLarge,
@@ -131,7 +131,7 @@ def test_fk_order_puts_parents_first_and_keeps_a_safe_order() -> None:
 
 
 def test_digest_text_is_the_same_whatever_sqlite_prints_for_a_real() -> None:
-    from edgenotify.ops.dump import canonical, row_text
+    from edgenotify.ops.backups.dump import canonical, row_text
 
     # CPython's SQLite 3.40 and workerd's newer SQLite print these doubles differently
     assert canonical("3.00000000000000044408e-01") == canonical("0.30000000000000004") == "0.30000000000000004"

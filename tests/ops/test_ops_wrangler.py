@@ -20,10 +20,10 @@ from devkit.nodejs import node_env
 from devkit.nodejs import wrangler as wrangler_bin
 from edgenotify.db import Database
 from edgenotify.migrations import _bundle, automigrate
-from edgenotify.ops import manifest as mf
-from edgenotify.ops.backup import run_backup
-from edgenotify.ops.restore import RestoreOptions, RestoreSource, restore
-from edgenotify.ops.source import bytes_chunks
+from edgenotify.ops.backups import manifest as mf
+from edgenotify.ops.backups.backup import run_backup
+from edgenotify.ops.backups.restore import RestoreOptions, RestoreSource, restore
+from edgenotify.ops.backups.source import bytes_chunks
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -22,11 +22,13 @@ from edgenotify.http.router import Route
 from edgenotify.http.validation import QueryModel, StrictModel, parse_body, parse_query
 from edgenotify.migrations import automigrate, ledger, status
 from edgenotify.models.common import path_param
-from edgenotify.ops import catalog, records, retention
-from edgenotify.ops import manifest as mf
+from edgenotify.ops import records
+from edgenotify.ops.backups import catalog
+from edgenotify.ops.backups import manifest as mf
 from edgenotify.ops.config import load
 from edgenotify.ops.jobs import marker, usecases
 from edgenotify.ops.jobs.usecases import JobError
+from edgenotify.ops.maintenance import retention
 
 
 class BackupCreate(StrictModel):
@@ -193,8 +195,8 @@ async def run_retention(context: Context) -> HttpResponse:
 
 
 async def health(context: Context) -> HttpResponse:
-    from edgenotify.ops.health import UNHEALTHY
-    from edgenotify.ops.health import health as check_health
+    from edgenotify.ops.diagnostics.health import UNHEALTHY
+    from edgenotify.ops.diagnostics.health import health as check_health
 
     report = await check_health(context)
     return json_response(report, 503 if report["status"] == UNHEALTHY else 200)
@@ -214,7 +216,10 @@ async def migrations(context: Context) -> HttpResponse:
 
 
 async def query_plan(context: Context) -> HttpResponse:
-    from edgenotify.ops.queryplan import QueryRefused, analyze  # sqlglot only on this route, only when called
+    from edgenotify.ops.diagnostics.queryplan import (  # sqlglot only on this route, only when called
+        QueryRefused,
+        analyze,
+    )
 
     body = parse_body(context.req, QueryPlanRequest)
     try:
@@ -224,7 +229,7 @@ async def query_plan(context: Context) -> HttpResponse:
 
 
 async def capacity(context: Context) -> HttpResponse:
-    from edgenotify.ops.capacity import capacity as project
+    from edgenotify.ops.diagnostics.capacity import capacity as project
 
     query = parse_query(context.req, CapacityQuery)
     config, _ = await load(context.db, context.env)
@@ -240,7 +245,7 @@ async def maintenance_runs(context: Context) -> HttpResponse:
 
 
 async def run_maintenance_now(context: Context) -> HttpResponse:
-    from edgenotify.ops.maintenance import run_maintenance
+    from edgenotify.ops.maintenance.run import run_maintenance
 
     return json_response(await run_maintenance(context))
 

@@ -1,6 +1,6 @@
 """A database's schema as SQLite reports it: tables, columns, indexes, foreign keys, views, triggers.
 
-One reader for every tool that needs the schema: the backup (``ops.schema``) on D1, ``migrate
+One reader for every tool that needs the schema: the backup (``ops.backups.schema``) on D1, ``migrate
 verify`` (``devkit.migrate.schema``) and the linter's replay database (``devkit.lint``). Read with
 what D1 allows, in one ``batch`` (one round trip, one consistent snapshot): ``sqlite_master`` and
 the table-valued pragma functions ``pragma_table_list`` / ``pragma_table_xinfo`` /

@@ -5,7 +5,7 @@ CREATE TABLE statements as chunk 0), ``data`` (tables in foreign-key order, page
 stops when its budget is spent and records where: table, keyset position), ``tail`` (AUTOINCREMENT
 counters, indexes, views, triggers), ``finish`` (complete the upload, write the manifest LAST).
 
-File layout and statement rules are those of ``ops.sqlwriter`` / ``ops.dump``: one plain gzip SQL
+File layout and statement rules are those of ``ops.backups.sqlwriter`` / ``ops.backups.dump``: one plain gzip SQL
 object that ``gunzip`` + ``wrangler d1 execute --file`` accept. What a checkpoint cannot carry
 (a SHA-256 in progress, a zlib stream) never spans steps: each step's rows of a table form a
 "segment" with its own digest and key range, and each step's output ends its gzip member.
@@ -26,16 +26,16 @@ from typing import Any
 from edgenotify.clock import iso, now_iso, parse_iso, utcnow
 from edgenotify.db import Database
 from edgenotify.migrations import ledger
-from edgenotify.ops import manifest as mf
+from edgenotify.ops.backups import manifest as mf
+from edgenotify.ops.backups.dump import MAX_PAGE_BYTES, MAX_PAGE_ROWS, TableDigest, TableReader
+from edgenotify.ops.backups.schema import FTS5_CONTENTLESS, FTS5_EXTERNAL, Schema, TableSpec, inspect, quote_ident
+from edgenotify.ops.backups.sqlwriter import WRANGLER_TRAPS, TableWriter, ddl_statement
+from edgenotify.ops.backups.stream import DEFAULT_PART_SIZE, MIN_PART_SIZE
 from edgenotify.ops.bucket import Bucket
-from edgenotify.ops.dump import MAX_PAGE_BYTES, MAX_PAGE_ROWS, TableDigest, TableReader
 from edgenotify.ops.jobs.budget import Budget
 from edgenotify.ops.jobs.chunks import CHUNK_SQL_BYTES, ChunkWriter
 from edgenotify.ops.jobs.store import COMPLETE, FAILED, Job
 from edgenotify.ops.jobs.upload import ResumableUpload, new_state
-from edgenotify.ops.schema import FTS5_CONTENTLESS, FTS5_EXTERNAL, Schema, TableSpec, inspect, quote_ident
-from edgenotify.ops.sqlwriter import WRANGLER_TRAPS, TableWriter, ddl_statement
-from edgenotify.ops.stream import DEFAULT_PART_SIZE, MIN_PART_SIZE
 
 Progress = Callable[[dict[str, Any]], None]
 Save = Callable[[Job], Awaitable[None]]

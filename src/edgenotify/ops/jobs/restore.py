@@ -32,13 +32,13 @@ from edgenotify.clock import iso, now_iso, parse_iso, utcnow
 from edgenotify.db import Database, Query
 from edgenotify.db.sqlsplit import StatementSplitter
 from edgenotify.migrations import automigrate
+from edgenotify.ops.backups.restoreplan import classify
+from edgenotify.ops.backups.schema import TABLE, Schema, fk_order, inspect, quote_ident
 from edgenotify.ops.bucket import Bucket
 from edgenotify.ops.jobs import audit
 from edgenotify.ops.jobs.budget import Budget
 from edgenotify.ops.jobs.store import COMPLETE, FAILED, Job, save_query
 from edgenotify.ops.jobs.verify import check, row_count, segment_digest, segments_of
-from edgenotify.ops.restoreplan import classify
-from edgenotify.ops.schema import TABLE, Schema, fk_order, inspect, quote_ident
 
 BATCH_STATEMENTS = 200
 BATCH_BYTES = 1_000_000

@@ -22,15 +22,15 @@ from edgenotify.context import Context
 from edgenotify.db import Database
 from edgenotify.limits import Limits
 from edgenotify.migrations import automigrate
-from edgenotify.ops import catalog
-from edgenotify.ops import manifest as mf
+from edgenotify.ops.backups import catalog
+from edgenotify.ops.backups import manifest as mf
+from edgenotify.ops.backups.schema import inspect
 from edgenotify.ops.bucket import Bucket
 from edgenotify.ops.jobs import audit, marker, store
 from edgenotify.ops.jobs import backup as backup_job
 from edgenotify.ops.jobs import restore as restore_job
 from edgenotify.ops.jobs.budget import Budget
 from edgenotify.ops.jobs.store import BACKUP, FAILED, RESTORE, Job
-from edgenotify.ops.schema import inspect
 
 MAX_FAILURES = 3
 Progress = Callable[[dict[str, Any]], None]
@@ -148,7 +148,7 @@ async def _restore_refusals(
 
 
 async def _rows_in(db: Database) -> list[str]:
-    from edgenotify.ops.restore import target_rows
+    from edgenotify.ops.backups.restore import target_rows
 
     return sorted(name for name, has in (await target_rows(db, await inspect(db))).items() if has)
 

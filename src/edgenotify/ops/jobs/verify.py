@@ -1,7 +1,7 @@
 """Checking restored rows against a manifest, segment by segment (each segment a bounded read).
 
 A format-3 manifest gives each table's rows as segments: a key range ``after < key <= until``
-with its row count and SHA-256 (``ops.dump`` digest rule). A table verifies when every segment
+with its row count and SHA-256 (``ops.backups.dump`` digest rule). A table verifies when every segment
 does and the table holds no row outside them (its row count equals the manifest's). A format-2
 manifest has one digest per table: the whole table is one segment without bounds.
 """
@@ -9,8 +9,8 @@ manifest has one digest per table: the whole table is one segment without bounds
 from typing import Any
 
 from edgenotify.db import Database
-from edgenotify.ops.dump import TableDigest, TableReader
-from edgenotify.ops.schema import Schema, quote_ident
+from edgenotify.ops.backups.dump import TableDigest, TableReader
+from edgenotify.ops.backups.schema import Schema, quote_ident
 
 
 def segments_of(entry: dict[str, Any]) -> list[dict[str, Any]]:

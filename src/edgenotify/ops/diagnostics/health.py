@@ -15,10 +15,10 @@ from edgenotify.context import Context
 from edgenotify.db import D1Error, Query
 from edgenotify.migrations import automigrate, ledger, status
 from edgenotify.ops import records
-from edgenotify.ops.catalog import backup_status, list_backups
+from edgenotify.ops.backups.catalog import backup_status, list_backups
 from edgenotify.ops.config import OpsConfig, load
+from edgenotify.ops.diagnostics.sizing import D1_MAX_BYTES, database_size, usage
 from edgenotify.ops.jobs import store
-from edgenotify.ops.sizing import D1_MAX_BYTES, database_size, usage
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 REQUIRED_TABLES = (

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgenotify.db import Database
-from edgenotify.ops.schema import ROWID_ALIASES, TableSpec, affinity_may_hold_negative_zero, quote_ident
-from edgenotify.ops.sqlwriter import STATEMENT_BUDGET, Row
+from edgenotify.ops.backups.schema import ROWID_ALIASES, TableSpec, affinity_may_hold_negative_zero, quote_ident
+from edgenotify.ops.backups.sqlwriter import STATEMENT_BUDGET, Row
 
 MAX_PAGE_ROWS = 2000
 MAX_PAGE_BYTES = 2_000_000

@@ -9,7 +9,7 @@ from typing import Any
 
 from edgenotify.clock import utcnow
 from edgenotify.db import Database
-from edgenotify.ops import manifest as mf
+from edgenotify.ops.backups import manifest as mf
 from edgenotify.ops.bucket import Bucket
 from edgenotify.ops.jobs.backup import BackupFailed, BackupOptions, BackupStep, Progress, abandon, new_job
 from edgenotify.ops.jobs.budget import Budget

@@ -18,8 +18,8 @@ from typing import Any
 from edgenotify.clock import parse_iso, utcnow
 from edgenotify.context import Context
 from edgenotify.ops import records
+from edgenotify.ops.backups.catalog import BackupInfo, list_backups
 from edgenotify.ops.bucket import Bucket
-from edgenotify.ops.catalog import BackupInfo, list_backups
 from edgenotify.ops.config import load
 from edgenotify.ops.jobs import audit, store
 from edgenotify.ops.jobs.backup import abandon

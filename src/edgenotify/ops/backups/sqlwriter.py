@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from edgenotify.ops.schema import TableSpec, quote_ident
+from edgenotify.ops.backups.schema import TableSpec, quote_ident
 
 STATEMENT_BUDGET = 98_000  # bytes per statement, under D1's 100,000
 PIECE_BYTES = 40_000  # raw bytes of a large value per UPDATE (quotes may double it when escaped)

@@ -21,7 +21,7 @@ from typing import Any
 from edgenotify.db import D1Error, Database, Query
 from edgenotify.db.d1 import MAX_BOUND_PARAMS
 from edgenotify.db.sqlsplit import split_sql
-from edgenotify.ops.schema import quote_ident
+from edgenotify.ops.backups.schema import quote_ident
 
 _SCAN = re.compile(r"^SCAN (?:TABLE )?(\S+)(?: AS (\S+))?(.*)$")
 _SEARCH = re.compile(r"^SEARCH (?:TABLE )?(\S+)(?: AS (\S+))?(.*)$")

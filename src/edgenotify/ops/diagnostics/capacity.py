@@ -11,8 +11,8 @@ from typing import Any
 
 from edgenotify.clock import iso, utcnow
 from edgenotify.db import Database, Query
-from edgenotify.ops.schema import TABLE, inspect, quote_ident
-from edgenotify.ops.sizing import D1_MAX_BYTES, database_size
+from edgenotify.ops.backups.schema import TABLE, inspect, quote_ident
+from edgenotify.ops.diagnostics.sizing import D1_MAX_BYTES, database_size
 
 LOGS = "notification_logs"
 

@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass, field
 
 from edgenotify.migrations.ledger import LEDGER
-from edgenotify.ops.schema import fk_order, is_excluded, references, unquote_ident
-from edgenotify.ops.sqlstream import split_top_level, values_tuples
+from edgenotify.ops.backups.schema import fk_order, is_excluded, references, unquote_ident
+from edgenotify.ops.backups.sqlstream import split_top_level, values_tuples
 
 _NAME = r"""("(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|'(?:[^']|'')+'|[A-Za-z_][\w$]*)"""
 _CREATE_TABLE = re.compile(rf"^CREATE\s+(?:VIRTUAL\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?{_NAME}", re.I)

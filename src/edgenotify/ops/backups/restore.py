@@ -31,13 +31,13 @@ from typing import Any
 
 from edgenotify.db import D1Error, Database, Query
 from edgenotify.migrations import automigrate, ledger, status
-from edgenotify.ops import manifest as mf
-from edgenotify.ops.dump import digest_table
+from edgenotify.ops.backups import manifest as mf
+from edgenotify.ops.backups.dump import digest_table
+from edgenotify.ops.backups.restoreplan import Plan, classify
+from edgenotify.ops.backups.schema import TABLE, Schema, fk_order, inspect, quote_ident
+from edgenotify.ops.backups.source import Chunks, ReadStats, SourceError, statements
+from edgenotify.ops.backups.sqlwriter import text_literal
 from edgenotify.ops.jobs.verify import verify_table
-from edgenotify.ops.restoreplan import Plan, classify
-from edgenotify.ops.schema import TABLE, Schema, fk_order, inspect, quote_ident
-from edgenotify.ops.source import Chunks, ReadStats, SourceError, statements
-from edgenotify.ops.sqlwriter import text_literal
 
 LEDGER_TABLES = (ledger.LEDGER, ledger.CHECKSUMS)
 Progress = Callable[[dict[str, Any]], None]

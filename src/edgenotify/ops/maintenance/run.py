@@ -18,8 +18,8 @@ from edgenotify.context import Context
 from edgenotify.db import Database, Query
 from edgenotify.notify.stats import STATUSES
 from edgenotify.ops import records
-from edgenotify.ops.archive import archive_logs
 from edgenotify.ops.config import OpsConfig, load
+from edgenotify.ops.maintenance.archive import archive_logs
 
 TaskFn = Callable[[Context, OpsConfig], Awaitable[records.Outcome]]
 SUMMARY = "maintenance"

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from edgenotify.clock import iso
-from edgenotify.ops import manifest as mf
+from edgenotify.ops.backups import manifest as mf
 from edgenotify.ops.bucket import Bucket
 
 

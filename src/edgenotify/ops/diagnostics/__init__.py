@@ -1,0 +1,1 @@
+"""Diagnostics for operators: health, capacity, database size, query plans."""
