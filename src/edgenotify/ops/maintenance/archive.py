@@ -17,6 +17,7 @@ from typing import Any
 
 from edgenotify.db import Database, Query
 from edgenotify.db.d1 import MAX_BOUND_PARAMS
+from edgenotify.ops.bucket import Bucket
 
 PREFIX = "archives/notification_logs/"
 
@@ -51,12 +52,12 @@ def ndjson_gz(rows: list[dict[str, Any]]) -> bytes:
     return gzip.compress(text.encode("utf-8"), mtime=0)
 
 
-async def read_back(r2: Any, key: str) -> tuple[int, list[Any]]:
+async def read_back(bucket: Bucket, key: str) -> tuple[int, list[Any]]:
     """(line count, ids) of the stored object, as R2 returns it now."""
-    body = await r2.get(key)
+    body = await bucket.read(key)
     if body is None:
         return 0, []
-    lines = [line for line in gzip.decompress(bytes(await body.arrayBuffer())).split(b"\n") if line.strip()]
+    lines = [line for line in gzip.decompress(body).split(b"\n") if line.strip()]
     ids = []
     for line in lines:
         try:
@@ -79,6 +80,7 @@ async def archive_logs(
     db: Database, r2: Any, *, cutoff: str, run_id: str, batch_rows: int = 1000, max_batches: int = 10
 ) -> ArchiveResult:
     result = ArchiveResult(cutoff)
+    bucket = Bucket(r2)
     for n in range(max_batches):
         rows = await db.all(
             "SELECT * FROM notification_logs WHERE created_at < ? AND status != 'pending' "
@@ -89,12 +91,12 @@ async def archive_logs(
         if not rows:
             return result
         key = f"{PREFIX}{run_id[:8]}/{run_id}-{n:04d}.ndjson.gz"
-        await r2.put(key, ndjson_gz(rows), httpMetadata={"contentType": "application/x-ndjson"})
+        await bucket.put(key, ndjson_gz(rows), "application/x-ndjson")
         ids = [r["id"] for r in rows]
-        count, stored_ids = await read_back(r2, key)
+        count, stored_ids = await read_back(bucket, key)
         if count != len(rows) or stored_ids != ids:
             result.mismatch = {"key": key, "rows": len(rows), "lines": count, "ids_match": stored_ids == ids}
-            await r2.delete(key)
+            await bucket.delete([key])
             return result
         changes = sum(r.changes for r in await db.batch(delete_queries(ids)))
         result.batches += 1
