@@ -101,10 +101,8 @@ async def load_manifest(r2: Any, backup_id: str) -> dict[str, Any] | None:
     """The parsed manifest, or None when there is none. Raises ManifestError when it is bad."""
     if not mf.is_backup_id(backup_id):
         return None
-    body = await r2.get(mf.manifest_key(backup_id))
-    if body is None:
-        return None
-    return mf.parse(bytes(await body.arrayBuffer()))
+    body = await Bucket(r2).read(mf.manifest_key(backup_id))
+    return None if body is None else mf.parse(body)
 
 
 async def find(r2: Any, backup_id: str) -> BackupInfo | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgenotify.db.sqlsplit import StatementSplitter
+from edgenotify.ops.bucket import Bucket
 
 CHUNK_BYTES = 4 * 1024 * 1024
 INFLATE_SLICE = 1024 * 1024
@@ -26,21 +27,21 @@ class SourceError(Exception):
     """The object is missing, truncated, or not UTF-8 SQL."""
 
 
-def r2_chunks(bucket: Any, key: str, chunk_bytes: int = CHUNK_BYTES) -> Chunks:
-    """A re-openable chunk source over one R2 object."""
+def r2_chunks(binding: Any, key: str, chunk_bytes: int = CHUNK_BYTES) -> Chunks:
+    """A re-openable chunk source over one R2 object (ranged reads through the R2 facade)."""
+    bucket = Bucket(binding)
 
     async def chunks() -> AsyncIterator[bytes]:
         head = await bucket.head(key)
         if head is None:
             raise SourceError(f"R2 object {key} does not exist")
-        size = int(head.size)  # attribute access: R2 objects may arrive as raw JS proxies
+        size = head.size
         offset = 0
         while offset < size:
             length = min(chunk_bytes, size - offset)
-            body = await bucket.get(key, range={"offset": offset, "length": length})
-            if body is None:
+            data = await bucket.read(key, offset, length)
+            if data is None:
                 raise SourceError(f"R2 object {key} disappeared while being read")
-            data = bytes(await body.arrayBuffer())
             if not data:
                 raise SourceError(f"R2 object {key} returned no bytes at offset {offset}")
             offset += len(data)
