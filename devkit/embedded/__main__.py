@@ -7,6 +7,7 @@ address is already in use, 130 when a second Ctrl-C cuts the graceful shutdown s
 import argparse
 import asyncio
 import errno
+import os
 import signal
 import sys
 from pathlib import Path
@@ -69,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(serve(args))
     except KeyboardInterrupt:  # the second Ctrl-C: the handlers are gone, stop now without a traceback
         print("[embedded] interrupted: stopped without finishing pending work", file=sys.stderr, flush=True)
-        return EXIT_INTERRUPTED
+        sys.stdout.flush()
+        # Now, as promised: a normal exit would wait for executor threads still blocked in pending work.
+        os._exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

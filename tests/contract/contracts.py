@@ -43,6 +43,7 @@ CONTRACT_MODULES = (
     "tests.contract.contract_policy",
     "tests.contract.contract_http",
     "tests.contract.contract_delivery",
+    "tests.contract.contract_recovery",
     "tests.contract.contract_jobs",
 )
 
