@@ -44,6 +44,11 @@ def object_identity(binding: Any) -> tuple[Hashable, Any]:
 _identity: Identity = object_identity
 
 
+def database_key(binding: Any) -> Hashable:
+    """The key naming ``binding``'s database across requests (per-isolate caches key on it)."""
+    return _identity(binding)[0]
+
+
 def identify_databases_by(identity: Identity) -> None:
     """Set how a binding names its database across requests (called once, by ``src/entry.py``)."""
     global _identity
@@ -110,6 +115,6 @@ def forget(binding: Any) -> None:
     The lock goes too: an ``asyncio.Lock`` must not outlive its event loop, and once the
     binding is gone its id may be reused by a binding living on another loop.
     """
-    key = _identity(binding)[0]
+    key = database_key(binding)
     _current.pop(key, None)
     _locks.pop(key, None)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from edgenotify.db import D1Error, Database
-from edgenotify.migrations.automigrate import _identity
+from edgenotify.migrations.automigrate import database_key
 
 TTL_SECONDS = 30.0
 QUIESCE_SECONDS = 90.0
@@ -31,7 +31,7 @@ async def current(db: Database) -> str | None:
 
 async def cached(db: Database, clock: Callable[[], float] = time.monotonic) -> str | None:
     """``current`` through this isolate's cache: a D1 query at most once per TTL_SECONDS."""
-    key = _identity(db.binding)[0]
+    key = database_key(db.binding)
     hit = _cache.get(key)
     now = clock()
     if hit is not None and now - hit[0] < TTL_SECONDS:
@@ -43,8 +43,8 @@ async def cached(db: Database, clock: Callable[[], float] = time.monotonic) -> s
 
 def remember(db: Database, job_id: str | None, clock: Callable[[], float] = time.monotonic) -> None:
     """This isolate started (``job_id``) or ended (None) a restore: its own routes know at once."""
-    _cache[_identity(db.binding)[0]] = (clock(), job_id)
+    _cache[database_key(db.binding)] = (clock(), job_id)
 
 
 def forget(db: Database) -> None:
-    _cache.pop(_identity(db.binding)[0], None)
+    _cache.pop(database_key(db.binding), None)
