@@ -184,7 +184,7 @@ class Block:
 
     def spans(self) -> list[tuple[int, int]]:
         """Each tuple's (start, end) in ``data``."""
-        ends = list(accumulate(s + 1 for s in self.sizes))
+        ends = list(accumulate(map((1).__add__, self.sizes)))
         return [(e - s - 1, e - 1) for s, e in zip(self.sizes, ends, strict=True)]
 
     def as_rows(self) -> list[Row]:
@@ -193,7 +193,7 @@ class Block:
 
     def groups(self, head_bytes: int, budget: int) -> Iterator[tuple[int, int]]:
         """Row ranges ``[i, j)`` whose INSERT (head, tuples joined by ``,\n``, ``;\n``) fits ``budget``."""
-        ends = list(accumulate(s + 2 for s in self.sizes))
+        ends = list(accumulate(map((2).__add__, self.sizes)))
         i = 0
         while i < len(ends):
             before = ends[i - 1] if i else 0
