@@ -141,3 +141,19 @@ def test_a_member_lists_its_statements_bytes_and_a_restore_slices_by_them() -> N
     member = zlib.compress(text, wbits=31)
     chunk = {"offset": 0, "size": len(member), "sha256": hashlib.sha256(member).hexdigest()}
     assert chunk_statements(member, chunk) == statements
+
+
+def test_a_block_stays_a_d1_string_and_large_rows_fall_back_to_rows(embedded_env) -> None:
+    db = Database(embedded_env.DB)
+
+    async def run():
+        await db.run("CREATE TABLE w (id INTEGER PRIMARY KEY, v TEXT)")
+        for _ in range(3):  # 600 KB rows: past the reader's large-row threshold, hence "special"
+            await db.run("INSERT INTO w (v) VALUES (printf('%.*c', 600000, 'x'))")
+        reader = TableReader(db, (await inspect(db)).table("w"))
+        pages = [page_rows(p) async for p in reader.pages()]
+        return reader, pages
+
+    reader, pages = asyncio.run(run())
+    assert 2 * reader.block_bytes + reader.max_rows * (17 * 2 + 3) <= 1_800_000
+    assert sum(pages) == 3 and reader._blocks is False  # read as rows, each page under the byte budget
