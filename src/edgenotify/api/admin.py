@@ -49,7 +49,7 @@ class RestoreRequest(StrictModel):
 
 
 class JobsQuery(QueryModel):
-    kind: str | None = Field(None, pattern="^(backup|restore)$", description="Only backup or only restore jobs")
+    kind: str | None = Field(None, pattern="^(backup|restore|integrity)$", description="Only jobs of this kind")
     limit: int = Field(50, ge=1, le=1000, description="Jobs to show, newest first")
 
 
