@@ -1,0 +1,167 @@
+"""The integrity check as a pass across invocations, under lowered limits, with kills between steps.
+
+Limits: ``LIMIT_D1_QUERIES=20`` and ``LIMIT_CPU_MS=500`` (``conftest.LIMITS``), so a step plans 10
+queries; each step runs as one invocation of the embedded runtime, which ENFORCES the limits, and
+its D1 calls are counted through ``jobs_kit.Killer`` (fault injection around the REAL bindings: the
+N-th call dies before or after it reaches D1, like an isolate killed for its CPU time). Problems are
+planted in the data the way only a foreign tool could write them (plain sqlite3, foreign keys off),
+in ranges the pass reaches only after several steps.
+"""
+
+import asyncio
+import sqlite3
+from datetime import timedelta
+
+from jobs_kit import Invocation, Killed, Killer
+
+from devkit.embedded.runtime import Runtime
+from edgenotify.clock import iso, utcnow
+from edgenotify.context import Context
+from edgenotify.db import Database, Query
+from edgenotify.migrations.automigrate import ensure_migrated
+from edgenotify.ops import records
+from edgenotify.ops.diagnostics.health import check_maintenance
+from edgenotify.ops.jobs import store, usecases
+from edgenotify.ops.maintenance import integrity
+from edgenotify.ops.maintenance.run import run_maintenance
+
+LOGS = 300
+RANGE = 40  # rows per data-check query: the logs take 8 ranges
+LOG = (
+    "INSERT INTO notification_logs (message_id, user_id, channel_type, status, sent_at, created_at) "
+    "VALUES (?, 'u1', 'webhook', 'success', ?, ?)"
+)
+
+
+async def _seed(env) -> Database:
+    await ensure_migrated(env.DB)
+    db = Database(env.DB)
+    when = iso(utcnow() - timedelta(days=1))
+    await db.batch([Query.of(LOG, f"m{i}", when, when) for i in range(LOGS)])
+    await db.run(
+        "INSERT INTO delivery_attempts (message_id, attempt, started_at, duration_ms, outcome) "
+        "SELECT message_id, 1, created_at, 5, 'delivered' FROM notification_logs"
+    )
+    return db
+
+
+def _plant(env) -> None:
+    """A log with an unknown status near the end (range 8 of 8), a template content whose template is
+    gone (a foreign key violation), an attempt whose log is gone."""
+    conn = sqlite3.connect(env.DB.path)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("UPDATE notification_logs SET status = 'weird' WHERE message_id = ?", (f"m{LOGS - 5}",))
+    conn.execute(
+        "INSERT INTO template_contents (template_key, channel_type, content_template) VALUES ('ghost', 'lark', 'x')"
+    )
+    conn.execute(
+        "INSERT INTO delivery_attempts (message_id, attempt, started_at, duration_ms, outcome) "
+        "VALUES ('gone', 1, '2026-01-01T00:00:00.000Z', 1, 'delivered')"
+    )
+    conn.commit()
+    conn.close()
+
+
+async def _invoke(env, killer: Killer, work) -> None:
+    """One invocation under the embedded runtime's enforcement of the env's (lowered) limits."""
+    context = Invocation(env, killer).context()
+    await Runtime(env).invoke("integrity step", lambda ctx: work(context))
+
+
+async def _final_records(db: Database) -> list[dict]:
+    return [r for r in await records.recent(db, integrity.TASK) if r["status"] != records.RUNNING]
+
+
+def test_the_pass_spans_invocations_resumes_after_kills_and_finds_what_lies_in_later_ranges(limited_envs) -> None:
+    env, _ = limited_envs
+
+    async def run():
+        db = await _seed(env)
+        _plant(env)
+        first = Killer()
+        await _invoke(env, first, lambda c: integrity.start_or_continue(c, "test", RANGE))
+        calls, kills, seen = [first.d1], [], []
+        kill_plan = iter([("before", 2), ("after", 3), ("before", 5), ("after", 1), ("before", 4)] * 10)
+        while (job := (await store.recent(db, integrity.KIND, 1))[0]).running:
+            seen.append((job.state["unit"], job.state["after"], await _final_records(db)))
+            mode, at = next(kill_plan)
+            killer = Killer(at, mode)
+            try:
+                await _invoke(env, killer, usecases.tick)
+            except Killed:
+                kills.append(f"{mode} {at}")
+            if (await store.get(db, job.id)).running:
+                clean = Killer()
+                await _invoke(env, clean, usecases.tick)  # the every-minute job tick continues the pass
+                calls.append(clean.d1)
+        return job, calls, kills, seen, await _final_records(db)
+
+    job, calls, kills, seen, final = asyncio.run(run())
+    assert job.status == "complete" and job.failures == 0, job.last_error
+    assert len(calls) >= 3 and len(kills) >= 2  # several invocations, killed ones among them
+    assert max(calls) <= 20  # every step inside LIMIT_D1_QUERIES
+    assert all(records_then == [] for _, _, records_then in seen)  # nothing reported while the pass ran
+    assert any(after is not None for _, after, _ in seen)  # a step stopped inside a table's ranges
+    assert len(final) == 1  # reported once, at the end
+    details = final[0]["details"]
+    assert final[0]["status"] == "warning" and details["job"] == job.id
+    problems = " | ".join(details["problems"])
+    assert "1 notification log(s): bad status" in problems
+    assert "1 foreign key violation(s) in template_contents" in problems
+    assert "1 template content(s) without their template" in problems
+    assert "1 delivery attempt(s) without their log" in problems
+    # exactly what was checked, each row once despite the kills
+    assert details["checked"]["rows"] == {
+        "template_contents": 1,
+        "notification_logs": LOGS,
+        "delivery_attempts": LOGS + 1,
+        "idempotency_keys": 0,
+    }
+    assert "notification_logs" in details["checked"]["quick_check"]
+    assert details["checked"]["foreign_key_check"] == ["template_contents"]
+    [(after, last)] = details["where"]["notification_logs.bad_status"]
+    assert after == 7 * RANGE and last == LOGS  # found in the last range, reached steps after the first
+    assert details["steps"] == job.steps >= 3
+
+
+def test_a_daily_run_that_does_not_finish_reports_the_pass_as_running_and_the_tick_reports_it(limited_envs) -> None:
+    env, _ = limited_envs
+
+    async def run():
+        db = await _seed(env)
+        _plant(env)
+        context = Context.create(env, None)
+        await db.run("INSERT INTO system_configs (config_key, config_value) VALUES ('ops.integrity_range_rows', '40')")
+        summary = await run_maintenance(context)
+        health_running = await check_maintenance(Context.create(env, None), utcnow())
+        ticks = 0
+        while (await usecases.tick(Context.create(env, None)))["status"] == "running":
+            ticks += 1
+        health_after = await check_maintenance(Context.create(env, None), utcnow())
+        return summary, health_running, ticks, await records.recent(db, integrity.TASK), health_after
+
+    summary, health_running, ticks, recorded, health_after = asyncio.run(run())
+    task = next(r for r in summary["results"] if r["task"] == integrity.TASK)
+    progress = task["details"]["progress"]
+    assert task["status"] == "running" and progress["units_done"] < progress["units"]
+    assert summary["details"]["running"] == [integrity.TASK]
+    assert summary["details"]["tasks"][integrity.TASK] == "running"
+    assert health_running["status"] == "healthy" and "in progress" in health_running["note"]
+    assert ticks >= 1
+    assert [r["status"] for r in recorded] == ["warning", "running"]  # newest first: the finished pass
+    assert health_after["status"] == "degraded" and "integrity check warning" in health_after["reason"]
+
+
+def test_a_pass_failing_three_times_is_recorded_as_failed(embedded_env) -> None:
+    async def run():
+        db = await _seed(embedded_env)
+        context = Context.create(embedded_env, None)
+        job = integrity.new_job("test", RANGE, [{"check": "quick_check", "table": "no_such_table"}])
+        await db.execute(store.insert_query(job))
+        for _ in range(integrity.MAX_FAILURES):
+            job = await integrity.advance(context, job)
+        return job, await records.recent(db, integrity.TASK)
+
+    job, recorded = asyncio.run(run())
+    assert job.status == "failed" and job.failures == integrity.MAX_FAILURES and "no such table" in job.last_error
+    assert [r["status"] for r in recorded] == ["failed"] and "no such table" in recorded[0]["error"]
