@@ -59,7 +59,7 @@ async def archive(context: Context, config: OpsConfig) -> records.Outcome:
     details = {**result.as_dict(), "retention_days": config.log_retention_days}
     if result.mismatch is not None:
         return records.Outcome(records.FAILED, {**details, "problem": "read-back did not match; nothing deleted"})
-    if result.deleted != result.archived:
+    if result.deleted != result.archived or result.attempts_deleted != result.attempts_archived:
         return records.Outcome(records.WARNING, {**details, "problem": "fewer rows deleted than archived"})
     return records.Outcome(records.SUCCESS, details)
 
