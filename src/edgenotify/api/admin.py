@@ -263,6 +263,7 @@ _RESTORE_ERRORS = (
     errors.RESTORE_RUNNING,
     *errors.RESTORE_REFUSALS,
     errors.RESTORE_FAILED,
+    errors.MIGRATIONS_PENDING,
 )
 
 ROUTES = [
@@ -275,7 +276,7 @@ ROUTES = [
         request_model=BackupCreate,
         status=201,
         other_responses=((202, None),),
-        errors=(errors.BACKUP_FAILED, errors.BACKUP_RUNNING, errors.RESTORE_RUNNING),
+        errors=(errors.BACKUP_FAILED, errors.BACKUP_RUNNING, errors.RESTORE_RUNNING, errors.MIGRATIONS_PENDING),
     ),
     _admin("GET", "/admin/backups/status", backups_status, "Backup health: a complete backup within 24 h"),
     _admin("POST", "/admin/backups/retention", run_retention, "Apply backup retention", request_model=RetentionRequest),

@@ -64,6 +64,13 @@ def _request_id(context: Context) -> str | None:
     return context.request_id or None
 
 
+async def require_jobs(db: Database) -> None:
+    """Jobs live in ``ops_jobs``: on a database without it, say which migrations to apply (not a 500)."""
+    if not await store.table_exists(db):
+        message = "this database has no ops_jobs table: apply the pending migrations (wrangler d1 migrations apply)"
+        raise JobError(CONFLICT, "migrations_pending", message)
+
+
 async def _refuse_during_restore(db: Database) -> None:
     running = await marker.current(db)
     if running:
@@ -81,6 +88,7 @@ async def start_backup(
 ) -> Job:
     """Start a backup job and run its first step in this invocation."""
     db = context.db
+    await require_jobs(db)
     await _refuse_during_restore(db)
     running = await store.running(db, BACKUP)
     if running:
@@ -167,6 +175,7 @@ async def start_restore(
     """Dry run (the default): what a restore would do, and why it would be refused. Otherwise start
     the restore job (the database is marked from now on) and run its first step."""
     db, bucket = context.db, _bucket(context)
+    await require_jobs(db)
     manifest = await _manifest(bucket, backup_id)
     non_empty = await _rows_in(db)
     refusals = await _restore_refusals(context, bucket, manifest, force, non_empty)
