@@ -191,7 +191,10 @@ async def run_retention(context: Context) -> HttpResponse:
     body = _optional_body(context, RetentionRequest)
     policy = await retention.policy_for(context)
     running = frozenset(j["id"] for j in await usecases.list_jobs(context, "backup") if j["status"] == "running")
-    return json_response(await retention.enforce(context.r2, policy, dry_run=body.dry_run, running=running))
+    reads = retention.read_budget(context)
+    return json_response(
+        await retention.enforce(context.r2, policy, dry_run=body.dry_run, running=running, reads=reads)
+    )
 
 
 async def health(context: Context) -> HttpResponse:
