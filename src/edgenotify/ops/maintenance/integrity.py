@@ -53,6 +53,7 @@ class DataCheck:
 
     name: str
     table: str
+    columns: tuple[str, ...]  # what the conditions read: only these are read (no overflow pages of others)
     conditions: dict[str, str]
     problem: str = "{count} row(s) of {table}: {what}"  # how a non-zero count is reported
     params: tuple[str, ...] = ()  # state values bound, in order, to the conditions' ``?``
@@ -63,6 +64,7 @@ DATA_CHECKS = (
     DataCheck(
         "template_contents",
         "template_contents",
+        ("template_key",),
         {
             "without_template": "NOT EXISTS (SELECT 1 FROM notification_templates_v2 t "
             "WHERE t.template_key = r.template_key)"
@@ -72,6 +74,7 @@ DATA_CHECKS = (
     DataCheck(
         "notification_logs",
         "notification_logs",
+        ("status", "sent_at", "error", "user_id", "channel_type", "retry_count", "created_at"),
         {
             "bad_status": f"r.status NOT IN ({_STATUSES})",
             "success_without_sent_at": "r.status = 'success' AND r.sent_at IS NULL",
@@ -85,12 +88,14 @@ DATA_CHECKS = (
     DataCheck(
         "delivery_attempts",
         "delivery_attempts",
+        ("message_id",),
         {"without_log": "NOT EXISTS (SELECT 1 FROM notification_logs l WHERE l.message_id = r.message_id)"},
         "{count} delivery attempt(s) without their log",
     ),
     DataCheck(
         "idempotency_keys",
         "idempotency_keys",
+        ("expires_at",),
         {"expired": "r.expires_at <= ?"},
         params=("now",),
         informative=("expired",),
@@ -105,7 +110,8 @@ def range_query(check: DataCheck, after: int | None, rows: int, state: dict[str,
     where, position = ("", ()) if after is None else ("WHERE rowid > ? ", (after,))
     sql = (
         f"SELECT count(*) AS scanned, max(r.k) AS last, {sums} FROM "
-        f"(SELECT rowid AS k, * FROM {quote_ident(check.table)} {where}ORDER BY rowid LIMIT ?) r"
+        f"(SELECT rowid AS k, {', '.join(check.columns)} FROM {quote_ident(check.table)} {where}"
+        "ORDER BY rowid LIMIT ?) r"
     )
     return Query(sql, (*(state[p] for p in check.params), *position, rows))
 
