@@ -165,3 +165,34 @@ def test_a_pass_failing_three_times_is_recorded_as_failed(embedded_env) -> None:
     job, recorded = asyncio.run(run())
     assert job.status == "failed" and job.failures == integrity.MAX_FAILURES and "no such table" in job.last_error
     assert [r["status"] for r in recorded] == ["failed"] and "no such table" in recorded[0]["error"]
+
+
+def test_an_integrity_pass_through_the_admin_api(tmp_path) -> None:
+    """Started by POST /admin/maintenance/run, listed and shown by /admin/jobs, continued by its endpoint."""
+    from tests.conftest import start_worker
+
+    worker, stop = start_worker(tmp_path / "state", LIMIT_D1_QUERIES="40")
+    try:
+        client, admin = worker.client, worker.headers("admin")
+        assert client.get("/admin/jobs", headers=admin, params={"kind": "integrity"}).json()["items"] == []
+        db = Database(worker.env.DB)
+        asyncio.run(
+            db.run("INSERT INTO system_configs (config_key, config_value) VALUES ('ops.integrity_range_rows', '1')")
+        )
+        asyncio.run(_seed(worker.env))
+        ran = client.post("/admin/maintenance/run", headers=admin)
+        assert ran.status_code == 200 and ran.json()["details"]["running"] == [integrity.TASK]
+        [listed] = client.get("/admin/jobs", headers=admin, params={"kind": "integrity"}).json()["items"]
+        shown = client.get(f"/admin/jobs/{listed['id']}", headers=admin).json()
+        assert listed["status"] == shown["status"] == "running" and shown["report"]["range_rows"] == 1
+        statuses = []
+        while (step := client.post(f"/admin/jobs/{listed['id']}/continue", headers=admin)).status_code == 202:
+            statuses.append(step.json()["status"])
+        done = step.json()
+        runs = client.get("/admin/maintenance/runs", headers=admin, params={"task": integrity.TASK}).json()
+    finally:
+        stop()
+    assert step.status_code == 200 and done["status"] == "complete" and done["outcome"]["status"] == "success"
+    assert statuses and set(statuses) == {"running"}
+    assert done["report"]["checked"]["rows"]["notification_logs"] == LOGS
+    assert [r["status"] for r in runs["items"]] == ["success", "running"]

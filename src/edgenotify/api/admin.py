@@ -299,7 +299,7 @@ ROUTES = [
         other_responses=((202, None), (503, None)),
         errors=_RESTORE_ERRORS,
     ),
-    _admin("GET", "/admin/jobs", list_jobs, "Backup and restore jobs, newest first", query_model=JobsQuery),
+    _admin("GET", "/admin/jobs", list_jobs, "Backup, restore and integrity jobs, newest first", query_model=JobsQuery),
     _admin("GET", "/admin/jobs/{job_id}", get_job, "One job: phase, position, outcome", errors=(errors.JOB_NOT_FOUND,)),
     _admin(
         "POST",

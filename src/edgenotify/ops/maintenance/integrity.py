@@ -34,6 +34,7 @@ from edgenotify.db.catalog import quote_ident, read_catalog
 from edgenotify.limits import Limits
 from edgenotify.notify.stats import STATUSES
 from edgenotify.ops import records
+from edgenotify.ops.backups.manifest import new_backup_id
 from edgenotify.ops.bucket import Bucket
 from edgenotify.ops.jobs import store
 from edgenotify.ops.jobs.budget import Budget
@@ -127,7 +128,6 @@ def plan(catalog: Any) -> list[dict[str, str]]:
 
 
 def new_job(trigger: str, range_rows: int, units: list[dict[str, str]]) -> Job:
-    started = utcnow()
     state = {
         "now": now_iso(),
         "range_rows": range_rows,
@@ -139,8 +139,7 @@ def new_job(trigger: str, range_rows: int, units: list[dict[str, str]]) -> Job:
         "data": {},  # check -> {"scanned": rows, "counts": {...}, "where": {finding: [[after, last]]}}
         "progress": {"units_done": 0, "units": len(units), "rows_scanned": 0},
     }
-    job_id = f"integrity-{started.strftime('%Y%m%dT%H%M%S%f')[:-3]}Z"
-    return Job(job_id, KIND, trigger, phase="check", state=state)
+    return Job(f"{KIND}-{new_backup_id(utcnow())}", KIND, trigger, phase="check", state=state)
 
 
 class IntegrityStep:
