@@ -196,3 +196,36 @@ def test_an_integrity_pass_through_the_admin_api(tmp_path) -> None:
     assert statuses and set(statuses) == {"running"}
     assert done["report"]["checked"]["rows"]["notification_logs"] == LOGS
     assert [r["status"] for r in runs["items"]] == ["success", "running"]
+
+
+def test_a_restore_makes_the_pass_wait_then_start_over(limited_envs) -> None:
+    """A pass does not check data a restore is replacing, nor report rows it checked before one."""
+    env, _ = limited_envs
+
+    async def step(job_id: str) -> store.Job:
+        db = Database(env.DB)
+        return await integrity.advance(Context.create(env, None), await store.get(db, job_id))
+
+    async def run():
+        db = await _seed(env)
+        job = integrity.new_job("test", 20, [{"check": "data", "name": "notification_logs"}])
+        await db.execute(store.insert_query(job))
+        before = await step(job.id)
+        restore = store.Job("restore-20261122T030000000Z-a1b2c3", store.RESTORE, "test", phase="data")
+        await db.execute(store.insert_query(restore))
+        waited = await step(job.id)
+        restore.status, restore.finished_at = "complete", iso(utcnow() + timedelta(seconds=1))
+        await store.save(db, restore)
+        job = await step(job.id)
+        restarted = job.state.get("restarted")
+        while job.running:
+            job = await step(job.id)
+        return before, waited, restarted, job, await _final_records(db)
+
+    before, waited, restarted, job, final = asyncio.run(run())
+    assert before.running and before.state["progress"]["rows_scanned"] > 0
+    assert waited.steps == before.steps and waited.state == before.state  # nothing checked meanwhile
+    assert restarted == "restore job restore-20261122T030000000Z-a1b2c3 replaced the data"
+    assert job.status == "complete" and job.state["data"]["notification_logs"]["scanned"] == LOGS  # once, anew
+    assert len(final) == 1 and final[0]["details"]["checked"]["rows"]["notification_logs"] == LOGS
+    assert "notification_logs" in final[0]["details"]["checked"]["quick_check"]  # planned anew: every table

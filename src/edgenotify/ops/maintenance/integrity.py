@@ -127,8 +127,9 @@ def plan(catalog: Any) -> list[dict[str, str]]:
     return units
 
 
-def new_job(trigger: str, range_rows: int, units: list[dict[str, str]]) -> Job:
-    state = {
+def fresh_state(range_rows: int, units: list[dict[str, str]]) -> dict[str, Any]:
+    """A pass's checkpoint before its first unit; ``now`` is when it was planned."""
+    return {
         "now": now_iso(),
         "range_rows": range_rows,
         "units": units,
@@ -139,6 +140,10 @@ def new_job(trigger: str, range_rows: int, units: list[dict[str, str]]) -> Job:
         "data": {},  # check -> {"scanned": rows, "counts": {...}, "where": {finding: [[after, last]]}}
         "progress": {"units_done": 0, "units": len(units), "rows_scanned": 0},
     }
+
+
+def new_job(trigger: str, range_rows: int, units: list[dict[str, str]]) -> Job:
+    state = fresh_state(range_rows, units)
     return Job(f"{KIND}-{new_backup_id(utcnow())}", KIND, trigger, phase="check", state=state)
 
 
@@ -285,11 +290,28 @@ async def _failed(db: Database, job_id: str, exc: Exception) -> Job:
     return job
 
 
+async def _restore_since(db: Database, job: Job) -> Job | None:
+    """The latest restore job, when it is running or ended after the pass was planned."""
+    latest = await store.recent(db, store.RESTORE, 1)
+    if latest and (latest[0].running or (latest[0].finished_at or "") > job.state["now"]):
+        return latest[0]
+    return None
+
+
 async def advance(context: Context, job: Job) -> Job:
-    """Run the pass's next step within this invocation's budget; a failure is counted, not raised."""
+    """Run the pass's next step within this invocation's budget; a failure is counted, not raised.
+
+    While a restore replaces the data the pass waits; after one, it starts over (planned anew, its
+    findings so far dropped): what it had checked is no longer the data."""
     db = context.db
     budget = Budget.for_invocation(Limits.from_env(context.env), KIND, db, Bucket(context.r2))
     try:
+        restore = await _restore_since(db, job)
+        if restore is not None and restore.running:
+            return job
+        if restore is not None:
+            replanned = fresh_state(job.state["range_rows"], plan(await read_catalog(db)))
+            job.state = {**replanned, "restarted": f"restore job {restore.id} replaced the data"}
         await IntegrityStep(db, job, budget).run()
     except Exception as exc:
         return await _failed(db, job.id, exc)
