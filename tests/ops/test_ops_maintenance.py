@@ -250,3 +250,20 @@ def test_an_attempts_read_back_mismatch_deletes_nothing(embedded_env) -> None:
     assert result.mismatch["key"].startswith(ATTEMPTS_PREFIX) and result.mismatch["lines"] == 9
     assert result.deleted == 0 == result.attempts_deleted and before == after
     assert objects == []  # the logs' object, verified, went with the attempts' that was not
+
+
+def test_the_batched_tasks_take_fewer_batches_under_lower_limits(limited_envs) -> None:
+    """LIMIT_D1_QUERIES=20: a quarter (5 queries) per batched task, so 2 archive batches of 2 queries."""
+    from edgenotify.ops.config import OpsConfig
+    from edgenotify.ops.maintenance.run import archive
+
+    env, _ = limited_envs
+
+    async def run():
+        await _seed(env)
+        config = OpsConfig(archive_batch_rows=1, archive_max_batches=10)
+        return await archive(Context.create(env, None), config)
+
+    outcome = asyncio.run(run())
+    assert outcome.status == "success"
+    assert (outcome.details["batches"], outcome.details["archived"], outcome.details["more"]) == (2, 2, True)

@@ -1,7 +1,8 @@
 """Archive old ``notification_logs`` and their ``delivery_attempts`` to R2, verified, and only then delete them.
 
 Per batch (bounded rows, bounded batches per run, so one cron invocation does bounded work: two D1
-calls and up to four R2 calls a batch, ``archive_max_batches`` batches a run):
+calls and up to four R2 calls a batch, at most ``archive_max_batches`` batches a run, fewer where
+the invocation's limits are lower: ``run.batches_within``):
 
 1. read the oldest log rows created before the cutoff (``idx_logs_created_id``) and their attempts
    (by ``message_id``, the attempts' unique index), in one D1 batch: one consistent snapshot. Rows

@@ -17,6 +17,7 @@ from typing import Any
 
 from edgenotify.clock import iso, now_iso, utcnow
 from edgenotify.context import Context
+from edgenotify.limits import Limits
 from edgenotify.ops import records
 from edgenotify.ops.config import OpsConfig, load
 from edgenotify.ops.maintenance import integrity as integrity_pass
@@ -24,6 +25,19 @@ from edgenotify.ops.maintenance.archive import archive_logs
 
 TaskFn = Callable[[Context, OpsConfig], Awaitable[records.Outcome]]
 SUMMARY = "maintenance"
+# Of the invocation's limits, what each batched task (expiry, archive) may use: the integrity
+# step, the records and the summary need the rest. The configured batch counts apply below it.
+TASK_SHARE = 0.25
+ARCHIVE_QUERIES, ARCHIVE_R2_CALLS = 2, 4  # per archive batch: read, delete; two puts, two reads back
+
+
+def batches_within(context: Context, configured: int, queries: int, r2_calls: int = 0) -> int:
+    """``configured`` batches, or fewer when TASK_SHARE of the invocation's D1 queries or
+    subrequests (every D1 query and R2 call is one) would not take them; at least one."""
+    limits = Limits.from_env(context.env)
+    by_queries = int(limits.d1_queries * TASK_SHARE) // queries
+    by_subrequests = int(limits.subrequests * TASK_SHARE) // (queries + r2_calls)
+    return max(1, min(configured, by_queries, by_subrequests))
 
 
 async def cleanup_idempotency(context: Context, config: OpsConfig) -> records.Outcome:
@@ -31,7 +45,7 @@ async def cleanup_idempotency(context: Context, config: OpsConfig) -> records.Ou
     now = now_iso()
     deleted = 0
     more = False
-    for _ in range(config.idempotency_max_batches):
+    for _ in range(batches_within(context, config.idempotency_max_batches, 1)):
         result = await context.db.run(
             "DELETE FROM idempotency_keys WHERE rowid IN "
             "(SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)",
@@ -54,7 +68,7 @@ async def archive(context: Context, config: OpsConfig) -> records.Outcome:
         cutoff=iso(now - timedelta(days=config.log_retention_days)),
         run_id=run_id,
         batch_rows=config.archive_batch_rows,
-        max_batches=config.archive_max_batches,
+        max_batches=batches_within(context, config.archive_max_batches, ARCHIVE_QUERIES, ARCHIVE_R2_CALLS),
     )
     details = {**result.as_dict(), "retention_days": config.log_retention_days}
     if result.mismatch is not None:
