@@ -177,14 +177,14 @@ def test_an_integrity_pass_through_the_admin_api(tmp_path) -> None:
         assert client.get("/admin/jobs", headers=admin, params={"kind": "integrity"}).json()["items"] == []
         db = Database(worker.env.DB)
         asyncio.run(
-            db.run("INSERT INTO system_configs (config_key, config_value) VALUES ('ops.integrity_range_rows', '1')")
+            db.run("INSERT INTO system_configs (config_key, config_value) VALUES ('ops.integrity_range_rows', '20')")
         )
         asyncio.run(_seed(worker.env))
         ran = client.post("/admin/maintenance/run", headers=admin)
         assert ran.status_code == 200 and ran.json()["details"]["running"] == [integrity.TASK]
         [listed] = client.get("/admin/jobs", headers=admin, params={"kind": "integrity"}).json()["items"]
         shown = client.get(f"/admin/jobs/{listed['id']}", headers=admin).json()
-        assert listed["status"] == shown["status"] == "running" and shown["report"]["range_rows"] == 1
+        assert listed["status"] == shown["status"] == "running" and shown["report"]["range_rows"] == 20
         statuses = []
         while (step := client.post(f"/admin/jobs/{listed['id']}/continue", headers=admin)).status_code == 202:
             statuses.append(step.json()["status"])
