@@ -152,19 +152,29 @@ def test_a_daily_run_that_does_not_finish_reports_the_pass_as_running_and_the_ti
     assert health_after["status"] == "degraded" and "integrity check warning" in health_after["reason"]
 
 
-def test_a_pass_failing_three_times_is_recorded_as_failed(embedded_env) -> None:
+def test_a_unit_failing_three_times_is_reported_not_checked_and_the_pass_goes_on(embedded_env) -> None:
     async def run():
         db = await _seed(embedded_env)
+        _plant(embedded_env)
         context = Context.create(embedded_env, None)
-        job = integrity.new_job("test", RANGE, [{"check": "quick_check", "table": "no_such_table"}])
+        units = [{"check": "quick_check", "table": "gone"}, {"check": "data", "name": "notification_logs"}]
+        job = integrity.new_job("test", RANGE, units)
         await db.execute(store.insert_query(job))
-        for _ in range(integrity.MAX_FAILURES):
+        seen = []
+        while job.running:
             job = await integrity.advance(context, job)
-        return job, await records.recent(db, integrity.TASK)
+            seen.append((job.state["unit"], job.failures))
+        return job, seen, await records.recent(db, integrity.TASK)
 
-    job, recorded = asyncio.run(run())
-    assert job.status == "failed" and job.failures == integrity.MAX_FAILURES and "no such table" in job.last_error
-    assert [r["status"] for r in recorded] == ["failed"] and "no such table" in recorded[0]["error"]
+    job, seen, recorded = asyncio.run(run())
+    assert seen == [(0, 1), (0, 2), (1, 3), (2, 3)]  # retried twice, then left "not checked", then the rest
+    assert job.status == "complete" and "no such table: gone" in job.last_error
+    [final] = recorded
+    problems = final["details"]["problems"]
+    assert final["status"] == "warning" and problems[0].startswith("quick_check(gone) not checked: D1Error")
+    assert "1 notification log(s): bad status" in problems  # the units after it still ran
+    assert final["details"]["checked"]["quick_check"] == []  # never reported as checked
+    assert final["details"]["checked"]["rows"] == {"notification_logs": LOGS}
 
 
 def test_an_integrity_pass_through_the_admin_api(tmp_path) -> None:

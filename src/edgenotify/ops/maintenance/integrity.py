@@ -19,8 +19,11 @@ reported once, when the last unit is done: the ``maintenance.integrity`` task re
 the batch that marks the job complete. Until then the pass is ``running``, never a success, and the
 report names exactly the tables and the rows that were checked.
 
-Still unbounded: ``quick_check`` of one table reads that whole table and its indexes in one query
-(SQLite has no ranged form), so the largest table bounds that unit.
+A unit whose query fails (a table gone, a query past D1's time limit) is retried by the next
+steps; after ``MAX_FAILURES`` it is reported as "not checked" with its error (a problem, so the
+outcome is a warning) and the pass goes on. Still unbounded: ``quick_check`` of one table reads
+that whole table and its indexes in one query (SQLite has no ranged form), so the largest table
+bounds that unit; should it outlast the per-query limit, it is the one reported "not checked".
 """
 
 import time
@@ -38,7 +41,7 @@ from edgenotify.ops.backups.manifest import new_backup_id
 from edgenotify.ops.bucket import Bucket
 from edgenotify.ops.jobs import store
 from edgenotify.ops.jobs.budget import Budget
-from edgenotify.ops.jobs.store import COMPLETE, FAILED, Job
+from edgenotify.ops.jobs.store import COMPLETE, Job
 
 KIND = "integrity"
 TASK = "maintenance.integrity"
@@ -46,6 +49,10 @@ MAX_FAILURES = 3
 MAX_RANGES = 5  # per finding: where it was seen (the first ranges), enough to find the rows
 ISO_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*Z"
 _STATUSES = ", ".join(f"'{s}'" for s in STATUSES)
+
+
+class UnitFailed(Exception):
+    """A unit's query failed (a table gone, D1's per-query time limit): counted against that unit."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,13 @@ def new_job(trigger: str, range_rows: int, units: list[dict[str, str]]) -> Job:
     return Job(f"{KIND}-{new_backup_id(utcnow())}", KIND, trigger, phase="check", state=state)
 
 
+def next_unit(state: dict[str, Any]) -> None:
+    state["unit"] += 1
+    state["after"] = None
+    state["unit_failures"] = 0
+    state["progress"]["units_done"] = state["unit"]
+
+
 class IntegrityStep:
     """One invocation's share of a pass: units while the budget allows, then one checkpoint."""
 
@@ -167,7 +181,10 @@ class IntegrityStep:
     async def run(self) -> None:
         while not self.done and self._fits():
             started = time.monotonic()
-            await self._unit(self.state["units"][self.state["unit"]])
+            try:
+                await self._unit(self.state["units"][self.state["unit"]])
+            except Exception as exc:
+                raise UnitFailed(f"{type(exc).__name__}: {exc}") from exc
             self.budget.measure(time.monotonic() - started)
         self.job.steps += 1
         if not self.done:
@@ -189,9 +206,7 @@ class IntegrityStep:
                 self.state["foreign_keys"][unit["table"]] = len(rows)
             finished = True
         if finished:
-            self.state["unit"] += 1
-            self.state["after"] = None
-            self.state["progress"]["units_done"] = self.state["unit"]
+            next_unit(self.state)
 
     async def _range(self, check: DataCheck) -> bool:
         """The next range of ``check``; True when the table has no rows left."""
@@ -221,6 +236,9 @@ def problems_of(state: dict[str, Any]) -> list[str]:
         if messages != ["ok"]
     ]
     problems += [f"{n} foreign key violation(s) in {table}" for table, n in state["foreign_keys"].items() if n]
+    for unit in state.get("not_checked", []):
+        what = unit.get("table") or f"{unit.get('name')} rows after rowid {unit['after']}"
+        problems.append(f"{unit['check']}({what}) not checked: {unit['error']}")
     for name, entry in state["data"].items():
         check = CHECKS[name]
         for what, count in entry["counts"].items():
@@ -248,6 +266,7 @@ def report_of(state: dict[str, Any]) -> dict[str, Any]:
             "foreign_key_check": sorted(state["foreign_keys"]),
             "rows": {name: entry["scanned"] for name, entry in data.items()},
         },
+        "not_checked": state.get("not_checked", []),
         "foreign_key_violations": sum(state["foreign_keys"].values()),
         "invalid_logs": {k: v for k, v in logs["counts"].items() if v},
         "expired_idempotency_keys": expired,
@@ -272,21 +291,25 @@ def report(job: Job) -> dict[str, Any]:
     return out
 
 
-async def _failed(db: Database, job_id: str, exc: Exception) -> Job:
-    """Count a failed step against the checkpoint in D1; after MAX_FAILURES the pass fails, recorded."""
-    job = await store.get(db, job_id)
-    if job is None:
+async def _failed(db: Database, job: Job, exc: Exception) -> Job:
+    """Count a failed step. The units before the failing one keep their results (each is updated
+    only once its query returned), so the step's progress up to it is saved; a unit that fails
+    MAX_FAILURES times is left "not checked" (reported as a problem, never as checked) and the
+    pass goes on, so one table that D1 cannot check in one query does not stop every other check."""
+    if await store.get(db, job.id) is None:  # the row itself is gone: nothing to record against
         raise exc
+    job.status, job.phase, job.finished_at = store.RUNNING, "check", None  # a failed final batch did not end it
+    job.state.pop("outcome", None)
     job.failures += 1
     job.last_error = f"{type(exc).__name__}: {exc}"
-    if job.failures < MAX_FAILURES:
-        await store.save(db, job)
-        return job
-    job.status, job.finished_at = FAILED, now_iso()
-    details = {**report_of(job.state), "unit": job.state["unit"], "problems": problems_of(job.state)}
-    outcome = records.Outcome(records.FAILED, details)
-    job.state["outcome"] = {"status": records.FAILED, "problems": details["problems"]}
-    await db.batch([store.save_query(job), final_record(job, outcome, job.last_error)])
+    state = job.state
+    if isinstance(exc, UnitFailed):
+        state["unit_failures"] = state.get("unit_failures", 0) + 1
+        if state["unit_failures"] >= MAX_FAILURES:
+            unit = state["units"][state["unit"]]
+            state.setdefault("not_checked", []).append({**unit, "after": state["after"], "error": str(exc)})
+            next_unit(state)
+    await store.save(db, job)
     return job
 
 
@@ -314,7 +337,7 @@ async def advance(context: Context, job: Job) -> Job:
             job.state = {**replanned, "restarted": f"restore job {restore.id} replaced the data"}
         await IntegrityStep(db, job, budget).run()
     except Exception as exc:
-        return await _failed(db, job.id, exc)
+        return await _failed(db, job, exc)
     return job
 
 
