@@ -33,7 +33,7 @@ from typing import Any
 from edgenotify.clock import now_iso, parse_iso, utcnow
 from edgenotify.context import Context
 from edgenotify.db import Database, Query
-from edgenotify.db.catalog import quote_ident, read_catalog
+from edgenotify.db.catalog import Catalog, quote_ident, read_catalog
 from edgenotify.limits import Limits
 from edgenotify.notify.stats import STATUSES
 from edgenotify.ops import records
@@ -124,7 +124,7 @@ def range_query(check: DataCheck, after: int | None, rows: int, state: dict[str,
     return Query(sql, (*(state[p] for p in check.params), *position, rows))
 
 
-def plan(catalog: Any) -> list[dict[str, str]]:
+def plan(catalog: Catalog) -> list[dict[str, str]]:
     """Every unit of a pass over this schema: quick_check per stored table, foreign_key_check per
     table with foreign keys, then the data checks whose table exists."""
     tables = [t for t in catalog.tables.values() if t.kind in ("table", "shadow")]
@@ -142,6 +142,8 @@ def fresh_state(range_rows: int, units: list[dict[str, str]]) -> dict[str, Any]:
         "units": units,
         "unit": 0,
         "after": None,
+        "unit_failures": 0,  # of the current unit, in a row
+        "not_checked": [],  # units given up after MAX_FAILURES, with their error
         "quick_check": {},  # table -> the messages quick_check returned ("ok" alone when sound)
         "foreign_keys": {},  # table -> violations found
         "data": {},  # check -> {"scanned": rows, "counts": {...}, "where": {finding: [[after, last]]}}
@@ -236,7 +238,7 @@ def problems_of(state: dict[str, Any]) -> list[str]:
         if messages != ["ok"]
     ]
     problems += [f"{n} foreign key violation(s) in {table}" for table, n in state["foreign_keys"].items() if n]
-    for unit in state.get("not_checked", []):
+    for unit in state["not_checked"]:
         what = unit.get("table") or f"{unit.get('name')} rows after rowid {unit['after']}"
         problems.append(f"{unit['check']}({what}) not checked: {unit['error']}")
     for name, entry in state["data"].items():
@@ -266,7 +268,7 @@ def report_of(state: dict[str, Any]) -> dict[str, Any]:
             "foreign_key_check": sorted(state["foreign_keys"]),
             "rows": {name: entry["scanned"] for name, entry in data.items()},
         },
-        "not_checked": state.get("not_checked", []),
+        "not_checked": state["not_checked"],
         "foreign_key_violations": sum(state["foreign_keys"].values()),
         "invalid_logs": {k: v for k, v in logs["counts"].items() if v},
         "expired_idempotency_keys": expired,
@@ -304,10 +306,10 @@ async def _failed(db: Database, job: Job, exc: Exception) -> Job:
     job.last_error = f"{type(exc).__name__}: {exc}"
     state = job.state
     if isinstance(exc, UnitFailed):
-        state["unit_failures"] = state.get("unit_failures", 0) + 1
+        state["unit_failures"] += 1
         if state["unit_failures"] >= MAX_FAILURES:
             unit = state["units"][state["unit"]]
-            state.setdefault("not_checked", []).append({**unit, "after": state["after"], "error": str(exc)})
+            state["not_checked"].append({**unit, "after": state["after"], "error": str(exc)})
             next_unit(state)
     await store.save(db, job)
     return job
