@@ -184,7 +184,7 @@ class Block:
 
     def spans(self) -> list[tuple[int, int]]:
         """Each tuple's (start, end) in ``data``."""
-        ends = list(accumulate(s + 1 for s in self.sizes))
+        ends = list(accumulate(map((1).__add__, self.sizes)))
         return [(e - s - 1, e - 1) for s, e in zip(self.sizes, ends, strict=True)]
 
     def as_rows(self) -> list[Row]:
@@ -193,7 +193,7 @@ class Block:
 
     def groups(self, head_bytes: int, budget: int) -> Iterator[tuple[int, int]]:
         """Row ranges ``[i, j)`` whose INSERT (head, tuples joined by ``,\n``, ``;\n``) fits ``budget``."""
-        ends = list(accumulate(s + 2 for s in self.sizes))
+        ends = list(accumulate(map((2).__add__, self.sizes)))
         i = 0
         while i < len(ends):
             before = ends[i - 1] if i else 0
@@ -306,21 +306,22 @@ class TableReader:
             f"FROM page JOIN {table} AS t ON t.{key} = page._k WHERE page._before < {self.max_bytes} ORDER BY page._k"
         )
         return (
-            f"{self._window(last)} SELECT quote(max(_k)), max(_sp), group_concat(_row, char(10)), "
-            f"group_concat(length(CAST(_row AS BLOB)), ',') FROM ({rows})"
+            f"{self._window(last)} SELECT quote(max(_k)), max(_sp), "
+            "ifnull(group_concat(length(CAST(_row AS BLOB)), ','), ''), ifnull(group_concat(_row, char(10)), '') "
+            f"FROM ({rows})"
         )
 
     async def block(self, last: list[str] | None) -> Block | None:
         """The page after ``last`` as a ``Block`` (rowid tables; one query). An empty page gives a
         block of no rows; a page with a special row gives None: read it with ``page()``."""
-        raw = await self.db.values(self.block_sql(last))
+        row = await self.db.first_utf8(self.block_sql(last), 3)
         self.queries += 1
-        last_key, special, text, sizes = raw[0]
+        (last_key, special, sizes), data = row if row else ([None, None, ""], b"")
         if special:
             return None
-        if not text:
+        if not data:
             return Block(b"", [], last or [])
-        return Block(text.encode("utf-8"), list(map(int, sizes.split(","))), [last_key])
+        return Block(data, list(map(int, sizes.split(","))), [last_key])
 
     async def next(self, last: list[str] | None) -> "Page":
         """The page after ``last``: a ``Block`` while the table's pages allow it, else its rows.
