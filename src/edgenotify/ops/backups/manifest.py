@@ -76,6 +76,14 @@ def split_key(key: str) -> tuple[str, str] | None:
     return (backup_id, name) if sep and is_backup_id(backup_id) else None
 
 
+ROWS_ONLY = "rows"  # a table entry's "verify": the source gave no digest, only its row count is checked
+
+
+def verified(entry: dict[str, Any]) -> bool:
+    """Whether a restore checks this table: by its digest, or (an imported file) by its row count."""
+    return entry.get("sha256") is not None or entry.get("verify") == ROWS_ONLY
+
+
 @dataclass
 class TableEntry:
     name: str

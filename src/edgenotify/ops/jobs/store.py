@@ -15,7 +15,7 @@ from edgenotify.clock import now_iso
 from edgenotify.db import Database, Query
 
 RUNNING, COMPLETE, FAILED = "running", "complete", "failed"
-BACKUP, RESTORE = "backup", "restore"
+BACKUP, RESTORE, IMPORT = "backup", "restore", "import"
 _COLUMNS = (
     "id, kind, status, trigger, subject, phase, state, steps, failures, last_error, created_at, updated_at, finished_at"
 )
