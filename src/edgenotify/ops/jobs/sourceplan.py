@@ -20,6 +20,7 @@ from edgenotify.ops.backups.restoreplan import Plan, classify
 from edgenotify.ops.backups.schema import Schema, inspect, quote_ident
 from edgenotify.ops.backups.source import Chunks, ReadStats, statements
 from edgenotify.ops.backups.sqlwriter import text_literal
+from edgenotify.ops.jobs.restore import drop_statements
 
 LEDGER_TABLES = (ledger.LEDGER, ledger.CHECKSUMS)
 # Whom a refusal concerns: the source (422) or the target's state (409); ``usecases`` maps them.
@@ -183,8 +184,6 @@ async def report(
     db: Database, label: str, plan: Plan, stats: ReadStats, manifest: dict[str, Any] | None, force: bool
 ) -> tuple[dict[str, Any], list[Refusal]]:
     """The dry run of a restore from this source: what would be dropped, created, inserted, and the refusals."""
-    from edgenotify.ops.jobs.restore import drop_statements
-
     target = await inspect(db)
     non_empty = sorted(name for name, has in (await target_rows(db, target)).items() if has)
     refusals = source_refusals(plan, manifest, object_problem(manifest, stats))
