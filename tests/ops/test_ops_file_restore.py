@@ -60,10 +60,10 @@ async def _old_data(env) -> None:
 
 
 async def _backup_file(env, path: Path) -> dict:
-    """What ``scripts/backup --output FILE`` writes: the SQL (gunzipped) and FILE.manifest.json."""
+    """What ``scripts/backup --output FILE`` writes: the SQL (gzip when FILE ends in .gz) and FILE.manifest.json."""
     manifest = await run_backup(Database(env.DB), env.BACKUPS)
     data = await (await env.BACKUPS.get(mf.data_key(manifest["id"]))).bytes()
-    path.write_bytes(gzip.decompress(data))
+    path.write_bytes(data if path.name.endswith(".gz") else gzip.decompress(data))
     Path(f"{path}.manifest.json").write_bytes(mf.encode(manifest))
     return manifest
 
@@ -242,7 +242,7 @@ def test_a_plain_sql_export_restores_exactly_by_row_counts(tmp_path: Path, capsy
 def test_refusals_of_a_file_and_an_interrupted_import_continued_by_the_cli(tmp_path: Path, capsys) -> None:
     state = tmp_path / "state"
     env = local_env(state, ROOT / "wrangler.toml")
-    path = tmp_path / "backup.sql"
+    path = tmp_path / "backup.sql.gz"  # the stored object itself, gzip members and all
     try:
 
         async def prepare():

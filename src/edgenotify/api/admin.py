@@ -49,7 +49,7 @@ class RestoreRequest(StrictModel):
 
 
 class JobsQuery(QueryModel):
-    kind: str | None = Field(None, pattern="^(backup|restore)$", description="Only backup or only restore jobs")
+    kind: str | None = Field(None, pattern="^(backup|restore|import)$", description="Only jobs of this kind")
     limit: int = Field(50, ge=1, le=1000, description="Jobs to show, newest first")
 
 
@@ -295,7 +295,7 @@ ROUTES = [
         other_responses=((202, None), (503, None)),
         errors=_RESTORE_ERRORS,
     ),
-    _admin("GET", "/admin/jobs", list_jobs, "Backup and restore jobs, newest first", query_model=JobsQuery),
+    _admin("GET", "/admin/jobs", list_jobs, "Backup, restore and import jobs, newest first", query_model=JobsQuery),
     _admin("GET", "/admin/jobs/{job_id}", get_job, "One job: phase, position, outcome", errors=(errors.JOB_NOT_FOUND,)),
     _admin(
         "POST",
