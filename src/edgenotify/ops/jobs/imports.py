@@ -28,8 +28,10 @@ A step's output always ends its gzip member and keeps its unfinished part in a c
 (``upload``), exactly like a backup step, so a kill anywhere loses and doubles nothing.
 """
 
+import copy
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from edgenotify.clock import iso, now_iso, parse_iso, utcnow
@@ -62,9 +64,9 @@ class ImportRefused(Exception):
         self.refusals = refusals
 
 
-def source_key(job_id: str) -> str:
+def source_key(name: str) -> str:
     """Where a local file is copied before its import job reads it (deleted when the import finishes)."""
-    return f"imports/{job_id}/source"
+    return f"imports/{name}/source"
 
 
 def new_job(
@@ -76,11 +78,11 @@ def new_job(
     restore: dict[str, Any],
     plan: Plan | None = None,
     owned: bool = False,
-    job_id: str | None = None,
+    part_size: int = DEFAULT_PART_SIZE,
 ) -> Job:
     """An import of the R2 object ``key``; ``plan`` (the caller's scan) skips the scan phase; ``owned``:
     the object is a copy made for this import and goes when it is done; ``restore``: the restore
-    job's options (force, quiesce_seconds)."""
+    job's options (force, quiesce_seconds); ``part_size``: of the multipart upload (tests lower it)."""
     backup_id = mf.new_backup_id(utcnow())
     if manifest is not None:  # its chunk list describes the source object, not the new one
         manifest = {**manifest, "object": {k: v for k, v in manifest["object"].items() if k != "chunks"}}
@@ -94,13 +96,20 @@ def new_job(
         "post": [],
         "chunks": [],
         "object": new_state(),
+        "part_size": part_size,
         "restore": restore,
         "restore_job": None,
         "audit": [],
         "progress": {"statements": 0, "sql_bytes": 0},
     }
-    job_id = job_id or f"import-{backup_id}"
-    return Job(job_id, IMPORT, trigger, subject=backup_id, phase="scan" if plan is None else "schema", state=state)
+    return Job(
+        f"import-{backup_id}",
+        IMPORT,
+        trigger,
+        subject=backup_id,
+        phase="scan" if plan is None else "schema",
+        state=state,
+    )
 
 
 class ImportStep:
@@ -116,12 +125,22 @@ class ImportStep:
         self.chunks = chunks
         self.budget = budget
         self.progress = progress
+        self._checkpoint = (job.phase, copy.deepcopy(job.state))
+        part_size = int(self.state.get("part_size") or DEFAULT_PART_SIZE)
         self.upload = ResumableUpload(
-            bucket, mf.data_key(job.subject or ""), self.state["object"], DEFAULT_PART_SIZE, lambda: save(db, job)
+            bucket, mf.data_key(job.subject or ""), self.state["object"], part_size, self._keep
         )
         self.out = ChunkWriter(self.state["chunks"], self.upload, GZIP_LEVEL, CHUNK_SQL_BYTES)
         self.manifest: dict[str, Any] | None = self.state["source"]["manifest"]
         self._unit_started = time.monotonic()
+
+    async def _keep(self) -> None:
+        """A multipart upload was just created: record its id at once (so a dead import's upload can be
+        aborted), in the LAST checkpoint, not in this step's half-done state (its chunks and position
+        describe bytes still in memory, which a kill would lose)."""
+        phase, state = self._checkpoint
+        state = {**copy.deepcopy(state), "object": {**state["object"], "upload_id": self.state["object"]["upload_id"]}}
+        await save(self.db, replace(self.job, phase=phase, state=state))
 
     @property
     def plan(self) -> Plan:

@@ -33,6 +33,7 @@ from edgenotify.ops.backups import manifest as mf
 from edgenotify.ops.backups.restoreplan import Plan
 from edgenotify.ops.backups.schema import inspect
 from edgenotify.ops.backups.source import SourceError, r2_chunks
+from edgenotify.ops.backups.stream import DEFAULT_PART_SIZE
 from edgenotify.ops.bucket import Bucket
 from edgenotify.ops.jobs import audit, imports, marker, sourceplan, store
 from edgenotify.ops.jobs import backup as backup_job
@@ -241,6 +242,7 @@ async def start_import(
     quiesce_seconds: float = marker.QUIESCE_SECONDS,
     trigger: str = "api",
     progress: Progress | None = None,
+    part_size: int = DEFAULT_PART_SIZE,
 ) -> Job:
     """Start an import of the R2 object ``source["key"]`` (``label``, the source's ``manifest`` or
     None, ``owned``: a copy made for the import) and run its first step; ``plan``: the caller's scan
@@ -255,6 +257,7 @@ async def start_import(
         restore={"force": force, "quiesce_seconds": quiesce_seconds},
         plan=plan,
         owned=bool(source.get("owned")),
+        part_size=part_size,
     )
     audit.defer(job, "start", {"source": source["label"], "force": force}, context.actor, _request_id(context))
     await db.execute(store.insert_query(job))
