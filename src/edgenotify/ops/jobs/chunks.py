@@ -39,10 +39,13 @@ class ChunkWriter:
         return last["offset"] + last["size"] if last else 0
 
     async def write(self, statement: str) -> None:
+        await self.write_bytes(statement.encode("utf-8"))
+
+    async def write_bytes(self, data: bytes) -> None:
+        """One statement, already UTF-8."""
         if self._zlib is None:
             self._zlib = zlib.compressobj(self.level, zlib.DEFLATED, GZIP_WBITS)
             self._hash, self._size, self._sql_bytes, self._statements = hashlib.sha256(), 0, 0, 0
-        data = statement.encode("utf-8")
         self._sql_bytes += len(data)
         self._statements += 1
         self._pending.append(data)
