@@ -12,7 +12,9 @@ running import job that the next step continues.
 Phases (``Job.phase``), each resumable from the checkpoint in ``ops_jobs``:
 
 ``scan``     (when the caller did not scan already) one pass over the source: the plan of what it
-             holds (``sourceplan``); a source that must not be restored fails the job here.
+             holds (``sourceplan``); a source that must not be restored fails the job here. The
+             object's SHA-256 is checked against a source manifest when the pass fits in one step
+             (a hash cannot be checkpointed); the caller has already compared its size and etag.
 ``schema``   chunk 0: the CREATE TABLE statements (a data-only file: the target's own, for the
              tables the file fills), and the passes the data needs (one in file order when that
              puts parents first, else one per table, parents first, then the counters).
@@ -25,7 +27,9 @@ Phases (``Job.phase``), each resumable from the checkpoint in ``ops_jobs``:
              digest), the source copy deleted; then ``usecases`` starts the restore job.
 
 A step's output always ends its gzip member and keeps its unfinished part in a carry object
-(``upload``), exactly like a backup step, so a kill anywhere loses and doubles nothing.
+(``upload``), exactly like a backup step, so a kill anywhere loses and doubles nothing. A step
+resumed inside a pass re-reads the source up to its position: the price of sources (one gzip
+stream, a plain file) that cannot be entered in the middle.
 """
 
 import copy
@@ -171,16 +175,12 @@ class ImportStep:
         self.job.steps += 1
         await save(self.db, self.job)
 
-    async def _statements(self, position: int, stats: ReadStats | None = None):
-        async for statement in sourceplan.from_position(self.chunks, position, stats):
-            yield statement
-
     async def _scan(self) -> None:
         plan, position = self.plan, self.state["position"]
         count = self.manifest is None
         stats = ReadStats() if position == 0 else None
         done, size = True, 0
-        async for statement in self._statements(position, stats):
+        async for statement in sourceplan.from_position(self.chunks, position, stats):
             plan.add(statement, count_rows=count)
             position += 1
             size += len(statement)
@@ -238,7 +238,7 @@ class ImportStep:
         """The rest of one pass within the budget; True when the pass is done."""
         position, size = self.state["position"], 0
         progress = self.state["progress"]
-        async for statement in self._statements(position):
+        async for statement in sourceplan.from_position(self.chunks, position):
             write, counter = sourceplan.wanted(spec, statement)
             position += 1
             size += len(statement)  # reading costs too: a per-table pass skips most of the file
