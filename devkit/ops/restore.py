@@ -8,7 +8,8 @@ database; ``--force`` replaces a database that has rows (or supersedes a stuck r
 killed, or reports how it ended. ``--file`` restores a file instead (our backup, gzip or not, or a
 ``wrangler d1 export`` file): the dry run reads it once and reports; ``--apply`` copies it into
 local R2 and runs an import job (``edgenotify.ops.jobs.imports``: the file becomes a format-3
-backup, the database untouched) that hands over to the same restore job. A manifest next to the
+backup, the database untouched; here in one pass that checkpoints as it goes, as no Worker limit
+applies) that hands over to the same restore job, which runs step by step within the limits. A manifest next to the
 file (FILE.manifest.json, or ``--manifest``) gives the digests to verify, otherwise row counts are
 checked. ``--continue`` also continues an interrupted import. ``--list`` shows the backups in local R2.
 Exit codes: 0 ok (dry run without refusals, or restored and verified), 1 refused or failed,
@@ -120,7 +121,7 @@ async def _file(args: argparse.Namespace, env: Any, progress: Progress) -> dict[
     job = await usecases.start_import(
         local_context(env), source, plan=plan, force=args.force, quiesce_seconds=0, trigger="cli"
     )
-    done = await usecases.run_to_end(local_context(env), job, _drawer(progress))
+    done = await usecases.run_to_end(local_context(env), job, _drawer(progress), unbounded_import=True)
     return {**report, "job": usecases.describe(done)}
 
 
@@ -167,7 +168,8 @@ async def _job(args: argparse.Namespace, env: Any, progress: Progress) -> dict[s
         job = await _latest(local_context(env).db, args.resume)
         if job is None:
             raise UsageError(f"no restore job {args.resume}".strip())
-        return {"job": usecases.describe(await usecases.run_to_end(local_context(env), job, report))}
+        done = await usecases.run_to_end(local_context(env), job, report, unbounded_import=True)
+        return {"job": usecases.describe(done)}
     backup_id = await _backup_id(args, env)
     await _jobs_table(env)
     started = await usecases.start_restore(

@@ -211,6 +211,41 @@ def test_a_multipart_import_killed_around_its_parts_restores_exactly(limited_env
     assert _restored(target) == _digests(source)
 
 
+def test_a_local_import_runs_in_one_step_checkpointing_as_it_goes(limited_envs, tmp_path, monkeypatch) -> None:
+    """The CLI runs an import without a Worker's limits (one step, no re-reading of the source), saving a
+    checkpoint every ``CHECKPOINT_SQL_BYTES`` (lowered here): killed at each of its calls in turn, each
+    run goes on from the last checkpoint, and the result is exact."""
+    monkeypatch.setattr(imports, "UNIT_SQL_BYTES", 16 * 1024)
+    monkeypatch.setattr(imports, "CHECKPOINT_SQL_BYTES", 64 * 1024)
+    source, target = limited_envs
+    path = tmp_path / "backup.sql"
+
+    async def run():
+        await _source_data(source)
+        manifest = await _backup_file(source, path)
+        await _old_data(target)
+        old = data_of(snapshot(target.DB.path))
+        job = await _start_file_import(target, path, manifest, force=True)
+        runs, n = 0, 0
+        while (await store.get(Database(target.DB), job.id)).phase not in ("restore", "done"):
+            n += 1
+            for mode in ("before", "after"):
+                runs += 1
+                try:
+                    await usecases.continue_job(Invocation(target, Killer(n, mode)).context(), job.id, None, True)
+                except Killed:
+                    pass
+                await _old_or_detected(target, old)
+        imported = await store.get(Database(target.DB), job.id)
+        done = await usecases.run_to_end(Invocation(target).context(), imported)
+        return imported, done, runs
+
+    imported, done, runs = asyncio.run(run())
+    assert imported.steps >= 10 and runs >= 20  # many checkpoints, each run killed further on
+    assert done.kind == "restore" and done.status == "complete" and done.state["verification"]["ok"], done.state
+    assert _restored(target) == _digests(source)
+
+
 async def _load_manifest(env, backup_id: str) -> dict:
     return mf.parse(await (await env.BACKUPS.get(mf.manifest_key(backup_id))).bytes())
 

@@ -27,9 +27,10 @@ Phases (``Job.phase``), each resumable from the checkpoint in ``ops_jobs``:
              digest), the source copy deleted; then ``usecases`` starts the restore job.
 
 A step's output always ends its gzip member and keeps its unfinished part in a carry object
-(``upload``), exactly like a backup step, so a kill anywhere loses and doubles nothing. A step
-resumed inside a pass re-reads the source up to its position: the price of sources (one gzip
-stream, a plain file) that cannot be entered in the middle.
+(``upload``), exactly like a backup step, so a kill anywhere loses and doubles nothing; a long
+step (a local CLI runs imports without a Worker's limits) also checkpoints so every
+``CHECKPOINT_SQL_BYTES``. A step resumed inside a pass re-reads the source up to its position:
+the price of sources (one gzip stream, a plain file) that cannot be entered in the middle.
 """
 
 import copy
@@ -54,7 +55,8 @@ from edgenotify.ops.jobs.store import FAILED, IMPORT, Job, save
 from edgenotify.ops.jobs.upload import ResumableUpload, new_state
 
 GZIP_LEVEL = 4
-UNIT_SQL_BYTES = 256 * 1024  # statements written between two budget checks
+UNIT_SQL_BYTES = 256 * 1024  # statements read between two budget checks
+CHECKPOINT_SQL_BYTES = 64 * 1024 * 1024  # at most this much read between two checkpoints of one step
 SQL_BYTES_PER_ROW = 512
 Progress = Callable[[dict[str, Any]], None]
 ALL_DATA = {"kinds": ["data", "sequence"]}
@@ -137,6 +139,7 @@ class ImportStep:
         self.out = ChunkWriter(self.state["chunks"], self.upload, GZIP_LEVEL, CHUNK_SQL_BYTES)
         self.manifest: dict[str, Any] | None = self.state["source"]["manifest"]
         self._unit_started = time.monotonic()
+        self._uncommitted = 0  # SQL bytes read since the last checkpoint
 
     async def _keep(self) -> None:
         """A multipart upload was just created: record its id at once (so a dead import's upload can be
@@ -164,12 +167,18 @@ class ImportStep:
                 await self._data()
             if self.job.phase == "tail":
                 await self._tail()
-            await self.out.end("data")
-            await self.upload.keep_tail(f"{mf.PREFIX}{self.job.subject}/carry-{self.job.steps:06d}.bin")
-            await self._save()
-            await self.upload.drop_replaced_carry()
+            await self._commit()
         if self.job.phase == "finish" and self.budget.allows(queries=1, subrequests=6):
             await self._finish()
+
+    async def _commit(self) -> None:
+        """A checkpoint: the current member ended, the unfinished part kept as a carry, the state saved."""
+        await self.out.end("data")
+        await self.upload.keep_tail(f"{mf.PREFIX}{self.job.subject}/carry-{self.job.steps:06d}.bin")
+        await self._save()
+        await self.upload.drop_replaced_carry()
+        self._checkpoint = (self.job.phase, copy.deepcopy(self.state))
+        self._uncommitted = 0
 
     async def _save(self) -> None:
         self.job.steps += 1
@@ -253,6 +262,9 @@ class ImportStep:
             if size >= UNIT_SQL_BYTES:
                 self.state["position"] = position
                 self._report()
+                self._uncommitted += size
+                if self._uncommitted >= CHECKPOINT_SQL_BYTES:  # a long step (a local CLI) checkpoints as it goes
+                    await self._commit()
                 if not self._unit(size):
                     return False
                 size = 0

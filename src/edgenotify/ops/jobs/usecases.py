@@ -298,12 +298,18 @@ async def _hand_over(context: Context, job: Job, progress: Progress | None) -> N
 
 
 async def _advance(
-    context: Context, job: Job, progress: Progress | None = None, manifest: dict[str, Any] | None = None
+    context: Context,
+    job: Job,
+    progress: Progress | None = None,
+    manifest: dict[str, Any] | None = None,
+    unbounded_import: bool = False,
 ) -> Job:
     """Run the job's next step within this invocation's budget; count a failure instead of raising."""
     db, bucket = context.db, _bucket(context)
     cost = RESTORE if job.kind == IMPORT else job.kind  # an import splits and classifies SQL as a restore does
     budget = Budget.for_invocation(Limits.from_env(context.env), cost, db, bucket)
+    if unbounded_import and job.kind == IMPORT:
+        budget = Budget.unlimited(db, bucket)
     try:
         if job.kind == BACKUP:
             await backup_job.BackupStep(db, bucket, job, budget, store.saver(db), progress).run()
@@ -358,14 +364,18 @@ async def _failed(context: Context, bucket: Bucket, job_id: str, exc: Exception)
     return job
 
 
-async def continue_job(context: Context, job_id: str, progress: Progress | None = None) -> Job:
-    """Run the next step of a running job (a finished job is returned as it is)."""
+async def continue_job(
+    context: Context, job_id: str, progress: Progress | None = None, unbounded_import: bool = False
+) -> Job:
+    """Run the next step of a running job (a finished job is returned as it is). ``unbounded_import``:
+    the caller is no Worker invocation (a local CLI), so an import runs to its end in this step,
+    checkpointing as it goes, instead of re-reading its source once per bounded step."""
     job = await store.get(context.db, job_id)
     if job is None:
         raise JobError(NOT_FOUND, "job_not_found", f"no job {job_id}")
     if not job.running:
         return job
-    return await _advance(context, job, progress)
+    return await _advance(context, job, progress, unbounded_import=unbounded_import)
 
 
 async def tick(context: Context) -> dict[str, Any]:
@@ -409,13 +419,16 @@ def describe(job: Job) -> dict[str, Any]:
     return out
 
 
-async def run_to_end(context: Context, job: Job, progress: Progress | None = None) -> Job:
+async def run_to_end(
+    context: Context, job: Job, progress: Progress | None = None, unbounded_import: bool = False
+) -> Job:
     """Continue ``job`` step after step (a CLI: every step a fresh budget and D1 facade, as a new
     invocation would have) until it ends or fails; a finished import goes on with its restore job."""
     while True:
         while job.running:
             failures = job.failures
-            job = await continue_job(replace(context, db=Database(context.db.binding)), job.id, progress)
+            fresh = replace(context, db=Database(context.db.binding))
+            job = await continue_job(fresh, job.id, progress, unbounded_import)
             if job.failures > failures:
                 return job
         follow = job.state.get("restore_job") if job.kind == IMPORT else None
