@@ -32,7 +32,7 @@ from edgenotify.ops.backups import manifest as mf
 from edgenotify.ops.backups.backup import run_backup
 from edgenotify.ops.backups.dump import digest_table
 from edgenotify.ops.backups.schema import inspect
-from edgenotify.ops.backups.source import ReadStats
+from edgenotify.ops.backups.source import ReadStats, bytes_chunks, located
 from edgenotify.ops.jobs import imports, marker, sourceplan, store, usecases
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -244,6 +244,30 @@ def test_a_local_import_runs_in_one_step_checkpointing_as_it_goes(limited_envs, 
     assert imported.steps >= 10 and runs >= 20  # many checkpoints, each run killed further on
     assert done.kind == "restore" and done.status == "complete" and done.state["verification"]["ok"], done.state
     assert _restored(target) == _digests(source)
+
+
+RESUMABLE = (
+    "-- a header; with a ; inside\nCREATE TABLE t (a, b);\nINSERT INTO t VALUES ('é;😀', 'it''s');  \n"
+    "CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET b = 'x;y'; END;\n"
+    "INSERT INTO t VALUES (1, /* c; */ 2) -- trailing; comment\n;\nINSERT INTO t VALUES (3, 4)"
+)
+
+
+def test_reading_resumes_after_any_statement_of_plain_or_gzip_text() -> None:
+    """Where an import step stops: the text offset past a statement; read from there, exactly the
+    statements after it come (multi-byte characters, quotes, comments, a trigger body, gzip members)."""
+    data = RESUMABLE.encode("utf-8")
+    at = data.index("é".encode()) + 1  # members split inside a statement and inside a character
+    members = gzip.compress(data[:40]) + gzip.compress(data[40:at]) + gzip.compress(data[at:])
+
+    async def read(raw: bytes, skip: int) -> list:
+        return [found async for found in located(bytes_chunks(raw, 7), skip)]
+
+    for raw in (data, members):
+        whole = asyncio.run(read(raw, 0))
+        assert [s for s, _ in whole][-1] == "INSERT INTO t VALUES (3, 4)" and len(whole) == 5
+        for i, (_, end) in enumerate(whole):
+            assert asyncio.run(read(raw, end)) == whole[i + 1 :]
 
 
 async def _load_manifest(env, backup_id: str) -> dict:

@@ -19,7 +19,8 @@ Phases (``Job.phase``), each resumable from the checkpoint in ``ops_jobs``:
              tables the file fills), and the passes the data needs (one in file order when that
              puts parents first, else one per table, parents first, then the counters).
 ``data``     the passes, statement after statement; a step stops within its budget and records
-             the pass and the statements done (the next step re-reads the source up to there).
+             the pass and the text offset reached (the next step inflates and decodes the source
+             up to there again, but splits only what follows).
 ``tail``     indexes, views and triggers (a data-only file: those of the target that the restore
              drops), as the last chunk.
 ``finish``   the object completed, the manifest written LAST (tables with the source manifest's
@@ -29,8 +30,8 @@ Phases (``Job.phase``), each resumable from the checkpoint in ``ops_jobs``:
 A step's output always ends its gzip member and keeps its unfinished part in a carry object
 (``upload``), exactly like a backup step, so a kill anywhere loses and doubles nothing; a long
 step (a local CLI runs imports without a Worker's limits) also checkpoints so every
-``CHECKPOINT_SQL_BYTES``. A step resumed inside a pass re-reads the source up to its position:
-the price of sources (one gzip stream, a plain file) that cannot be entered in the middle.
+``CHECKPOINT_SQL_BYTES``. A step resumed inside a pass re-reads the source up to its offset: the
+price of sources (one gzip stream, a plain file) that cannot be entered in the middle.
 """
 
 import copy
@@ -44,7 +45,7 @@ from edgenotify.db import Database
 from edgenotify.ops.backups import manifest as mf
 from edgenotify.ops.backups.restoreplan import Plan
 from edgenotify.ops.backups.schema import Schema, inspect, references
-from edgenotify.ops.backups.source import Chunks, ReadStats
+from edgenotify.ops.backups.source import Chunks, ReadStats, located
 from edgenotify.ops.backups.sqlwriter import ddl_statement
 from edgenotify.ops.backups.stream import DEFAULT_PART_SIZE
 from edgenotify.ops.bucket import Bucket
@@ -95,7 +96,7 @@ def new_job(
     state = {
         "source": {"key": key, "label": label, "manifest": manifest, "owned": owned},
         "plan": sourceplan.plan_state(plan or Plan()),
-        "position": 0,
+        "offset": 0,  # text offset reached in the current pass
         "passes": [],
         "pass": 0,
         "counters_reset": False,
@@ -185,27 +186,27 @@ class ImportStep:
         await save(self.db, self.job)
 
     async def _scan(self) -> None:
-        plan, position = self.plan, self.state["position"]
+        plan, offset = self.plan, self.state["offset"]
         count = self.manifest is None
-        stats = ReadStats() if position == 0 else None
+        stats = ReadStats() if offset == 0 else None
         done, size = True, 0
-        async for statement in sourceplan.from_position(self.chunks, position, stats):
+        async for statement, end in located(self.chunks, offset, stats):
             plan.add(statement, count_rows=count)
-            position += 1
+            offset = end
             size += len(statement)
             if size >= UNIT_SQL_BYTES:
                 if not self._unit(size):
                     done = False
                     break
                 size = 0
-        self.state["plan"], self.state["position"] = sourceplan.plan_state(plan), position
+        self.state["plan"], self.state["offset"] = sourceplan.plan_state(plan), offset
         if not done:
             return
         problem = sourceplan.object_problem(self.manifest, stats) if stats is not None else None
         refusals = sourceplan.source_refusals(plan, self.manifest, problem)
         if refusals:
             raise ImportRefused(refusals)
-        self.job.phase, self.state["position"] = "schema", 0
+        self.job.phase, self.state["offset"] = "schema", 0
 
     def _unit(self, size: int) -> bool:
         """Account one unit of ``size`` SQL bytes; whether the next one still fits in this step."""
@@ -232,7 +233,7 @@ class ImportStep:
         for sql in creates:
             await self.out.write(ddl_statement(sql))
         await self.out.end("schema")
-        self.job.phase, self.state["pass"], self.state["position"] = "data", 0, 0
+        self.job.phase, self.state["pass"], self.state["offset"] = "data", 0, 0
 
     async def _data(self) -> None:
         passes = self.state["passes"]
@@ -240,16 +241,16 @@ class ImportStep:
             if not await self._pass(passes[self.state["pass"]]):
                 return
             self.state["pass"] += 1
-            self.state["position"] = 0
+            self.state["offset"] = 0
         self.job.phase = "tail"
 
     async def _pass(self, spec: dict[str, Any]) -> bool:
         """The rest of one pass within the budget; True when the pass is done."""
-        position, size = self.state["position"], 0
+        offset, size = self.state["offset"], 0
         progress = self.state["progress"]
-        async for statement in sourceplan.from_position(self.chunks, position):
+        async for statement, end in located(self.chunks, offset):
+            offset = end
             write, counter = sourceplan.wanted(spec, statement)
-            position += 1
             size += len(statement)  # reading costs too: a per-table pass skips most of the file
             if write:
                 if counter and not self.state["counters_reset"]:
@@ -260,7 +261,7 @@ class ImportStep:
                 progress["statements"] += 1
                 progress["sql_bytes"] += len(statement)
             if size >= UNIT_SQL_BYTES:
-                self.state["position"] = position
+                self.state["offset"] = offset
                 self._report()
                 self._uncommitted += size
                 if self._uncommitted >= CHECKPOINT_SQL_BYTES:  # a long step (a local CLI) checkpoints as it goes
@@ -268,7 +269,7 @@ class ImportStep:
                 if not self._unit(size):
                     return False
                 size = 0
-        self.state["position"] = position
+        self.state["offset"] = offset
         return True
 
     def _report(self) -> None:
@@ -384,7 +385,7 @@ def report(job: Job) -> dict[str, Any]:
     out = job.summary()
     out["source"] = state["source"]["label"]
     out["backup"] = job.subject
-    out["position"] = {"pass": state["pass"], "passes": len(state["passes"]), "statements": state["position"]}
+    out["position"] = {"pass": state["pass"], "passes": len(state["passes"]), "offset": state["offset"]}
     out["manifest"] = state.get("manifest")
     out["restore_job"] = state.get("restore_job")
     return out

@@ -3,13 +3,13 @@
 A source is anything ``scripts/restore --file`` or an old backup gives: our backup (gzip or not,
 with or without its manifest), a ``wrangler d1 export`` file (with or without schema), or a
 format-2 object. One streaming pass (``scan``) classifies every statement (``restoreplan``) into a
-``Plan``; it can stop after any statement and go on later (``position``), so it fits in job steps.
+``Plan``; an import job's scan stops after any statement and goes on later from its text offset
+(``source.located``), so it fits in job steps.
 The plan then decides what the import (``ops.jobs.imports``) writes, and the refusals say why the
 source must not replace the data: a corrupt object, statements a backup never has (DROP, DELETE of
 rows, ALTER ...), a schema newer than this code, a non-empty target without force.
 """
 
-from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -49,15 +49,6 @@ def plan_of(state: dict[str, Any]) -> Plan:
     plan.tables = [(name, sql) for name, sql in plan.tables]
     plan.post = [(kind, name, sql) for kind, name, sql in plan.post]
     return plan
-
-
-async def from_position(chunks: Chunks, position: int, stats: ReadStats | None = None) -> AsyncIterator[str]:
-    """The source's statements after the first ``position`` (which are read and skipped)."""
-    seen = 0
-    async for statement in statements(chunks, stats):
-        seen += 1
-        if seen > position:
-            yield statement
 
 
 async def scan(chunks: Chunks, count_rows: bool, stats: ReadStats | None = None) -> Plan:
