@@ -139,7 +139,7 @@ class ImportStep:
         )
         self.out = ChunkWriter(self.state["chunks"], self.upload, GZIP_LEVEL, CHUNK_SQL_BYTES)
         self.manifest: dict[str, Any] | None = self.state["source"]["manifest"]
-        self._unit_started = time.monotonic()
+        self._unit_started: float | None = None  # None: the pass is still reading up to its offset
         self._uncommitted = 0  # SQL bytes read since the last checkpoint
 
     async def _keep(self) -> None:
@@ -191,6 +191,7 @@ class ImportStep:
         stats = ReadStats() if offset == 0 else None
         done, size = True, 0
         async for statement, end in located(self.chunks, offset, stats):
+            self._started()
             plan.add(statement, count_rows=count)
             offset = end
             size += len(statement)
@@ -208,12 +209,18 @@ class ImportStep:
             raise ImportRefused(refusals)
         self.job.phase, self.state["offset"] = "schema", 0
 
+    def _started(self) -> None:
+        """The first statement past the offset: units are timed from here, the re-reading before it
+        counts in the step's elapsed time only (else one long re-read would look like every unit's cost)."""
+        if self._unit_started is None:
+            self._unit_started = time.monotonic()
+
     def _unit(self, size: int) -> bool:
         """Account one unit of ``size`` SQL bytes; whether the next one still fits in this step."""
         rows = size // SQL_BYTES_PER_ROW
         self.budget.rows_done += rows
         now = time.monotonic()
-        self.budget.measure(now - self._unit_started)
+        self.budget.measure(now - (self._unit_started or now))
         self._unit_started = now
         return self.budget.allows(queries=0, subrequests=2, rows=rows)
 
@@ -247,8 +254,10 @@ class ImportStep:
     async def _pass(self, spec: dict[str, Any]) -> bool:
         """The rest of one pass within the budget; True when the pass is done."""
         offset, size = self.state["offset"], 0
+        self._unit_started = None
         progress = self.state["progress"]
         async for statement, end in located(self.chunks, offset):
+            self._started()
             offset = end
             write, counter = sourceplan.wanted(spec, statement)
             size += len(statement)  # reading costs too: a per-table pass skips most of the file
