@@ -10,7 +10,9 @@ Layout (one "directory" per backup)::
 A backup is complete when its manifest exists and its data object has the manifest's size and etag
 (``catalog``). The manifest lists the chunks (offset, size, SHA-256 of the stored bytes, SQL bytes)
 and, per table, the segments (key range, rows, SHA-256 of the rows), so a restore verifies the object
-chunk by chunk and the data segment by segment.
+chunk by chunk and the data segment by segment. A backup imported from a file or a format-2 backup
+(``ops.jobs.imports``) says so in ``imported_from``; where its source had no digests, each table
+carries its row count only, with ``"verify": "rows"``.
 
 ``<id>`` is ``YYYYMMDDTHHMMSSmmmZ-<6 hex>``: it sorts by creation time and carries it, so
 listing and retention need no per-object metadata.
