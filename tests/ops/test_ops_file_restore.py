@@ -14,6 +14,7 @@ import hashlib
 import json
 import sqlite3
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from jobs_kit import Invocation, Killed, Killer
@@ -34,6 +35,7 @@ from edgenotify.ops.backups.dump import digest_table
 from edgenotify.ops.backups.schema import inspect
 from edgenotify.ops.backups.source import ReadStats, bytes_chunks, located
 from edgenotify.ops.jobs import imports, marker, sourceplan, store, usecases
+from edgenotify.ops.maintenance import retention
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -176,6 +178,30 @@ def test_a_file_restore_killed_anywhere_keeps_the_old_data_or_a_continuable_job(
     assert [(t["name"], t["sha256"]) for t in new["tables"]] == [(t["name"], t["sha256"]) for t in manifest["tables"]]
     keys = asyncio.run(_keys(target))
     assert not [k for k in keys if k.startswith("imports/") or "carry-" in k]  # the copy and the carries are gone
+
+
+def test_retention_keeps_the_backup_a_running_import_writes(limited_envs, tmp_path) -> None:
+    """However long an import waits for its next step, its half-written backup is not an old failed one."""
+    source, target = limited_envs
+    path = tmp_path / "backup.sql"
+
+    async def run():
+        await _source_data(source)
+        await _backup_file(source, path)
+        await _old_data(target)
+        job = await _start_file_import(target, path, None, force=True)
+        await usecases.continue_job(Invocation(target).context(), job.id)  # one step: data written, no manifest
+        later = utcnow() + timedelta(days=30)
+        policy = retention.RetentionPolicy(incomplete_grace_hours=1)
+        running = await store.backups_in_progress(Database(target.DB))
+        kept = await retention.enforce(target.BACKUPS, policy, later, dry_run=True, running=running)
+        unprotected = await retention.enforce(target.BACKUPS, policy, later, dry_run=True)
+        return job, running, kept, unprotected
+
+    job, running, kept, unprotected = asyncio.run(run())
+    assert job.subject in running
+    assert job.subject not in [d["id"] for d in kept["delete"]]
+    assert job.subject in [d["id"] for d in unprotected["delete"]]  # what it would be without the job
 
 
 def _restored(env) -> dict:

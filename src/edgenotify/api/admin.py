@@ -26,7 +26,7 @@ from edgenotify.ops import records
 from edgenotify.ops.backups import catalog
 from edgenotify.ops.backups import manifest as mf
 from edgenotify.ops.config import load
-from edgenotify.ops.jobs import marker, usecases
+from edgenotify.ops.jobs import marker, store, usecases
 from edgenotify.ops.jobs.usecases import JobError
 from edgenotify.ops.maintenance import retention
 
@@ -190,7 +190,7 @@ async def continue_job(context: Context) -> HttpResponse:
 async def run_retention(context: Context) -> HttpResponse:
     body = _optional_body(context, RetentionRequest)
     policy = await retention.policy_for(context)
-    running = frozenset(j["id"] for j in await usecases.list_jobs(context, "backup") if j["status"] == "running")
+    running = await store.backups_in_progress(context.db)
     return json_response(await retention.enforce(context.r2, policy, dry_run=body.dry_run, running=running))
 
 

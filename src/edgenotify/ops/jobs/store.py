@@ -158,6 +158,13 @@ async def running(db: Database, kind: str | None = None) -> list[Job]:
     return [_job(r) for r in rows]
 
 
+async def backups_in_progress(db: Database) -> frozenset[str]:
+    """Ids of the backups a running job is still writing (a backup job's own, an import's new one):
+    retention must not delete them, however long they wait for their next step."""
+    jobs = await running(db)
+    return frozenset(str(j.subject) for j in jobs if j.kind in (BACKUP, IMPORT) and j.subject)
+
+
 async def recent(db: Database, kind: str | None = None, limit: int = 50) -> list[Job]:
     if kind is None:
         rows = await db.all(f"SELECT {_COLUMNS} FROM ops_jobs ORDER BY created_at DESC, id DESC LIMIT ?", limit)
