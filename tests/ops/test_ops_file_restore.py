@@ -180,6 +180,30 @@ def test_a_file_restore_killed_anywhere_keeps_the_old_data_or_a_continuable_job(
     assert not [k for k in keys if k.startswith("imports/") or "carry-" in k]  # the copy and the carries are gone
 
 
+def test_an_import_whose_restore_is_refused_fails_and_says_so(limited_envs, tmp_path) -> None:
+    """Rows written to an empty target while its import ran: the hand-over's restore (no force) is refused,
+    the import fails with the reason, its events are written, the database is untouched."""
+    source, target = limited_envs
+    path = tmp_path / "backup.sql"
+
+    async def run():
+        await _source_data(source)
+        manifest = await _backup_file(source, path)
+        await automigrate.ensure_migrated(target.DB)
+        job = await _start_file_import(target, path, manifest, force=False)
+        await Database(target.DB).run("INSERT INTO system_configs (config_key, config_value) VALUES ('new', 'row')")
+        before = data_of(snapshot(target.DB.path))
+        done = await usecases.run_to_end(Invocation(target).context(), job)
+        audit = await Database(target.DB).all("SELECT action FROM audit_logs ORDER BY id")
+        return job, done, before, audit
+
+    job, done, before, audit = asyncio.run(run())
+    assert done.kind == "import" and done.status == "failed" and "target_not_empty" in done.last_error
+    assert job.subject in done.last_error  # the imported backup stays, restorable by id
+    assert [a["action"] for a in audit] == ["import.start", "import.complete", "import.failed"]
+    assert data_of(snapshot(target.DB.path)) == before
+
+
 def test_retention_keeps_the_backup_a_running_import_writes(limited_envs, tmp_path) -> None:
     """However long an import waits for its next step, its half-written backup is not an old failed one."""
     source, target = limited_envs

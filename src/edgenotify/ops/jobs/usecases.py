@@ -284,7 +284,8 @@ async def _hand_over(context: Context, job: Job, progress: Progress | None) -> N
                 events=job.state["audit"],
             )
         except JobError as exc:
-            job.status, job.last_error, job.finished_at = FAILED, f"restore refused: {exc.message}", now_iso()
+            reason = f"restore refused ({exc.code}): {exc.message}; backup {job.subject} holds the import"
+            job.status, job.last_error, job.finished_at = FAILED, reason, now_iso()
             audit.defer(job, "failed", {"reason": job.last_error}, context.actor, _request_id(context))
             await db.batch([*audit.flush(job), store.save_query(job)])
             return
