@@ -239,6 +239,7 @@ def _human_file(report: dict[str, Any]) -> str:
     lines = [f"{'DRY RUN: ' if report['dry_run'] else ''}restore from {report['source']}"]
     would = report["would"]
     lines.append(f"  file: {report['file']['statements']:,} statements, {human_size(report['object']['size'])}")
+    lines.append(f"  clear: {len(would['clear'])} statement(s); create: {len(would['create'])} table(s)")
     lines.append(f"  rows: {sum(would['insert_rows'].values()):,} in {len(would['insert_rows'])} table(s)")
     for refusal in report["refusals"]:
         lines.append(f"  REFUSED {refusal['code']}: {refusal['message']}")
