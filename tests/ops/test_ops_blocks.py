@@ -123,3 +123,37 @@ def test_block_groups_fit_the_statement_budget_and_cover_every_row() -> None:
 def test_the_words_wrangler_alters_are_found_in_a_block() -> None:
     assert has_forbidden_bytes(b"('we Commit to it')") and has_forbidden_bytes(b"('TRANSACTION')")
     assert not has_forbidden_bytes(b"('comet', 'transact')")
+
+
+def test_a_member_lists_its_statements_bytes_and_a_restore_slices_by_them() -> None:
+    import hashlib
+    import zlib
+
+    from edgenotify.ops.jobs.chunks import split_by_lengths, statement_lengths_line
+    from edgenotify.ops.jobs.restore import chunk_statements
+
+    statements = ["INSERT INTO t (a) VALUES\n('x;\n-- not a comment'),\n('é');\n", "DELETE FROM sqlite_sequence;\n"]
+    body = "".join(statements).encode()
+    text = body + statement_lengths_line([len(s.encode()) for s in statements])
+    assert split_by_lengths(text) == [s.encode() for s in statements]
+    assert split_by_lengths(body) is None  # a member without the line (older backups): scanned instead
+    assert split_by_lengths(body + statement_lengths_line([1, 2])) is None  # lengths that do not add up
+    member = zlib.compress(text, wbits=31)
+    chunk = {"offset": 0, "size": len(member), "sha256": hashlib.sha256(member).hexdigest()}
+    assert chunk_statements(member, chunk) == statements
+
+
+def test_a_block_stays_a_d1_string_and_large_rows_fall_back_to_rows(embedded_env) -> None:
+    db = Database(embedded_env.DB)
+
+    async def run():
+        await db.run("CREATE TABLE w (id INTEGER PRIMARY KEY, v TEXT)")
+        for _ in range(3):  # 600 KB rows: past the reader's large-row threshold, hence "special"
+            await db.run("INSERT INTO w (v) VALUES (printf('%.*c', 600000, 'x'))")
+        reader = TableReader(db, (await inspect(db)).table("w"))
+        pages = [page_rows(p) async for p in reader.pages()]
+        return reader, pages
+
+    reader, pages = asyncio.run(run())
+    assert 2 * reader.block_bytes + reader.max_rows * (17 * 2 + 3) <= 1_800_000
+    assert sum(pages) == 3 and reader._blocks is False  # read as rows, each page under the byte budget

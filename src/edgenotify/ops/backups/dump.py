@@ -19,10 +19,11 @@ carry, and for rowid tables a whole page into one text (``TableReader.block``): 
 a few strings per page instead of values per row, which matters most on Pyodide, where every value
 a D1 result holds is converted from JavaScript one by one. Building literals with one ``printf``
 per row (``%Q`` for TEXT) instead of ``quote()`` per value halves SQLite's share; a row whose
-values are not of the expected types (or hold a NUL) takes the exact general form instead. The digest of a table is
-SHA-256 over its rows in key order, each row being that tuple (UTF-8; REALs in Python's shortest
-repr, see ``canonical``) followed by a newline. Backup and restore verification compute it with
-this same reader, so equal digests mean equal data.
+values are not of the expected types (or hold a NUL) takes the exact general form instead.
+
+The digest of a table is SHA-256 over its rows in key order, each row being that tuple (UTF-8;
+REALs in Python's shortest repr, see ``canonical``) followed by a newline. Backup and restore
+verification compute it with this same reader, so equal digests mean equal data.
 """
 
 import hashlib
@@ -33,13 +34,15 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
-from edgenotify.db import Database
+from edgenotify.db import D1Error, Database
 from edgenotify.ops.backups.schema import ROWID_ALIASES, TableSpec, affinity_may_hold_negative_zero, quote_ident
 from edgenotify.ops.backups.sqlwriter import STATEMENT_BUDGET, Row
 
 MAX_PAGE_ROWS = 2000
 MAX_PRINTF_ARGS = 100  # SQLite allows 127 function arguments by default; wider tables use ``||`` only
 MAX_PAGE_BYTES = 2_000_000
+BLOCK_TEXT_BYTES = 1_800_000  # a block is one TEXT value: D1 refuses strings over 2,000,000 bytes
+MIN_BLOCK_VALUE_BYTES = 100_000  # below this a table's pages are read as rows (very wide tables)
 WITHOUT_ROWID_PAGE_ROWS = 200  # no byte budget there (see _page_sql); such tables hold small rows
 
 
@@ -184,7 +187,7 @@ class Block:
 
     def spans(self) -> list[tuple[int, int]]:
         """Each tuple's (start, end) in ``data``."""
-        ends = list(accumulate(s + 1 for s in self.sizes))
+        ends = list(accumulate(map((1).__add__, self.sizes)))
         return [(e - s - 1, e - 1) for s, e in zip(self.sizes, ends, strict=True)]
 
     def as_rows(self) -> list[Row]:
@@ -193,7 +196,7 @@ class Block:
 
     def groups(self, head_bytes: int, budget: int) -> Iterator[tuple[int, int]]:
         """Row ranges ``[i, j)`` whose INSERT (head, tuples joined by ``,\n``, ``;\n``) fits ``budget``."""
-        ends = list(accumulate(s + 2 for s in self.sizes))
+        ends = list(accumulate(map((2).__add__, self.sizes)))
         i = 0
         while i < len(ends):
             before = ends[i - 1] if i else 0
@@ -240,7 +243,11 @@ class TableReader:
             large_row_bytes = (STATEMENT_BUDGET - 2_000) // 2 - 32 * len(self.value_exprs)
         self.large_row_bytes = large_row_bytes
         self._key_count = len(self.keys)
-        self._blocks = True
+        # A literal is at most twice its value's bytes (hex, doubled quotes) plus 16; a row adds its
+        # commas, parentheses and newline: the values a block may hold so that its text stays a D1 string.
+        per_row = 17 * len(self.value_exprs) + 3
+        self.block_bytes = min(self.max_bytes, (BLOCK_TEXT_BYTES - self.max_rows * per_row) // 2)
+        self._blocks = self.rowid_keyed and self.block_bytes >= MIN_BLOCK_VALUE_BYTES
         rowid = self.keys[0] if spec.explicit_rowid else None
         self.fast_tuple = fast_tuple_sql(spec.columns, spec.decl_types, self.value_exprs, rowid)
 
@@ -273,7 +280,7 @@ class TableReader:
         return ", ".join([*keys, f"{self.fast_tuple} AS _row", values])
 
     def _window(self, last: list[str] | None) -> str:
-        """The page's keys: at most ``max_rows``, cut where the values' bytes pass ``max_bytes``."""
+        """The page's keys: at most ``max_rows`` (the byte cut is the caller's, on ``page._before``)."""
         key, table = self.keys[0], quote_ident(self.spec.name)
         return (
             f"WITH lim AS (SELECT {key} AS _k, {self._sizes()} AS _sz FROM {table}{self._cursor(last)} "
@@ -303,29 +310,37 @@ class TableReader:
         key, table = self.keys[0], quote_ident(self.spec.name)
         rows = (
             f"SELECT page._k AS _k, {self.fast_tuple} AS _row, ({self._special('page._sz')}) AS _sp "
-            f"FROM page JOIN {table} AS t ON t.{key} = page._k WHERE page._before < {self.max_bytes} ORDER BY page._k"
+            f"FROM page JOIN {table} AS t ON t.{key} = page._k WHERE page._before < {self.block_bytes} "
+            "ORDER BY page._k"
         )
         return (
-            f"{self._window(last)} SELECT quote(max(_k)), max(_sp), group_concat(_row, char(10)), "
-            f"group_concat(length(CAST(_row AS BLOB)), ',') FROM ({rows})"
+            f"{self._window(last)} SELECT quote(max(_k)), max(_sp), "
+            "ifnull(group_concat(length(CAST(_row AS BLOB)), ','), ''), ifnull(group_concat(_row, char(10)), '') "
+            f"FROM ({rows})"
         )
 
     async def block(self, last: list[str] | None) -> Block | None:
         """The page after ``last`` as a ``Block`` (rowid tables; one query). An empty page gives a
         block of no rows; a page with a special row gives None: read it with ``page()``."""
-        raw = await self.db.values(self.block_sql(last))
-        self.queries += 1
-        last_key, special, text, sizes = raw[0]
+        try:
+            row = await self.db.first_utf8(self.block_sql(last), 3)
+        except D1Error as exc:  # a large row made the text too big for a D1 string: read rows instead
+            if "too big" not in exc.message.lower():
+                raise
+            return None
+        finally:
+            self.queries += 1
+        (last_key, special, sizes), data = row if row else ([None, None, ""], b"")
         if special:
             return None
-        if not text:
+        if not data:
             return Block(b"", [], last or [])
-        return Block(text.encode("utf-8"), list(map(int, sizes.split(","))), [last_key])
+        return Block(data, list(map(int, sizes.split(","))), [last_key])
 
     async def next(self, last: list[str] | None) -> "Page":
         """The page after ``last``: a ``Block`` while the table's pages allow it, else its rows.
         After a page with a special row the reader stays with rows (no second query per page)."""
-        if self.rowid_keyed and self._blocks:
+        if self._blocks:
             block = await self.block(last)
             if block is not None:
                 return block

@@ -40,6 +40,7 @@ from edgenotify.ops.jobs import backup as backup_job
 from edgenotify.ops.jobs import restore as restore_job
 from edgenotify.ops.jobs.budget import Budget
 from edgenotify.ops.jobs.store import BACKUP, COMPLETE, FAILED, IMPORT, RESTORE, Job
+from edgenotify.ops.maintenance import integrity
 
 MAX_FAILURES = 3
 Progress = Callable[[dict[str, Any]], None]
@@ -72,6 +73,13 @@ def _request_id(context: Context) -> str | None:
     return context.request_id or None
 
 
+async def require_jobs(db: Database) -> None:
+    """Jobs live in ``ops_jobs``: on a database without it, say which migrations to apply (not a 500)."""
+    if not await store.table_exists(db):
+        message = "this database has no ops_jobs table: apply the pending migrations (wrangler d1 migrations apply)"
+        raise JobError(CONFLICT, "migrations_pending", message)
+
+
 async def _refuse_during_restore(db: Database) -> None:
     running = await marker.current(db)
     if running:
@@ -89,6 +97,7 @@ async def start_backup(
 ) -> Job:
     """Start a backup job and run its first step in this invocation."""
     db = context.db
+    await require_jobs(db)
     await _refuse_during_restore(db)
     running = await store.running(db, BACKUP)
     if running:
@@ -180,6 +189,7 @@ async def start_restore(
     ``job_id`` and ``events`` are an import's hand-over: the restore job's id (so a repeated
     hand-over finds it) and the import's audit events, written with the restore's at its end."""
     db, bucket = context.db, _bucket(context)
+    await require_jobs(db)
     manifest = await _manifest(bucket, backup_id)
     non_empty = await _rows_in(db)
     refusals = await _restore_refusals(context, bucket, manifest, force, non_empty)
@@ -306,6 +316,8 @@ async def _advance(
     unbounded_import: bool = False,
 ) -> Job:
     """Run the job's next step within this invocation's budget; count a failure instead of raising."""
+    if job.kind == integrity.KIND:  # a maintenance pass: its own steps and failure rules
+        return await integrity.advance(context, job)
     db, bucket = context.db, _bucket(context)
     cost = RESTORE if job.kind == IMPORT else job.kind  # an import splits and classifies SQL as a restore does
     budget = Budget.for_invocation(Limits.from_env(context.env), cost, db, bucket)
@@ -380,12 +392,14 @@ async def continue_job(
 
 
 async def tick(context: Context) -> dict[str, Any]:
-    """Cron: continue the running job, a restore before an import before any backup (one job per tick)."""
-    db = context.db
-    running = await store.running(db, RESTORE) or await store.running(db, IMPORT) or await store.running(db, BACKUP)
-    if not running:
+    """Cron: continue the running job, a restore before an import before any backup, a backup before
+    an integrity pass (one job per tick)."""
+    running = await store.running(context.db)
+    kinds = (RESTORE, IMPORT, BACKUP, integrity.KIND)
+    first = next((j for kind in kinds for j in running if j.kind == kind), None)
+    if first is None:
         return {"status": "idle"}
-    job = await _advance(context, running[0])
+    job = await _advance(context, first)
     return {"status": job.status, "job": job.summary()}
 
 
@@ -406,6 +420,8 @@ def describe(job: Job) -> dict[str, Any]:
         return restore_job.report(job)
     if job.kind == IMPORT:
         return imports.report(job)
+    if job.kind == integrity.KIND:
+        return integrity.report(job)
     out = job.summary()
     state = job.state
     out["position"] = {
