@@ -1,0 +1,269 @@
+"""The benchmark half of the parity harness (``harness.mjs --bench``). Runs INSIDE Pyodide, never under CPython.
+
+A backup of the ``source`` database and its restore into the empty ``target`` one, with the production
+job code driven as the cron tick and the admin API drive it: ``usecases.start_backup`` /
+``start_restore`` (quiesce 0), then ``continue_job`` until the job ends, each call one "invocation"
+(a fresh ``Context``, the paid plan's limits from the env, usage counted as the worker counts it).
+
+Measured per invocation: CPU of Node's main thread (Pyodide, the JS it calls and Miniflare's client
+side; ``process.threadCpuUsage``), CPU of the whole Node process (adds V8/libuv helper threads), wall
+time, D1 round trips and R2 operations. Inside Pyodide ``time.process_time`` is wall time, so it is
+not used. Per phase: the same main-thread CPU around each phase method of ``BackupStep`` /
+``RestoreStep`` (see :data:`PHASES`; a method the code no longer has is reported as not attributed).
+
+With ``profile`` set, a second backup and restore (into ``profiled``, another empty database) run
+under ``cProfile`` timed by the same main-thread CPU meter, whose per-function figures are returned as
+they are; the profiler's overhead (a timer call per event) inflates them, so the measured pass and
+the profiled pass are never the same run.
+"""
+
+import asyncio
+import cProfile
+import json
+import pstats
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pyodide_glue
+
+# Job phase -> the step method that does it (ops/jobs/backup.py, ops/jobs/restore.py).
+PHASES = {
+    "backup": {"schema": "_begin", "data": "_table", "tail": "_tail", "finish": "_finish"},
+    "restore": {"check": "_check", "replace": "_replace", "data": "_data", "verify": "_verify", "finish": "_finish"},
+}
+TOP_FUNCTIONS = 30
+
+
+class Meter:
+    """harness.mjs's CPU meters (microseconds), read as seconds, with the wall clock."""
+
+    def __init__(self, js_meter: Any):
+        self._js = js_meter
+
+    def read(self) -> tuple[float, float, float]:
+        return self._js.thread() / 1e6, self._js.process() / 1e6, time.perf_counter()
+
+    def thread(self) -> float:
+        """The main thread's CPU seconds: the profiler's timer (a wall clock would also count the
+        synchronous round trips Miniflare's proxies block on, which cost no CPU)."""
+        return self._js.thread() / 1e6
+
+
+def heap_mb() -> float:
+    """The wasm heap (it never shrinks: the peak so far), in MiB."""
+    import pyodide_js
+
+    return round(pyodide_js._module.HEAP8.length / 2**20, 1)
+
+
+@contextmanager
+def phase_clock(meter: Meter, cls: type, methods: dict[str, str], into: dict[str, float]) -> Iterator[list[str]]:
+    """Add each phase method's main-thread CPU to ``into[phase]`` while the block runs; yields the phases
+    whose method is missing. Nothing else runs on the thread, so CPU between a call and its return is
+    that phase's (D1 and R2 waits cost no CPU here)."""
+    originals = {name: getattr(cls, name) for name in methods.values() if hasattr(cls, name)}
+
+    def timed(phase: str, method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = meter.read()[0]
+            try:
+                return await method(*args, **kwargs)
+            finally:
+                into[phase] = into.get(phase, 0.0) + meter.read()[0] - started
+
+        return wrapper
+
+    for phase, name in methods.items():
+        if name in originals:
+            setattr(cls, name, timed(phase, originals[name]))
+    try:
+        yield [phase for phase, name in methods.items() if name not in originals]
+    finally:
+        for name, method in originals.items():
+            setattr(cls, name, method)
+
+
+class JobDriver:
+    """Runs a job invocation by invocation and records what each one used."""
+
+    def __init__(self, env: Any, runtime: Any, meter: Meter):
+        self.env = env
+        self.runtime = runtime
+        self.meter = meter
+        self.invocations: list[dict[str, Any]] = []
+
+    async def invoke(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
+        from edgenotify import usage
+        from edgenotify.context import Context
+
+        context = Context.create(self.env, self.runtime.newExecutionContext())
+        counted, token = usage.start()
+        before = self.meter.read()
+        try:
+            return await work(context)
+        finally:
+            after = self.meter.read()
+            usage.stop(token)
+            self.invocations.append(
+                {
+                    "thread_s": after[0] - before[0],
+                    "process_s": after[1] - before[1],
+                    "wall_s": after[2] - before[2],
+                    "d1": counted.d1_round_trips,
+                    "r2": counted.r2_operations,
+                    "rows_read": counted.rows_read,
+                    "rows_written": counted.rows_written,
+                }
+            )
+
+    async def run(self, first: Callable[[Any], Awaitable[str]]) -> Any:
+        """``first`` starts the job (returns its id); then ``continue_job`` until it is not running."""
+        from edgenotify.db import Database
+        from edgenotify.ops.jobs import store, usecases
+
+        job_id = await self.invoke(first)
+        while True:
+            job = await store.get(Database(self.env.DB), job_id)
+            if job is None:
+                raise RuntimeError(f"job {job_id} vanished")
+            if job.failures:
+                raise RuntimeError(f"job {job_id} failed a step ({job.phase}): {job.last_error}")
+            if not job.running:
+                return job
+            await self.invoke(lambda context: usecases.continue_job(context, job_id))
+
+    def totals(self) -> dict[str, Any]:
+        inv = self.invocations
+        return {
+            "invocations": len(inv),
+            "thread_s": sum(i["thread_s"] for i in inv),
+            "process_s": sum(i["process_s"] for i in inv),
+            "wall_s": sum(i["wall_s"] for i in inv),
+            "d1": sum(i["d1"] for i in inv),
+            "r2": sum(i["r2"] for i in inv),
+            "most_d1": max(i["d1"] for i in inv),
+            "most_thread_s": max(i["thread_s"] for i in inv),
+        }
+
+
+async def backup(env: Any, runtime: Any, meter: Meter, phases: dict[str, float]) -> tuple[Any, dict[str, Any]]:
+    from edgenotify.ops.jobs import usecases
+    from edgenotify.ops.jobs.backup import BackupStep
+
+    async def start(context: Any) -> str:
+        return (await usecases.start_backup(context, "bench")).id
+
+    driver = JobDriver(env, runtime, meter)
+    with phase_clock(meter, BackupStep, PHASES["backup"], phases) as missing:
+        job = await driver.run(start)
+    return job, {**driver.totals(), "unattributed_phases": missing, "per_invocation": driver.invocations}
+
+
+async def restore(
+    env: Any, runtime: Any, meter: Meter, backup_id: str, phases: dict[str, float]
+) -> tuple[Any, dict[str, Any]]:
+    from edgenotify.ops.jobs import usecases
+    from edgenotify.ops.jobs.restore import RestoreStep
+
+    async def start(context: Any) -> str:
+        started = await usecases.start_restore(context, backup_id, dry_run=False, quiesce_seconds=0, trigger="bench")
+        return str(started["job"]["id"])
+
+    driver = JobDriver(env, runtime, meter)
+    with phase_clock(meter, RestoreStep, PHASES["restore"], phases) as missing:
+        job = await driver.run(start)
+    return job, {**driver.totals(), "unattributed_phases": missing, "per_invocation": driver.invocations}
+
+
+def _where(filename: str) -> str:
+    for prefix in ("/parity/src/", "/parity/glue/", "/parity/"):
+        if filename.startswith(prefix):
+            return filename.removeprefix(prefix)
+    if "/site-packages/" in filename:
+        return filename.split("/site-packages/", 1)[1]
+    if "/lib/python3" in filename:
+        return "stdlib/" + filename.split("/lib/python3", 1)[1].split("/", 1)[-1]
+    return filename
+
+
+def profile_rows(profile: cProfile.Profile) -> list[dict[str, Any]]:
+    """Every function the profiler saw: where, calls, own time (tottime) and with callees (cumtime)."""
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    rows = []
+    for (filename, line, name), (_cc, calls, own, cumulative, _callers) in stats.items():
+        where = f"{_where(filename)}:{line}" if filename != "~" else "builtin"
+        rows.append({"where": where, "function": name, "calls": calls, "own_s": own, "cum_s": cumulative})
+    return rows
+
+
+async def profiled(env: Any, target: Any, runtime: Any, meter: Meter) -> dict[str, Any]:
+    """A second backup and restore, each under its own cProfile."""
+    out: dict[str, Any] = {}
+    for kind in ("backup", "restore"):
+        profile = cProfile.Profile(meter.thread)
+        profile.enable()
+        before = meter.read()
+        try:
+            if kind == "backup":
+                job, _ = await backup(env, runtime, meter, {})
+                backup_id = job.id
+            else:
+                job, _ = await restore(target, runtime, meter, backup_id, {})
+        finally:
+            profile.disable()
+        after = meter.read()
+        rows = profile_rows(profile)
+        out[kind] = {
+            "status": job.status,
+            "thread_s": after[0] - before[0],
+            "wall_s": after[2] - before[2],
+            "profiled_s": sum(r["own_s"] for r in rows),
+            "functions": rows,
+        }
+    return out
+
+
+async def run_async(envs: Any, runtime: Any, js_meter: Any, spec_json: str) -> str:
+    spec = json.loads(spec_json)
+    pyodide_glue.stub_runtime_modules(runtime)
+    pyodide_glue.leave_out_pydantic_routes()
+    source, target = pyodide_glue.wrap_env(envs.source), pyodide_glue.wrap_env(envs.target)
+    from edgenotify.migrations import automigrate
+    from edgenotify.ops.jobs import usecases  # noqa: F401  (imports are not part of the figures)
+
+    meter = Meter(js_meter)
+    await automigrate.ensure_migrated(source.DB)  # current already: datagen writes the ledger
+    await automigrate.ensure_migrated(target.DB)  # the restore's target: migrated and empty, like a fresh D1
+    out: dict[str, Any] = {"python": ".".join(map(str, sys.version_info[:3])), "heap_mb_start": heap_mb()}
+    backup_phases: dict[str, float] = {}
+    job, out["backup"] = await backup(source, runtime, meter, backup_phases)
+    out["backup"].update(status=job.status, phases=backup_phases, heap_mb=heap_mb(), manifest=job.state["manifest"])
+    restore_phases: dict[str, float] = {}
+    restored, out["restore"] = await restore(target, runtime, meter, job.id, restore_phases)
+    out["restore"].update(
+        status=restored.status,
+        phases=restore_phases,
+        heap_mb=heap_mb(),
+        verification=restored.state.get("verification"),
+        tables=len(restored.state["verify"]["checks"]),
+    )
+    if spec.get("profile"):
+        profiled_target = pyodide_glue.wrap_env(envs.profiled)
+        await automigrate.ensure_migrated(profiled_target.DB)
+        out["profile"] = await profiled(source, profiled_target, runtime, meter)
+        out["heap_mb_end"] = heap_mb()
+    verified = (out["restore"]["verification"] or {}).get("ok") is True
+    out["ok"] = out["backup"]["status"] == "complete" and out["restore"]["status"] == "complete" and verified
+    return json.dumps(out)
+
+
+def run(envs: Any, runtime: Any, meter: Any, spec_json: str) -> Any:
+    """Entry point for harness.mjs --bench: an awaitable of the JSON figures.
+
+    ``envs``: JS env objects by role (``source``, ``target``, ``profiled``), each with its D1 as ``DB``;
+    ``meter``: harness.mjs's CPU meters; ``spec_json``: the benchmark's spec (``profile``: also profile).
+    """
+    return asyncio.ensure_future(run_async(envs, runtime, meter, spec_json))
