@@ -158,6 +158,10 @@ def summary_rows(runs: list[dict[str, Any]]) -> list[list[object]]:
     return out
 
 
+CALL_KINDS = ("D1 reads (raw pages)", "D1 batches", "D1 single queries", "R2")
+OUTSIDE_PHASES = "(outside the phase methods)"  # pyodide_bench.Ledger.OUTSIDE
+
+
 def phase_rows(runs: list[dict[str, Any]]) -> list[list[object]]:
     out: list[list[object]] = []
     for run in runs:
@@ -165,16 +169,38 @@ def phase_rows(runs: list[dict[str, Any]]) -> list[list[object]]:
         for kind in ("backup", "restore"):
             r = run[kind]
             phases = dict(r["phases"])
-            phases["(outside the phase methods: job load/save, schema inspect, step set-up)"] = r["thread_s"] - sum(
-                r["phases"].values()
-            )
+            phases[OUTSIDE_PHASES] = r["thread_s"] - sum(r["phases"].values())
             for phase, seconds in phases.items():
+                calls = r["calls"].get(phase, {})
+                spent = [calls.get(k, 0.0) for k in CALL_KINDS]
                 share = seconds / r["thread_s"] if r["thread_s"] else 0
                 out.append(
-                    [f"{rows:,}", kind, phase, _s(seconds), f"{share:.0%}", f"{per_million(seconds, rows):.1f} s"]
+                    [
+                        f"{rows:,}",
+                        kind,
+                        phase,
+                        _s(seconds),
+                        f"{share:.0%}",
+                        f"{per_million(seconds, rows):.1f} s",
+                        *(_s(x) if x else "" for x in spent),
+                        _s(max(0.0, seconds - sum(spent))),
+                    ]
                 )
             for phase in r["unattributed_phases"]:
-                out.append([f"{rows:,}", kind, phase, "not attributed: its step method is gone", "", ""])
+                out.append([f"{rows:,}", kind, phase, "not attributed: its step method is gone", *[""] * 7])
+    return out
+
+
+def call_totals(runs: list[dict[str, Any]]) -> list[list[object]]:
+    out: list[list[object]] = []
+    for run in runs:
+        for kind in ("backup", "restore"):
+            r = run[kind]
+            spent = {k: sum(c.get(k, 0.0) for c in r["calls"].values()) for k in CALL_KINDS}
+            rest = r["thread_s"] - sum(spent.values())
+            cells = [f"{_s(spent[k])} ({r['call_counts'].get(k, 0):,} calls)" for k in CALL_KINDS]
+            share = f"{rest / r['thread_s']:.0%}" if r["thread_s"] else "—"
+            out.append([f"{run['rows']:,}", kind, _s(r["thread_s"]), *cells, f"{_s(rest)} ({share})"])
     return out
 
 
@@ -190,14 +216,14 @@ def category(function: dict[str, Any]) -> str:
     return found or "other (stdlib, builtins)"
 
 
-def corrected_own(function: dict[str, Any], calibration: dict[str, Any]) -> float:
-    """Own time less the profiler's measured overhead: per call of the function, and per call it made."""
+def overhead(function: dict[str, Any], calibration: dict[str, Any]) -> float:
+    """The profiler's calibrated overhead in a function's own time: per call of it, and per call it made."""
     own = calibration["builtin" if function["builtin"] else "python"]["callee_s"] * function["calls"]
     made = (
         function["made_python"] * calibration["python"]["caller_s"]
         + function["made_builtin"] * calibration["builtin"]["caller_s"]
     )
-    return max(0.0, function["own_s"] - own - made)
+    return own + made
 
 
 def _listed(functions: list[dict[str, Any]]) -> list[list[object]]:
@@ -227,14 +253,15 @@ def profile_section(run: dict[str, Any]) -> str:
         f"profiled call costs {cal['python']['callee_s'] * 1e6:.1f} µs (Python) / "
         f"{cal['builtin']['callee_s'] * 1e6:.1f} µs (builtin) of own time plus "
         f"{cal['python']['caller_s'] * 1e6:.1f} / {cal['builtin']['caller_s'] * 1e6:.1f} µs in its caller, "
-        f"measured on {cal['calls']:,} empty calls; 'own' below subtracts that, 'own raw' and 'with callees' "
-        "do not (so cumulative times are inflated by the calls beneath). Reference for the machine's speed: "
+        f"measured on {cal['calls']:,} empty calls; 'own' below subtracts that, 'own raw' "
+        "and 'with callees' do not (so cumulative times are inflated by the calls beneath: read them as "
+        "where the calls are, not as seconds). Reference for the machine's speed: "
         f"{cal['calls']:,} empty Python calls took {cal['python']['unprofiled_s'] * 1000:.0f} ms of CPU here."
     ]
     for kind in ("backup", "restore"):
         p = run["profile"][kind]
-        functions = [{**f, "own": corrected_own(f, cal)} for f in p["functions"]]
         outside = max(0.0, p["thread_s"] - p["profiled_s"])
+        functions = [{**f, "own": max(0.0, f["own_s"] - overhead(f, cal))} for f in p["functions"]]
         groups: dict[str, float] = {}
         for f in functions:
             groups[category(f)] = groups.get(category(f), 0.0) + f["own"]
@@ -245,7 +272,10 @@ def profile_section(run: dict[str, Any]) -> str:
         by_cum = sorted(filter(_ours, functions), key=lambda f: -f["cum_s"])[:TOP]
         parts.append(
             f"\n\n**{kind}, {rows:,} rows, profiled** ({p['status']}): main-thread CPU {_s(p['thread_s'])} "
-            f"under the profiler; less its overhead {_s(total)} (the unprofiled run: {_s(run[kind]['thread_s'])}). "
+            f"under the profiler, {_s(outside)} of it outside Python frames; less the calibrated overhead "
+            f"{_s(total)}, against the unprofiled run's {_s(run[kind]['thread_s'])}: the excess is overhead "
+            "the empty-call calibration misses, mostly in functions called per row (the SDK's conversions), "
+            "so read their figures as upper bounds and the binding-call table above as the measure. "
             "Own time by group:\n\n"
             + table([f"{kind}: group", "CPU", "share"], grouped)
             + f"\n\nTop {TOP} functions by own time:\n\n"
@@ -321,8 +351,12 @@ def run(opts: Options) -> str:
         + "\n\n"
         + linearity(runs)
         + notes
-        + "\n\nMain-thread CPU by job phase (the step method of each phase, measured around its calls):\n\n"
-        + table(["rows", "job", "phase", "CPU", "share", "per 1M rows"], phase_rows(runs))
+        + "\n\nMain-thread CPU by binding call (around the D1 and R2 facades' methods: the SDK's conversions, "
+        "the JS call and Miniflare's client decoding the result) and the rest (our Python: SQL building, "
+        "zlib, sha256, splitting, digests, job bookkeeping):\n\n"
+        + table(["rows", "job", "main-thread CPU", *CALL_KINDS, "rest"], call_totals(runs))
+        + "\n\nThe same by job phase (around the step method of each phase):\n\n"
+        + table(["rows", "job", "phase", "CPU", "share", "per 1M rows", *CALL_KINDS, "rest"], phase_rows(runs))
         + profile_section(largest)
     )
     return body

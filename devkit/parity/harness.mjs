@@ -211,8 +211,8 @@ function report(results) {
 }
 
 // CPU meters for the benchmark, in microseconds: this (main) thread, where Pyodide runs with the JS it
-// calls and Miniflare's client side; and the whole Node process (adds V8's GC and libuv helper threads).
-// workerd, which executes the SQL, is another process and in neither.
+// calls and Miniflare's client side; and the whole Node process (adds its helper threads: V8's GC,
+// libuv, Miniflare's synchronous-proxy worker). workerd, which executes the SQL, is another process.
 const meter = {
   thread: () => {
     const u = process.threadCpuUsage();

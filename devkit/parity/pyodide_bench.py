@@ -9,7 +9,8 @@ Measured per invocation: CPU of Node's main thread (Pyodide, the JS it calls and
 side; ``process.threadCpuUsage``), CPU of the whole Node process (adds V8/libuv helper threads), wall
 time, D1 round trips and R2 operations. Inside Pyodide ``time.process_time`` is wall time, so it is
 not used. Per phase: the same main-thread CPU around each phase method of ``BackupStep`` /
-``RestoreStep`` (see :data:`PHASES`; a method the code no longer has is reported as not attributed).
+``RestoreStep`` (see :data:`PHASES`; a method the code no longer has is reported as not attributed),
+and within each phase around the D1 and R2 facades' calls (:class:`Ledger`).
 
 With ``profile`` set, a second backup and restore (into ``profiled``, another empty database) run
 under ``cProfile`` timed by the same main-thread CPU meter, whose per-function figures are returned as
@@ -59,31 +60,91 @@ def heap_mb() -> float:
     return round(pyodide_js._module.HEAP8.length / 2**20, 1)
 
 
-@contextmanager
-def phase_clock(meter: Meter, cls: type, methods: dict[str, str], into: dict[str, float]) -> Iterator[list[str]]:
-    """Add each phase method's main-thread CPU to ``into[phase]`` while the block runs; yields the phases
-    whose method is missing. Nothing else runs on the thread, so CPU between a call and its return is
-    that phase's (D1 and R2 waits cost no CPU here)."""
-    originals = {name: getattr(cls, name) for name in methods.values() if hasattr(cls, name)}
+class Ledger:
+    """Main-thread CPU by job phase, and within each phase by binding call (D1 reads, D1 batches, ...).
 
-    def timed(phase: str, method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    Nothing else runs on the thread, so the CPU between a method's call and its return is that method's,
+    including the JS it runs while awaiting (Miniflare's proxy decoding a result); waiting itself costs
+    no CPU. Only the outermost timed call of each kind counts (``Database.first`` calls ``all``, ...).
+    """
+
+    OUTSIDE = "(outside the phase methods)"
+
+    def __init__(self, meter: Meter):
+        self.meter = meter
+        self.phase = self.OUTSIDE
+        self.phases: dict[str, float] = {}
+        self.calls: dict[str, dict[str, float]] = {}  # phase -> call kind -> seconds
+        self.counts: dict[str, int] = {}  # call kind -> calls
+        self._depth = 0
+
+    def phase_wrapper(self, phase: str, method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started = meter.read()[0]
+            outer, self.phase = self.phase, phase
+            started = self.meter.thread()
             try:
                 return await method(*args, **kwargs)
             finally:
-                into[phase] = into.get(phase, 0.0) + meter.read()[0] - started
+                self.phases[phase] = self.phases.get(phase, 0.0) + self.meter.thread() - started
+                self.phase = outer
 
         return wrapper
 
+    def call_wrapper(self, kind: str, method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if self._depth:
+                return await method(*args, **kwargs)
+            self._depth += 1
+            started = self.meter.thread()
+            try:
+                return await method(*args, **kwargs)
+            finally:
+                self._depth -= 1
+                spent = self.calls.setdefault(self.phase, {})
+                spent[kind] = spent.get(kind, 0.0) + self.meter.thread() - started
+                self.counts[kind] = self.counts.get(kind, 0) + 1
+
+        return wrapper
+
+    def report(self, missing: list[str]) -> dict[str, Any]:
+        return {"phases": self.phases, "calls": self.calls, "call_counts": self.counts, "unattributed_phases": missing}
+
+
+def _binding_calls() -> list[tuple[type, str, str]]:
+    """(class, method, kind) of every binding call: the D1 facade's three and each R2 facade method."""
+    import inspect
+
+    from edgenotify.db import Database
+    from edgenotify.ops.bucket import Bucket
+
+    d1 = [(Database, "values", "D1 reads (raw pages)"), (Database, "batch", "D1 batches")]
+    d1.append((Database, "execute", "D1 single queries"))
+    r2 = [
+        (Bucket, name, "R2")
+        for name, fn in vars(Bucket).items()
+        if not name.startswith("_") and inspect.iscoroutinefunction(fn)
+    ]
+    return d1 + r2
+
+
+@contextmanager
+def clocks(ledger: Ledger, step: type, methods: dict[str, str]) -> Iterator[list[str]]:
+    """Wrap ``step``'s phase methods and the binding calls with the ledger's clocks while the block runs;
+    yields the phases whose method the step no longer has."""
+    wrapped: list[tuple[type, str, Any]] = []
     for phase, name in methods.items():
-        if name in originals:
-            setattr(cls, name, timed(phase, originals[name]))
+        if hasattr(step, name):
+            wrapped.append((step, name, getattr(step, name)))
+            setattr(step, name, ledger.phase_wrapper(phase, getattr(step, name)))
+    for cls, name, kind in _binding_calls():
+        if hasattr(cls, name):
+            wrapped.append((cls, name, getattr(cls, name)))
+            setattr(cls, name, ledger.call_wrapper(kind, getattr(cls, name)))
     try:
-        yield [phase for phase, name in methods.items() if name not in originals]
+        yield [phase for phase, name in methods.items() if not hasattr(step, name)]
     finally:
-        for name, method in originals.items():
-            setattr(cls, name, method)
+        for cls, name, original in reversed(wrapped):
+            setattr(cls, name, original)
 
 
 class JobDriver:
@@ -149,22 +210,20 @@ class JobDriver:
         }
 
 
-async def backup(env: Any, runtime: Any, meter: Meter, phases: dict[str, float]) -> tuple[Any, dict[str, Any]]:
+async def backup(env: Any, runtime: Any, meter: Meter) -> tuple[Any, dict[str, Any]]:
     from edgenotify.ops.jobs import usecases
     from edgenotify.ops.jobs.backup import BackupStep
 
     async def start(context: Any) -> str:
         return (await usecases.start_backup(context, "bench")).id
 
-    driver = JobDriver(env, runtime, meter)
-    with phase_clock(meter, BackupStep, PHASES["backup"], phases) as missing:
+    driver, ledger = JobDriver(env, runtime, meter), Ledger(meter)
+    with clocks(ledger, BackupStep, PHASES["backup"]) as missing:
         job = await driver.run(start)
-    return job, {**driver.totals(), "unattributed_phases": missing, "per_invocation": driver.invocations}
+    return job, {**driver.totals(), **ledger.report(missing), "per_invocation": driver.invocations}
 
 
-async def restore(
-    env: Any, runtime: Any, meter: Meter, backup_id: str, phases: dict[str, float]
-) -> tuple[Any, dict[str, Any]]:
+async def restore(env: Any, runtime: Any, meter: Meter, backup_id: str) -> tuple[Any, dict[str, Any]]:
     from edgenotify.ops.jobs import usecases
     from edgenotify.ops.jobs.restore import RestoreStep
 
@@ -172,10 +231,10 @@ async def restore(
         started = await usecases.start_restore(context, backup_id, dry_run=False, quiesce_seconds=0, trigger="bench")
         return str(started["job"]["id"])
 
-    driver = JobDriver(env, runtime, meter)
-    with phase_clock(meter, RestoreStep, PHASES["restore"], phases) as missing:
+    driver, ledger = JobDriver(env, runtime, meter), Ledger(meter)
+    with clocks(ledger, RestoreStep, PHASES["restore"]) as missing:
         job = await driver.run(start)
-    return job, {**driver.totals(), "unattributed_phases": missing, "per_invocation": driver.invocations}
+    return job, {**driver.totals(), **ledger.report(missing), "per_invocation": driver.invocations}
 
 
 def _where(filename: str) -> str:
@@ -278,10 +337,10 @@ async def profiled(env: Any, target: Any, runtime: Any, meter: Meter) -> dict[st
         before = meter.read()
         try:
             if kind == "backup":
-                job, _ = await backup(env, runtime, meter, {})
+                job, _ = await backup(env, runtime, meter)
                 backup_id = job.id
             else:
-                job, _ = await restore(target, runtime, meter, backup_id, {})
+                job, _ = await restore(target, runtime, meter, backup_id)
         finally:
             profile.disable()
         after = meter.read()
@@ -308,14 +367,11 @@ async def run_async(envs: Any, runtime: Any, js_meter: Any, spec_json: str) -> s
     await automigrate.ensure_migrated(source.DB)  # current already: datagen writes the ledger
     await automigrate.ensure_migrated(target.DB)  # the restore's target: migrated and empty, like a fresh D1
     out: dict[str, Any] = {"python": ".".join(map(str, sys.version_info[:3])), "heap_mb_start": heap_mb()}
-    backup_phases: dict[str, float] = {}
-    job, out["backup"] = await backup(source, runtime, meter, backup_phases)
-    out["backup"].update(status=job.status, phases=backup_phases, heap_mb=heap_mb(), manifest=job.state["manifest"])
-    restore_phases: dict[str, float] = {}
-    restored, out["restore"] = await restore(target, runtime, meter, job.id, restore_phases)
+    job, out["backup"] = await backup(source, runtime, meter)
+    out["backup"].update(status=job.status, heap_mb=heap_mb(), manifest=job.state["manifest"])
+    restored, out["restore"] = await restore(target, runtime, meter, job.id)
     out["restore"].update(
         status=restored.status,
-        phases=restore_phases,
         heap_mb=heap_mb(),
         verification=restored.state.get("verification"),
         tables=len(restored.state["verify"]["checks"]),
