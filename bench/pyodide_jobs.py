@@ -158,12 +158,23 @@ def summary_rows(runs: list[dict[str, Any]]) -> list[list[object]]:
     return out
 
 
-CALL_KINDS = ("D1 reads (raw pages)", "D1 batches", "D1 single queries", "R2")
 MINIFLARE = "of which Miniflare's D1 client"  # pyodide_bench.MINIFLARE: inside the D1 kinds' figures
 OUTSIDE_PHASES = "(outside the phase methods)"  # pyodide_bench.Ledger.OUTSIDE
 
 
-def phase_rows(runs: list[dict[str, Any]]) -> list[list[object]]:
+def call_kinds(runs: list[dict[str, Any]]) -> list[str]:
+    """The binding calls seen (``D1 <facade method>``, ``R2``), the costliest first, R2 last."""
+    spent: dict[str, float] = {}
+    for run in runs:
+        for kind in ("backup", "restore"):
+            for calls in run[kind]["calls"].values():
+                for name, seconds in calls.items():
+                    if name != MINIFLARE:
+                        spent[name] = spent.get(name, 0.0) + seconds
+    return sorted(spent, key=lambda name: (name == "R2", -spent[name]))
+
+
+def phase_rows(runs: list[dict[str, Any]], kinds: list[str]) -> list[list[object]]:
     out: list[list[object]] = []
     for run in runs:
         rows = run["rows"]
@@ -173,7 +184,7 @@ def phase_rows(runs: list[dict[str, Any]]) -> list[list[object]]:
             phases[OUTSIDE_PHASES] = r["thread_s"] - sum(r["phases"].values())
             for phase, seconds in phases.items():
                 calls = r["calls"].get(phase, {})
-                spent = [calls.get(k, 0.0) for k in CALL_KINDS]
+                spent = [calls.get(k, 0.0) for k in kinds]
                 share = seconds / r["thread_s"] if r["thread_s"] else 0
                 out.append(
                     [
@@ -189,18 +200,19 @@ def phase_rows(runs: list[dict[str, Any]]) -> list[list[object]]:
                     ]
                 )
             for phase in r["unattributed_phases"]:
-                out.append([f"{rows:,}", kind, phase, "not attributed: its step method is gone", *[""] * 8])
+                gone = "not attributed: its step method is gone"
+                out.append([f"{rows:,}", kind, phase, gone, *[""] * (4 + len(kinds))])
     return out
 
 
-def call_totals(runs: list[dict[str, Any]]) -> list[list[object]]:
+def call_totals(runs: list[dict[str, Any]], kinds: list[str]) -> list[list[object]]:
     out: list[list[object]] = []
     for run in runs:
         for kind in ("backup", "restore"):
             r = run[kind]
-            spent = {k: sum(c.get(k, 0.0) for c in r["calls"].values()) for k in CALL_KINDS}
+            spent = {k: sum(c.get(k, 0.0) for c in r["calls"].values()) for k in kinds}
             rest = r["thread_s"] - sum(spent.values())
-            cells = [f"{_s(spent[k])} ({r['call_counts'].get(k, 0):,} calls)" for k in CALL_KINDS]
+            cells = [f"{_s(spent[k])} ({r['call_counts'].get(k, 0):,})" if spent[k] else "" for k in kinds]
             proxy = _s(sum(c.get(MINIFLARE, 0.0) for c in r["calls"].values()))
             share = f"{rest / r['thread_s']:.0%}" if r["thread_s"] else "—"
             out.append([f"{run['rows']:,}", kind, _s(r["thread_s"]), *cells, proxy, f"{_s(rest)} ({share})"])
@@ -336,6 +348,7 @@ def run(opts: Options) -> str:
         "result",
     ]
     lines = "\n".join(t.line() for t in targets(runs))
+    kinds = call_kinds(runs)
     largest = max(runs, key=lambda r: r["rows"])
     notes = (
         "\n\nCPU is Node's main thread (`process.threadCpuUsage`): Pyodide's Python, the JS it calls and "
@@ -354,14 +367,15 @@ def run(opts: Options) -> str:
         + "\n\n"
         + linearity(runs)
         + notes
-        + "\n\nMain-thread CPU by binding call (around the D1 and R2 facades' methods: the SDK's conversions "
+        + "\n\nMain-thread CPU by binding call (around each method of the D1 facade, `D1 <method>`, and of the "
+        "R2 facade, with the number of calls: the SDK's conversions "
         "both ways, the JS call, and Miniflare's client serialising the call and decoding the result, which "
         f"is also shown alone as '{MINIFLARE}': production has no such proxy) and the rest (our Python: SQL "
         "building, zlib, sha256, splitting, digests, job bookkeeping):\n\n"
-        + table(["rows", "job", "main-thread CPU", *CALL_KINDS, MINIFLARE, "rest"], call_totals(runs))
+        + table(["rows", "job", "main-thread CPU", *kinds, MINIFLARE, "rest"], call_totals(runs, kinds))
         + "\n\nThe same by job phase (around the step method of each phase):\n\n"
         + table(
-            ["rows", "job", "phase", "CPU", "share", "per 1M rows", *CALL_KINDS, MINIFLARE, "rest"], phase_rows(runs)
+            ["rows", "job", "phase", "CPU", "share", "per 1M rows", *kinds, MINIFLARE, "rest"], phase_rows(runs, kinds)
         )
         + profile_section(largest)
     )

@@ -130,6 +130,6 @@ def test_pyodide_jobs_smoke(opts: Options) -> None:
     assert "| 300 | restore | complete | 1 |" in body and "verification ok (12 tables)" in body
     for phase in ("schema", "data", "tail", "finish", "check", "replace", "verify"):
         assert f"| {phase} |" in body, phase
-    assert "not attributed" not in body and "D1 reads (raw pages)" in body
+    assert "not attributed" not in body and "| D1 batch |" in body and "| R2 |" in body
     assert "**backup, 300 rows, profiled** (complete)" in body and "**restore, 300 rows, profiled** (complete)" in body
     assert "backup: Pyodide main-thread CPU per million rows" in body
