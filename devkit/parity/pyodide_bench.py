@@ -116,20 +116,17 @@ class Ledger:
 
 
 def _binding_calls() -> list[tuple[type, str, str]]:
-    """(class, method, kind) of every binding call: the D1 facade's three and each R2 facade method."""
+    """(class, method, kind) of every binding call: each public method of the D1 facade (``D1 <name>``;
+    the outermost one counts, e.g. ``all`` rather than the ``execute`` inside it) and of the R2 facade."""
     import inspect
 
     from edgenotify.db import Database
     from edgenotify.ops.bucket import Bucket
 
-    d1 = [(Database, "values", "D1 reads (raw pages)"), (Database, "batch", "D1 batches")]
-    d1.append((Database, "execute", "D1 single queries"))
-    r2 = [
-        (Bucket, name, "R2")
-        for name, fn in vars(Bucket).items()
-        if not name.startswith("_") and inspect.iscoroutinefunction(fn)
-    ]
-    return d1 + r2
+    def public(cls: type) -> list[str]:
+        return [n for n, fn in vars(cls).items() if not n.startswith("_") and inspect.iscoroutinefunction(fn)]
+
+    return [(Database, n, f"D1 {n}") for n in public(Database)] + [(Bucket, n, "R2") for n in public(Bucket)]
 
 
 @contextmanager
@@ -365,6 +362,7 @@ async def run_async(envs: Any, runtime: Any, js_meter: Any, spec_json: str) -> s
     pyodide_glue.stub_runtime_modules(runtime)
     pyodide_glue.leave_out_pydantic_routes()
     source, target = pyodide_glue.wrap_env(envs.source), pyodide_glue.wrap_env(envs.target)
+    import entry  # noqa: F401  (the worker's module: registers how src/ reaches the SDK's JS objects)
     from edgenotify.migrations import automigrate
     from edgenotify.ops.jobs import usecases  # noqa: F401  (imports are not part of the figures)
 
