@@ -7,6 +7,11 @@ the ledger is written with the project's own ledger queries, so the auto-migrato
 database as current. Rows are deterministic (seeded), about 200-byte contents with JSON
 variables, 1,000 users and 90 days of timestamps; generated files are cached under
 ``bench/out/data`` keyed by row count, generator version and migration content.
+
+Speed (a 5M-row chain needs a 4 GB file): the log table's indexes are dropped while rows go in and
+created afterwards (one sort each instead of a random B-tree insert per row), without a journal or
+fsync; beyond ``BASE_ROWS`` the Python-generated rows are copied in SQL with unique message ids
+(``<id>_<copy>``), which SQLite does ~20x faster than Python builds them.
 """
 
 import hashlib
@@ -26,7 +31,8 @@ from edgenotify.migrations.files import MigrationFile, ordered
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = ROOT / "migrations"
 OUT = ROOT / "bench" / "out"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
+BASE_ROWS = 500_000
 USERS = 1_000
 DAYS = 90
 END = datetime(2026, 11, 20, tzinfo=UTC)
@@ -125,6 +131,21 @@ INSERT = (
 )
 
 
+def _copies(conn: sqlite3.Connection, base: int, rows: int) -> None:
+    """Fill up to ``rows`` with copies of the first ``base`` rows, in SQL."""
+    columns = INSERT[INSERT.index("(") + 1 : INSERT.index(")")]
+    copied = columns.replace("message_id", "message_id || '_' || :copy", 1)
+    done, copy = base, 1
+    while done < rows:
+        n = min(base, rows - done)
+        conn.execute(
+            f"INSERT INTO notification_logs ({columns}) "
+            f"SELECT {copied} FROM notification_logs WHERE id <= :n ORDER BY id",
+            {"copy": copy, "n": n},
+        )
+        done, copy = done + n, copy + 1
+
+
 def build(path: Path, rows: int, seed: int = 6) -> Path:
     """Create ``path`` (replacing it) with the migrated schema and ``rows`` log rows."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,7 +154,20 @@ def build(path: Path, rows: int, seed: int = 6) -> Path:
     conn = sqlite3.connect(tmp)
     try:
         apply_migrations(conn, migration_files())
-        conn.executemany(INSERT, log_rows(rows, seed))
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute("PRAGMA cache_size = -1000000")  # 1 GB
+        indexes = conn.execute(
+            "SELECT name, sql FROM sqlite_master "
+            "WHERE type = 'index' AND tbl_name = 'notification_logs' AND sql IS NOT NULL"
+        ).fetchall()
+        for name, _ in indexes:
+            conn.execute(f'DROP INDEX "{name}"')
+        base = min(rows, BASE_ROWS)
+        conn.executemany(INSERT, log_rows(base, seed))
+        _copies(conn, base, rows)
+        for _, sql in indexes:
+            conn.execute(sql)
         conn.commit()
     finally:
         conn.close()

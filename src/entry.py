@@ -11,6 +11,7 @@ from typing import Any
 
 from workers import Response, WorkerEntrypoint
 
+from edgenotify import webapi
 from edgenotify.app import handle_fetch
 from edgenotify.http.request import HttpRequest
 from edgenotify.migrations import automigrate
@@ -48,13 +49,18 @@ def write_response(out, method: str):
     return Response(None if null_body else out.body, status=out.status, headers=list(out.headers.items()))
 
 
+def sdk_js_object(binding: Any) -> Any:
+    """The JS object inside an SDK binding wrapper: ``_binding`` is the wrapper's (private) attribute,
+    confined here, where the SDK is known; anything else is returned as it is."""
+    return getattr(binding, "_binding", binding)
+
+
 def sdk_database_identity(binding: Any) -> tuple[Hashable, Any]:
     """The SDK wraps ``env.DB`` afresh per request; the JavaScript object inside is the isolate's database.
 
-    ``_binding`` is the SDK wrapper's (private) JS object; a Pyodide ``JsProxy``'s ``js_id`` is the
-    same for the same JS object for the isolate's lifetime. Confined here, where the SDK is known.
+    A Pyodide ``JsProxy``'s ``js_id`` is the same for the same JS object for the isolate's lifetime.
     """
-    target = getattr(binding, "_binding", binding)
+    target = sdk_js_object(binding)
     js_id = getattr(target, "js_id", None)
     if isinstance(js_id, int):
         return ("js", js_id), target
@@ -62,6 +68,7 @@ def sdk_database_identity(binding: Any) -> tuple[Hashable, Any]:
 
 
 automigrate.identify_databases_by(sdk_database_identity)
+webapi.unwrap_bindings_with(sdk_js_object)
 
 
 class Default(WorkerEntrypoint):

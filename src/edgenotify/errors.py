@@ -117,9 +117,12 @@ MANIFEST_INVALID = Code("manifest_invalid", I, "the backup's manifest cannot be 
 RESTORE_FAILED = Code("restore_failed", U, "the restore stopped; the database is partially restored")
 RESTORE_VERIFICATION_FAILED = Code("restore_verification_failed", U, "restored data does not match the backup")
 RESTORE_IN_PROGRESS = Code("restore_in_progress", U, "a restore is replacing the data; retry later (Retry-After)")
-JOB_NOT_FOUND = Code("job_not_found", N, "no backup or restore job with this id")
+JOB_NOT_FOUND = Code("job_not_found", N, "no job with this id")
 BACKUP_RUNNING = Code("backup_running", C, "a backup job is running; continue it instead")
 RESTORE_RUNNING = Code("restore_running", C, "a restore job is replacing the data")
+MIGRATIONS_PENDING = Code(
+    "migrations_pending", C, "the database lacks a migration this operation needs: apply the pending migrations"
+)
 INVALID_BACKUP_ID = Code("invalid_backup_id", I, "backup_id must look like 20261122T030000000Z-a1b2c3")
 # Reasons a restore is refused before it starts (ops.jobs.usecases.JobError carries the name).
 RESTORE_REFUSALS = (

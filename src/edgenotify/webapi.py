@@ -12,6 +12,7 @@ stand-ins with the same methods under CPython, so callers need no branch of thei
 """
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 ON_PYODIDE = sys.platform == "emscripten"
@@ -47,6 +48,54 @@ def to_js(value: Any) -> Any:
     from pyodide.ffi import to_js as convert
 
     return convert(value, dict_converter=js.Object.fromEntries)
+
+
+def _as_is(binding: Any) -> Any:
+    return binding
+
+
+_unwrap: Callable[[Any], Any] = _as_is
+
+
+def unwrap_bindings_with(unwrap: Callable[[Any], Any]) -> None:
+    """How to reach the JS object inside a Workers SDK binding wrapper (``entry.py`` knows the SDK)."""
+    global _unwrap
+    _unwrap = unwrap
+
+
+def unwrapped(binding: Any) -> Any:
+    """The JS object behind a binding, whose calls return JS values unconverted.
+
+    The SDK converts every result to Python; for the few bulk reads where that conversion is the
+    cost (see :func:`first_row_utf8`) we call the JS object it wraps. Without an unwrapper (CPython,
+    or an SDK whose wrapper changed) this is the binding itself and callers get converted rows.
+    """
+    return _unwrap(binding)
+
+
+async def first_row_utf8(statement: Any, column: int) -> tuple[list[Any], bytes] | None:
+    """The first row of ``statement.raw()``: ``column`` (TEXT, never NULL) as UTF-8 bytes, the other
+    values as Python values; None when there is no row.
+
+    On the edge the text never becomes a Python str: Pyodide copies a JS string into Python one
+    character at a time (~50 ms per MB measured), while ``TextEncoder`` encodes it natively and the
+    bytes cross in one copy. ``statement`` may also be an SDK-wrapped one (already converted rows).
+    """
+    rows = await statement.raw()
+    if isinstance(rows, list):  # CPython, or a wrapped statement whose rows the SDK converted
+        if not rows:
+            return None
+        row = list(rows[0])
+        text = row.pop(column)
+        return row, text.encode("utf-8")
+    if rows.length == 0:
+        return None
+    import js
+
+    row = rows[0]
+    encoder = js.TextEncoder.new()
+    data = row.slice(column, column + 1).map(encoder.encode.bind(encoder))[0].to_bytes()
+    return [*row.slice(0, column).to_py(), *row.slice(column + 1).to_py()], data
 
 
 def js_error_name(exc: BaseException) -> str | None:

@@ -45,6 +45,7 @@ CONTRACT_MODULES = (
     "tests.contract.contract_delivery",
     "tests.contract.contract_recovery",
     "tests.contract.contract_jobs",
+    "tests.contract.contract_maintenance",
 )
 
 # The secrets both runners put in the worker's env (harness.mjs sets the same values for Miniflare).

@@ -11,7 +11,7 @@ from edgenotify.context import Context
 from edgenotify.db import Database, Query
 from edgenotify.migrations.automigrate import ensure_migrated
 from edgenotify.ops import records
-from edgenotify.ops.maintenance.archive import PREFIX, archive_logs
+from edgenotify.ops.maintenance.archive import ATTEMPTS_PREFIX, PREFIX, archive_logs
 from edgenotify.ops.maintenance.run import TASKS, run_maintenance
 
 LOG = (
@@ -139,16 +139,20 @@ def test_archive_works_in_bounded_batches_and_resumes(embedded_env) -> None:
 
 
 class TruncatingR2:
-    """A FAULT-INJECTION wrapper around the REAL embedded R2 binding: archives read back one line short."""
+    """A FAULT-INJECTION wrapper around the REAL embedded R2 binding: archives (those under ``prefix``)
+    read back one line short."""
 
-    def __init__(self, real):
+    def __init__(self, real, prefix: str = "archives/"):
         self.real = real
+        self.prefix = prefix
 
     def __getattr__(self, name):
         return getattr(self.real, name)
 
     async def get(self, key, *args, **kwargs):
         body = await self.real.get(key, *args, **kwargs)
+        if not key.startswith(self.prefix):
+            return body
         lines = gzip.decompress(await body.bytes()).splitlines(keepends=True)
         await self.real.put("tmp/short", gzip.compress(b"".join(lines[:-1])))
         return await self.real.get("tmp/short")
@@ -168,3 +172,98 @@ def test_a_read_back_mismatch_deletes_nothing(embedded_env) -> None:
     assert result.mismatch == {"key": result.mismatch["key"], "rows": 5, "lines": 4, "ids_match": False}
     assert result.deleted == 0 and before == after
     assert objects == []  # the unverified archive object was removed
+
+
+ATTEMPT = (
+    "INSERT INTO delivery_attempts (message_id, attempt, started_at, duration_ms, outcome) "
+    "VALUES (?, ?, '2026-01-01T00:00:00.000Z', 5, ?)"
+)
+
+
+async def _with_attempts(env) -> Database:
+    """The seed, with two attempts for each old message, one for the old pending one and the recent one."""
+    db = await _seed(env)
+    queries = [Query.of(ATTEMPT, f"old{i}", n, "failed" if n == 1 else "delivered") for i in range(5) for n in (1, 2)]
+    queries += [Query.of(ATTEMPT, m, 1, "failed") for m in ("old-pending", "recent")]
+    await db.batch(queries)
+    return db
+
+
+async def _objects(env, prefix: str) -> dict[str, list[dict]]:
+    page = await env.BACKUPS.list(prefix=prefix)
+    out = {}
+    for obj in page["objects"]:
+        body = await (await env.BACKUPS.get(obj.key)).bytes()
+        out[obj.key] = [json.loads(line) for line in gzip.decompress(body).splitlines()]
+    return out
+
+
+def test_archived_logs_take_their_delivery_attempts_with_them(embedded_env) -> None:
+    """The attempts go to an object beside their logs' (read back, verified) and are deleted with them."""
+
+    async def run():
+        db = await _with_attempts(embedded_env)
+        result = await archive_logs(
+            db, embedded_env.BACKUPS, cutoff=_days_ago(90), run_id="20261122T040000Z-d", batch_rows=3, max_batches=5
+        )
+        left = await db.all("SELECT message_id, attempt FROM delivery_attempts ORDER BY message_id, attempt")
+        orphans = await db.first(
+            "SELECT count(*) AS n FROM delivery_attempts a WHERE NOT EXISTS "
+            "(SELECT 1 FROM notification_logs l WHERE l.message_id = a.message_id)"
+        )
+        return (
+            result,
+            left,
+            orphans["n"],
+            await _objects(embedded_env, PREFIX),
+            await _objects(embedded_env, ATTEMPTS_PREFIX),
+        )
+
+    result, left, orphans, logs, attempts = asyncio.run(run())
+    assert (result.archived, result.deleted, result.attempts_archived, result.attempts_deleted) == (5, 5, 10, 10)
+    assert result.batches == 2 and len(logs) == 2 and len(attempts) == 2  # an attempts object beside each
+    assert [k.replace(ATTEMPTS_PREFIX, "") for k in attempts] == [k.replace(PREFIX, "") for k in logs]
+    assert sorted((a["message_id"], a["attempt"]) for rows in attempts.values() for a in rows) == [
+        (f"old{i}", n) for i in range(5) for n in (1, 2)
+    ]
+    for key, rows in attempts.items():  # each object holds the attempts of exactly its logs
+        assert {a["message_id"] for a in rows} == {r["message_id"] for r in logs[key.replace(ATTEMPTS_PREFIX, PREFIX)]}
+    assert [(r["message_id"], r["attempt"]) for r in left] == [("old-pending", 1), ("recent", 1)]
+    assert orphans == 0
+
+
+def test_an_attempts_read_back_mismatch_deletes_nothing(embedded_env) -> None:
+    async def run():
+        db = await _with_attempts(embedded_env)
+        before = await db.first(
+            "SELECT (SELECT count(*) FROM notification_logs) + (SELECT count(*) FROM delivery_attempts) AS n"
+        )
+        bucket = TruncatingR2(embedded_env.BACKUPS, ATTEMPTS_PREFIX)
+        result = await archive_logs(db, bucket, cutoff=_days_ago(90), run_id="20261122T040000Z-e")
+        after = await db.first(
+            "SELECT (SELECT count(*) FROM notification_logs) + (SELECT count(*) FROM delivery_attempts) AS n"
+        )
+        page = await embedded_env.BACKUPS.list(prefix="archives/")
+        return result, before["n"], after["n"], page["objects"]
+
+    result, before, after, objects = asyncio.run(run())
+    assert result.mismatch["key"].startswith(ATTEMPTS_PREFIX) and result.mismatch["lines"] == 9
+    assert result.deleted == 0 == result.attempts_deleted and before == after
+    assert objects == []  # the logs' object, verified, went with the attempts' that was not
+
+
+def test_the_batched_tasks_take_fewer_batches_under_lower_limits(limited_envs) -> None:
+    """LIMIT_D1_QUERIES=20: a quarter (5 queries) per batched task, so 2 archive batches of 2 queries."""
+    from edgenotify.ops.config import OpsConfig
+    from edgenotify.ops.maintenance.run import archive
+
+    env, _ = limited_envs
+
+    async def run():
+        await _seed(env)
+        config = OpsConfig(archive_batch_rows=1, archive_max_batches=10)
+        return await archive(Context.create(env, None), config)
+
+    outcome = asyncio.run(run())
+    assert outcome.status == "success"
+    assert (outcome.details["batches"], outcome.details["archived"], outcome.details["more"]) == (2, 2, True)

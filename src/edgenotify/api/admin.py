@@ -49,7 +49,7 @@ class RestoreRequest(StrictModel):
 
 
 class JobsQuery(QueryModel):
-    kind: str | None = Field(None, pattern="^(backup|restore)$", description="Only backup or only restore jobs")
+    kind: str | None = Field(None, pattern="^(backup|restore|integrity)$", description="Only jobs of this kind")
     limit: int = Field(50, ge=1, le=1000, description="Jobs to show, newest first")
 
 
@@ -191,7 +191,10 @@ async def run_retention(context: Context) -> HttpResponse:
     body = _optional_body(context, RetentionRequest)
     policy = await retention.policy_for(context)
     running = frozenset(j["id"] for j in await usecases.list_jobs(context, "backup") if j["status"] == "running")
-    return json_response(await retention.enforce(context.r2, policy, dry_run=body.dry_run, running=running))
+    reads = retention.read_budget(context)
+    return json_response(
+        await retention.enforce(context.r2, policy, dry_run=body.dry_run, running=running, reads=reads)
+    )
 
 
 async def health(context: Context) -> HttpResponse:
@@ -263,6 +266,7 @@ _RESTORE_ERRORS = (
     errors.RESTORE_RUNNING,
     *errors.RESTORE_REFUSALS,
     errors.RESTORE_FAILED,
+    errors.MIGRATIONS_PENDING,
 )
 
 ROUTES = [
@@ -275,7 +279,7 @@ ROUTES = [
         request_model=BackupCreate,
         status=201,
         other_responses=((202, None),),
-        errors=(errors.BACKUP_FAILED, errors.BACKUP_RUNNING, errors.RESTORE_RUNNING),
+        errors=(errors.BACKUP_FAILED, errors.BACKUP_RUNNING, errors.RESTORE_RUNNING, errors.MIGRATIONS_PENDING),
     ),
     _admin("GET", "/admin/backups/status", backups_status, "Backup health: a complete backup within 24 h"),
     _admin("POST", "/admin/backups/retention", run_retention, "Apply backup retention", request_model=RetentionRequest),
@@ -295,7 +299,7 @@ ROUTES = [
         other_responses=((202, None), (503, None)),
         errors=_RESTORE_ERRORS,
     ),
-    _admin("GET", "/admin/jobs", list_jobs, "Backup and restore jobs, newest first", query_model=JobsQuery),
+    _admin("GET", "/admin/jobs", list_jobs, "Backup, restore and integrity jobs, newest first", query_model=JobsQuery),
     _admin("GET", "/admin/jobs/{job_id}", get_job, "One job: phase, position, outcome", errors=(errors.JOB_NOT_FOUND,)),
     _admin(
         "POST",

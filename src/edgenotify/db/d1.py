@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
-from edgenotify import usage
+from edgenotify import usage, webapi
 
 MAX_BOUND_PARAMS = 100
 # Pyodide sends an int as a JS number only when |v| < 2**53 - 1; from there on it becomes a BigInt,
@@ -146,6 +146,22 @@ class Database:
         if list in set(map(type, chain.from_iterable(rows))):  # C-speed scan; BLOBs arrive as list[int]
             rows = [[bytes(v) if isinstance(v, list) else v for v in r] for r in rows]
         return rows
+
+    async def first_utf8(self, sql: str, column: int) -> tuple[list[Any], bytes] | None:
+        """The first row of ``sql`` with its TEXT ``column`` as UTF-8 bytes (``webapi.first_row_utf8``):
+        for a bulk text (a backup page, ~1 MB) that on the edge must not be converted to a Python str."""
+        try:
+            stmt = webapi.unwrapped(self.binding).prepare(sql)
+        except Exception as exc:
+            raise D1Error(str(exc), sql) from exc
+        self.round_trips += 1
+        usage.count_d1()
+        try:
+            row = await webapi.first_row_utf8(stmt, column)
+        except Exception as exc:  # JsException on the edge, the embedded runtime's error locally
+            raise D1Error(str(exc), sql) from exc
+        usage.count_rows(1 if row else 0, 0)
+        return row
 
     async def first(self, sql: str, *params: Param) -> dict[str, Any] | None:
         rows = await self.all(sql, *params)

@@ -56,7 +56,9 @@ PATH_PARAMS: dict[str, PathParam] = {
     "template_key": PathParam(r"^[A-Za-z0-9._\-]+$", 128, "Template key (letters, digits and . _ -)"),
     "message_id": PathParam(r"^[A-Za-z0-9._:\-]+$", 128, "Message id returned by the send route"),
     "job_id": PathParam(
-        r"^(restore-)?[0-9]{8}T[0-9]{9}Z-[0-9a-f]{6}$", 34, "A backup job's id (the backup id) or restore-<backup id>"
+        r"^((restore|integrity)-)?[0-9]{8}T[0-9]{9}Z-[0-9a-f]{6}$",
+        36,
+        "A backup job's id (the backup id), restore-<backup id>, or integrity-<id of the same form>",
     ),
     "backup_id": PathParam(r"^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{6}$", 26, "Backup id, e.g. 20261122T030000000Z-a1b2c3"),
 }

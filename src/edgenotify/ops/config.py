@@ -24,6 +24,7 @@ class OpsConfig:
     archive_max_batches: int = 10  # archive objects per maintenance run (bounded work per cron)
     idempotency_delete_batch: int = 5000  # expired keys deleted per statement
     idempotency_max_batches: int = 20  # statements per maintenance run
+    integrity_range_rows: int = 50_000  # rows one integrity data-check query reads (a keyset range)
 
     @staticmethod
     def minimum(name: str) -> int:

@@ -3,7 +3,9 @@
 ``run_recorded`` is how every scheduled task runs: the work is timed, an exception becomes a
 ``failed`` record with its message instead of propagating (one failing task must not stop the
 others), and a failure to write the record itself is reported in the returned outcome.
-Statuses: ``success``, ``warning`` (ran, found problems, see details), ``failed``.
+Statuses: ``success``, ``warning`` (ran, found problems, see details), ``failed``, and ``running``: a
+task that continues in later invocations (a resumable pass), whose finished outcome is recorded
+under the same name when it ends.
 """
 
 import json
@@ -18,12 +20,14 @@ from edgenotify.db import Database, Query
 SUCCESS = "success"
 WARNING = "warning"
 FAILED = "failed"
+RUNNING = "running"
 
 
 @dataclass
 class Outcome:
     status: str = SUCCESS
     details: dict[str, Any] = field(default_factory=dict)
+    recorded: bool = False  # the work wrote its own record, in the batch that committed its result
 
 
 def record_query(
@@ -120,7 +124,8 @@ async def run_recorded(db: Database, task_name: str, work: Callable[[], Awaitabl
     if error:
         result["error"] = error
     try:
-        await record(db, task_name, outcome.status, started, duration_ms, outcome.details, error)
+        if not outcome.recorded:
+            await record(db, task_name, outcome.status, started, duration_ms, outcome.details, error)
     except Exception as exc:  # the database may be the very thing that is broken: say so, keep going
         result["record_error"] = f"{type(exc).__name__}: {exc}"
     return result

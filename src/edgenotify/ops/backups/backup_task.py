@@ -13,6 +13,7 @@ from edgenotify.ops.jobs import store, usecases
 
 async def scheduled_backup(context: Context) -> dict[str, Any]:
     async def work() -> records.Outcome:
+        await usecases.require_jobs(context.db)
         running = await store.running(context.db, store.BACKUP)
         if running:
             job = await usecases.continue_job(context, running[0].id)

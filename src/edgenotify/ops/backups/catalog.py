@@ -62,6 +62,16 @@ class BackupInfo:
 
 async def list_backups(r2: Any) -> list[BackupInfo]:
     """Every backup under ``backups/``, newest first, completeness checked against each manifest."""
+    backups = await list_unchecked(r2)
+    for info in backups:
+        if info.has_manifest:
+            await check_complete(r2, info)
+    return backups
+
+
+async def list_unchecked(r2: Any) -> list[BackupInfo]:
+    """Every backup under ``backups/``, newest first, from the listing alone (one R2 call per 1,000
+    objects): which objects exist, not yet whether a manifest matches its data (``check_complete``)."""
     found: dict[str, BackupInfo] = {}
     for obj in await Bucket(r2).list_objects(mf.PREFIX):
         parts = mf.split_key(obj.key)
@@ -74,13 +84,11 @@ async def list_backups(r2: Any) -> list[BackupInfo]:
             info.has_manifest = True
         elif name == mf.DATA_NAME:
             info.size, info.etag = obj.size, obj.etag
-    for info in found.values():
-        if info.has_manifest:
-            await _check_complete(r2, info)
     return sorted(found.values(), key=lambda b: b.id, reverse=True)
 
 
-async def _check_complete(r2: Any, info: BackupInfo) -> None:
+async def check_complete(r2: Any, info: BackupInfo) -> None:
+    """Read the manifest (one R2 call) and set ``complete`` or ``problem``."""
     try:
         info.manifest = await load_manifest(r2, info.id)
     except (mf.ManifestError, json.JSONDecodeError) as exc:

@@ -15,24 +15,34 @@ row size (a D1 row is at most 2 MB). The keyset cursor is the last row's key, in
 exact literal, so rowids beyond 2**53 work too.
 
 SQLite also joins a row's literals into its tuple text ``(lit,lit,...)``, the text the INSERTs
-carry, so Python handles one string per row (see ``TableReader``). The digest of a table is
-SHA-256 over its rows in key order, each row being that tuple (UTF-8; REALs in Python's shortest
-repr, see ``canonical``) followed by a newline. Backup and restore verification compute it with
-this same reader, so equal digests mean equal data.
+carry, and for rowid tables a whole page into one text (``TableReader.block``): Python then handles
+a few strings per page instead of values per row, which matters most on Pyodide, where every value
+a D1 result holds is converted from JavaScript one by one. Building literals with one ``printf``
+per row (``%Q`` for TEXT) instead of ``quote()`` per value halves SQLite's share; a row whose
+values are not of the expected types (or hold a NUL) takes the exact general form instead.
+
+The digest of a table is SHA-256 over its rows in key order, each row being that tuple (UTF-8;
+REALs in Python's shortest repr, see ``canonical``) followed by a newline. Backup and restore
+verification compute it with this same reader, so equal digests mean equal data.
 """
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from bisect import bisect_right
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
-from edgenotify.db import Database
+from edgenotify.db import D1Error, Database
 from edgenotify.ops.backups.schema import ROWID_ALIASES, TableSpec, affinity_may_hold_negative_zero, quote_ident
 from edgenotify.ops.backups.sqlwriter import STATEMENT_BUDGET, Row
 
 MAX_PAGE_ROWS = 2000
+MAX_PRINTF_ARGS = 100  # SQLite allows 127 function arguments by default; wider tables use ``||`` only
 MAX_PAGE_BYTES = 2_000_000
+BLOCK_TEXT_BYTES = 1_800_000  # a block is one TEXT value: D1 refuses strings over 2,000,000 bytes
+MIN_BLOCK_VALUE_BYTES = 100_000  # below this a table's pages are read as rows (very wide tables)
 WITHOUT_ROWID_PAGE_ROWS = 200  # no byte budget there (see _page_sql); such tables hold small rows
 
 
@@ -102,6 +112,15 @@ class TableDigest:
         self.rows += len(rows)
         self._hash.update(page_text(rows).encode("utf-8"))
 
+    def add(self, page: "Block | list[Row]") -> None:
+        """A page's rows; a block's text already is the page's digest text, less the final newline."""
+        if isinstance(page, Block):
+            self.rows += page.rows
+            self._hash.update(page.data)
+            self._hash.update(b"\n")
+        else:
+            self.update(page)
+
     @property
     def sha256(self) -> str:
         return self._hash.hexdigest()
@@ -109,6 +128,81 @@ class TableDigest:
 
 def _tuple_sql(literals: list[str]) -> str:
     return "'(' || " + " || ',' || ".join(literals) + " || ')'" if literals else "'()'"
+
+
+def _is_text_affinity(decl_type: str) -> bool:
+    t = decl_type.upper()
+    return "INT" not in t and ("CHAR" in t or "CLOB" in t or "TEXT" in t)
+
+
+def fast_tuple_sql(columns: list[str], decl_types: list[str], general: list[str], rowid: str | None) -> str:
+    """The row's tuple text, by one ``printf`` when its values have their columns' usual types.
+
+    ``printf('%Q')`` renders TEXT (and NULL) byte for byte as ``quote()`` does, without a
+    ``quote()`` call and a ``||`` copy per value; INTEGER columns take ``quote()`` (cheap: no
+    scan). The fast form applies when every TEXT-affinity value is TEXT or NULL, every INTEGER one
+    INTEGER or NULL, and no TEXT holds a NUL (``%s`` stops at a NUL, so the bytes ``printf`` copies
+    fall short of the values' lengths exactly when one does); any other row takes ``general``.
+    """
+    formats, args, guards, texts = [], [], [], []
+    if rowid is not None:
+        formats.append("%d")
+        args.append(f"t.{rowid}")
+    for column, decl, literal in zip(columns, decl_types, general[len(general) - len(columns) :], strict=True):
+        expr = f"t.{quote_ident(column)}"
+        if "INT" in decl.upper():
+            formats.append("%s")
+            args.append(f"quote({expr})")
+            guards.append(f"typeof({expr}) IN ('integer', 'null')")
+        elif _is_text_affinity(decl):
+            formats.append("%Q")
+            args.append(expr)
+            guards.append(f"typeof({expr}) IN ('text', 'null')")
+            texts.append(expr)
+        else:
+            formats.append("%s")
+            args.append(literal)
+    if not args or len(args) > MAX_PRINTF_ARGS or not guards:
+        return _tuple_sql(general)
+    if texts:
+        sizes = " + ".join(f"ifnull(length(CAST({e} AS BLOB)), 0)" for e in texts)
+        copied = f"printf('{'%s' * len(texts)}', {', '.join(texts)})"
+        guards.append(f"length(CAST({copied} AS BLOB)) = {sizes}")
+    fast = f"printf('({','.join(formats)})', {', '.join(args)})"
+    return f"CASE WHEN {' AND '.join(guards)} THEN {fast} ELSE {_tuple_sql(general)} END"
+
+
+@dataclass
+class Block:
+    """A page of a rowid table read as one text: its rows' tuples joined by newlines (the digest
+    text, less its final newline), UTF-8 encoded, with each tuple's byte length."""
+
+    data: bytes
+    sizes: list[int]
+    key: list[str]  # the last row's key literal: the keyset cursor
+
+    @property
+    def rows(self) -> int:
+        return len(self.sizes)
+
+    def spans(self) -> list[tuple[int, int]]:
+        """Each tuple's (start, end) in ``data``."""
+        ends = list(accumulate(map((1).__add__, self.sizes)))
+        return [(e - s - 1, e - 1) for s, e in zip(self.sizes, ends, strict=True)]
+
+    def as_rows(self) -> list[Row]:
+        """The tuples as rows without keys or separate literals (enough to rewrite their text)."""
+        return [Row([], None, self.data[s:e].decode("utf-8")) for s, e in self.spans()]
+
+    def groups(self, head_bytes: int, budget: int) -> Iterator[tuple[int, int]]:
+        """Row ranges ``[i, j)`` whose INSERT (head, tuples joined by ``,\n``, ``;\n``) fits ``budget``."""
+        ends = list(accumulate(map((2).__add__, self.sizes)))
+        i = 0
+        while i < len(ends):
+            before = ends[i - 1] if i else 0
+            j = max(i + 1, bisect_right(ends, before + budget - head_bytes, i))
+            yield i, j
+            i = j
 
 
 class TableReader:
@@ -149,6 +243,13 @@ class TableReader:
             large_row_bytes = (STATEMENT_BUDGET - 2_000) // 2 - 32 * len(self.value_exprs)
         self.large_row_bytes = large_row_bytes
         self._key_count = len(self.keys)
+        # A literal is at most twice its value's bytes (hex, doubled quotes) plus 16; a row adds its
+        # commas, parentheses and newline: the values a block may hold so that its text stays a D1 string.
+        per_row = 17 * len(self.value_exprs) + 3
+        self.block_bytes = min(self.max_bytes, (BLOCK_TEXT_BYTES - self.max_rows * per_row) // 2)
+        self._blocks = self.rowid_keyed and self.block_bytes >= MIN_BLOCK_VALUE_BYTES
+        rowid = self.keys[0] if spec.explicit_rowid else None
+        self.fast_tuple = fast_tuple_sql(spec.columns, spec.decl_types, self.value_exprs, rowid)
 
     def _compare(self, op: str, key: list[str], prefix: str) -> str:
         cols = [f"{prefix}{k}" for k in self.keys]
@@ -167,12 +268,25 @@ class TableReader:
         sizes = [f"ifnull(length(CAST({prefix}{quote_ident(c)} AS BLOB)), 0)" for c in self.spec.columns]
         return " + ".join(sizes) or "0"
 
+    def _special(self, size: str) -> str:
+        """Whether a row needs its literals one by one: it holds a REAL (the digest canonicalises
+        it) or is large (the writer may split it)."""
+        reals = [f"typeof(t.{quote_ident(c)}) = 'real'" for c in self.real_columns]
+        return " OR ".join([f"{size} > {self.large_row_bytes}", *reals])
+
     def _select_list(self, size: str) -> str:
         keys = [f"quote(t.{k}) AS _k{i}" for i, k in enumerate(self.keys)]
-        reals = [f"typeof(t.{quote_ident(c)}) = 'real'" for c in self.real_columns]
-        wanted = [f"{size} > {self.large_row_bytes}", *reals]
-        values = f"CASE WHEN {' OR '.join(wanted)} THEN json_array({', '.join(self.value_exprs)}) END AS _vals"
-        return ", ".join([*keys, f"{_tuple_sql(self.value_exprs)} AS _row", values])
+        values = f"CASE WHEN {self._special(size)} THEN json_array({', '.join(self.value_exprs)}) END AS _vals"
+        return ", ".join([*keys, f"{self.fast_tuple} AS _row", values])
+
+    def _window(self, last: list[str] | None) -> str:
+        """The page's keys: at most ``max_rows`` (the byte cut is the caller's, on ``page._before``)."""
+        key, table = self.keys[0], quote_ident(self.spec.name)
+        return (
+            f"WITH lim AS (SELECT {key} AS _k, {self._sizes()} AS _sz FROM {table}{self._cursor(last)} "
+            f"ORDER BY {key} LIMIT {self.max_rows}), "
+            "page AS (SELECT _k, _sz, sum(_sz) OVER (ORDER BY _k ROWS UNBOUNDED PRECEDING) - _sz AS _before FROM lim)"
+        )
 
     def page_sql(self, last: list[str] | None) -> str:
         table = quote_ident(self.spec.name)
@@ -184,12 +298,54 @@ class TableReader:
             return f"SELECT {select} FROM {table} AS t{where} ORDER BY {order} LIMIT {limit}"
         key = self.keys[0]
         return (
-            f"WITH lim AS (SELECT {key} AS _k, {self._sizes()} AS _sz FROM {table}{self._cursor(last)} "
-            f"ORDER BY {key} LIMIT {self.max_rows}), "
-            "page AS (SELECT _k, _sz, sum(_sz) OVER (ORDER BY _k ROWS UNBOUNDED PRECEDING) - _sz AS _before FROM lim) "
+            f"{self._window(last)} "
             f"SELECT {self._select_list('page._sz')} FROM page JOIN {table} AS t ON t.{key} = page._k "
             f"WHERE page._before < {self.max_bytes} ORDER BY page._k"
         )
+
+    def block_sql(self, last: list[str] | None) -> str:
+        """One result row for the whole page: last key, whether a row is special, the tuples joined
+        by newlines and their byte lengths. The ordered subquery feeds the aggregate in key order
+        (SQLite never flattens an ORDER BY subquery into an aggregate); the digest checks it anyway."""
+        key, table = self.keys[0], quote_ident(self.spec.name)
+        rows = (
+            f"SELECT page._k AS _k, {self.fast_tuple} AS _row, ({self._special('page._sz')}) AS _sp "
+            f"FROM page JOIN {table} AS t ON t.{key} = page._k WHERE page._before < {self.block_bytes} "
+            "ORDER BY page._k"
+        )
+        return (
+            f"{self._window(last)} SELECT quote(max(_k)), max(_sp), "
+            "ifnull(group_concat(length(CAST(_row AS BLOB)), ','), ''), ifnull(group_concat(_row, char(10)), '') "
+            f"FROM ({rows})"
+        )
+
+    async def block(self, last: list[str] | None) -> Block | None:
+        """The page after ``last`` as a ``Block`` (rowid tables; one query). An empty page gives a
+        block of no rows; a page with a special row gives None: read it with ``page()``."""
+        try:
+            row = await self.db.first_utf8(self.block_sql(last), 3)
+        except D1Error as exc:  # a large row made the text too big for a D1 string: read rows instead
+            if "too big" not in exc.message.lower():
+                raise
+            return None
+        finally:
+            self.queries += 1
+        (last_key, special, sizes), data = row if row else ([None, None, ""], b"")
+        if special:
+            return None
+        if not data:
+            return Block(b"", [], last or [])
+        return Block(data, list(map(int, sizes.split(","))), [last_key])
+
+    async def next(self, last: list[str] | None) -> "Page":
+        """The page after ``last``: a ``Block`` while the table's pages allow it, else its rows.
+        After a page with a special row the reader stays with rows (no second query per page)."""
+        if self._blocks:
+            block = await self.block(last)
+            if block is not None:
+                return block
+            self._blocks = False
+        return await self.page(last)
 
     async def page(self, last: list[str] | None) -> list[Row]:
         """The rows after ``last`` (one query; empty when the table, or the bounded range, is done)."""
@@ -198,20 +354,34 @@ class TableReader:
         self.queries += 1
         return [Row(r[:k], None if r[k + 1] is None else json.loads(r[k + 1]), r[k]) for r in raw]
 
-    def is_last(self, rows: list[Row]) -> bool:
-        """Whether no page follows ``rows`` (a short WITHOUT ROWID page; rowid tables end on an empty page)."""
-        return not rows or (not self.rowid_keyed and len(rows) < min(self.max_rows, WITHOUT_ROWID_PAGE_ROWS))
+    def is_last(self, page: "Page") -> bool:
+        """Whether no page follows (a short WITHOUT ROWID page; rowid tables end on an empty page)."""
+        if isinstance(page, Block):
+            return not page.rows
+        return not page or (not self.rowid_keyed and len(page) < min(self.max_rows, WITHOUT_ROWID_PAGE_ROWS))
 
-    async def pages(self) -> AsyncIterator[list[Row]]:
+    async def pages(self) -> AsyncIterator["Page"]:
         last = self.after
         while True:
-            rows = await self.page(last)
-            if not rows:
+            page = await self.next(last)
+            if not page_rows(page):
                 return
-            yield rows
-            if self.is_last(rows):
+            yield page
+            if self.is_last(page):
                 return
-            last = rows[-1].key
+            last = page_key(page)
+
+
+Page = Block | list[Row]
+
+
+def page_rows(page: Page) -> int:
+    return page.rows if isinstance(page, Block) else len(page)
+
+
+def page_key(page: Page) -> list[str]:
+    """The keyset cursor after ``page``: its last row's key."""
+    return page.key if isinstance(page, Block) else page[-1].key
 
 
 async def digest_table(db: Database, spec: TableSpec, negative_zero: bool = True, **limits: int) -> TableDigest:
@@ -219,5 +389,5 @@ async def digest_table(db: Database, spec: TableSpec, negative_zero: bool = True
     reader = TableReader(db, spec, negative_zero, **limits)
     digest = TableDigest()
     async for page in reader.pages():
-        digest.update(page)
+        digest.add(page)
     return digest

@@ -37,6 +37,7 @@ from edgenotify.ops.backups.schema import TABLE, Schema, fk_order, inspect, quot
 from edgenotify.ops.bucket import Bucket
 from edgenotify.ops.jobs import audit
 from edgenotify.ops.jobs.budget import Budget
+from edgenotify.ops.jobs.chunks import split_by_lengths
 from edgenotify.ops.jobs.store import COMPLETE, FAILED, Job, save_query
 from edgenotify.ops.jobs.verify import check, row_count, segment_digest, segments_of
 
@@ -77,11 +78,14 @@ def chunk_statements(data: bytes, chunk: dict[str, Any]) -> list[str]:
     if hashlib.sha256(data).hexdigest() != chunk["sha256"] or len(data) != chunk["size"]:
         raise RestoreCorrupt(f"chunk at offset {chunk['offset']} does not match the manifest's digest")
     inflater = zlib.decompressobj(31)
-    text = inflater.decompress(data).decode("utf-8")
+    text = inflater.decompress(data)
     if not inflater.eof or inflater.unused_data:
         raise RestoreCorrupt(f"chunk at offset {chunk['offset']} is not exactly one gzip member")
+    pieces = split_by_lengths(text)
+    if pieces is not None:
+        return [p.decode("utf-8") for p in pieces]
     splitter = StatementSplitter()
-    return splitter.feed(text) + splitter.close()
+    return splitter.feed(text.decode("utf-8")) + splitter.close()
 
 
 class RestoreStep:

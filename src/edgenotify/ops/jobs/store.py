@@ -142,6 +142,11 @@ def saver(db: Database) -> Callable[[Job], Awaitable[None]]:
     return save_job
 
 
+async def table_exists(db: Database) -> bool:
+    """Whether ``ops_jobs`` exists: a database its migration (0003_ops_jobs) never reached has no jobs."""
+    return await db.first("SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'ops_jobs'") is not None
+
+
 async def get(db: Database, job_id: str) -> Job | None:
     row = await db.first(f"SELECT {_COLUMNS} FROM ops_jobs WHERE id = ?", job_id)
     return _job(row) if row else None

@@ -31,6 +31,7 @@ from edgenotify.ops.jobs import backup as backup_job
 from edgenotify.ops.jobs import restore as restore_job
 from edgenotify.ops.jobs.budget import Budget
 from edgenotify.ops.jobs.store import BACKUP, FAILED, RESTORE, Job
+from edgenotify.ops.maintenance import integrity
 
 MAX_FAILURES = 3
 Progress = Callable[[dict[str, Any]], None]
@@ -63,6 +64,13 @@ def _request_id(context: Context) -> str | None:
     return context.request_id or None
 
 
+async def require_jobs(db: Database) -> None:
+    """Jobs live in ``ops_jobs``: on a database without it, say which migrations to apply (not a 500)."""
+    if not await store.table_exists(db):
+        message = "this database has no ops_jobs table: apply the pending migrations (wrangler d1 migrations apply)"
+        raise JobError(CONFLICT, "migrations_pending", message)
+
+
 async def _refuse_during_restore(db: Database) -> None:
     running = await marker.current(db)
     if running:
@@ -80,6 +88,7 @@ async def start_backup(
 ) -> Job:
     """Start a backup job and run its first step in this invocation."""
     db = context.db
+    await require_jobs(db)
     await _refuse_during_restore(db)
     running = await store.running(db, BACKUP)
     if running:
@@ -166,6 +175,7 @@ async def start_restore(
     """Dry run (the default): what a restore would do, and why it would be refused. Otherwise start
     the restore job (the database is marked from now on) and run its first step."""
     db, bucket = context.db, _bucket(context)
+    await require_jobs(db)
     manifest = await _manifest(bucket, backup_id)
     non_empty = await _rows_in(db)
     refusals = await _restore_refusals(context, bucket, manifest, force, non_empty)
@@ -216,6 +226,8 @@ async def _advance(
     context: Context, job: Job, progress: Progress | None = None, manifest: dict[str, Any] | None = None
 ) -> Job:
     """Run the job's next step within this invocation's budget; count a failure instead of raising."""
+    if job.kind == integrity.KIND:  # a maintenance pass: its own steps and failure rules
+        return await integrity.advance(context, job)
     db, bucket = context.db, _bucket(context)
     budget = Budget.for_invocation(Limits.from_env(context.env), job.kind, db, bucket)
     try:
@@ -269,11 +281,13 @@ async def continue_job(context: Context, job_id: str, progress: Progress | None 
 
 
 async def tick(context: Context) -> dict[str, Any]:
-    """Cron: continue the running job, a restore before any backup (one job per tick)."""
-    running = await store.running(context.db, RESTORE) or await store.running(context.db, BACKUP)
-    if not running:
+    """Cron: continue the running job, a restore before any backup, a backup before an integrity
+    pass (one job per tick)."""
+    running = await store.running(context.db)
+    first = next((j for kind in (RESTORE, BACKUP, integrity.KIND) for j in running if j.kind == kind), None)
+    if first is None:
         return {"status": "idle"}
-    job = await _advance(context, running[0])
+    job = await _advance(context, first)
     return {"status": job.status, "job": job.summary()}
 
 
@@ -292,6 +306,8 @@ def describe(job: Job) -> dict[str, Any]:
     """A job for people: the summary plus what its phase has reached, without bulk lists."""
     if job.kind == RESTORE:
         return restore_job.report(job)
+    if job.kind == integrity.KIND:
+        return integrity.report(job)
     out = job.summary()
     state = job.state
     out["position"] = {

@@ -24,7 +24,7 @@ async def segment_digest(db: Database, schema: Schema, table: str, segment: dict
     reader = TableReader(db, spec, schema.negative_zero, after=segment["after"], until=segment["until"])
     digest = TableDigest()
     async for page in reader.pages():
-        digest.update(page)
+        digest.add(page)
     return digest
 
 

@@ -4,7 +4,9 @@ Each task runs isolated (``records.run_recorded``): its own record in
 ``task_execution_records`` as ``maintenance.<task>``, and an exception in one never stops the
 next. A summary record ``maintenance`` gives the run's overall outcome, which
 ``GET /admin/maintenance/runs`` and ``GET /admin/health`` show. Integrity problems make the
-task a ``warning`` with the problems in its details: reported, never hidden.
+task a ``warning`` with the problems in its details: reported, never hidden. The integrity check
+is a pass across invocations: its task is ``running`` until the pass ends, and the run's summary
+lists it under ``running`` (its status is that of the tasks that finished).
 """
 
 import secrets
@@ -15,15 +17,27 @@ from typing import Any
 
 from edgenotify.clock import iso, now_iso, utcnow
 from edgenotify.context import Context
-from edgenotify.db import Database, Query
-from edgenotify.notify.stats import STATUSES
+from edgenotify.limits import Limits
 from edgenotify.ops import records
 from edgenotify.ops.config import OpsConfig, load
+from edgenotify.ops.maintenance import integrity as integrity_pass
 from edgenotify.ops.maintenance.archive import archive_logs
 
 TaskFn = Callable[[Context, OpsConfig], Awaitable[records.Outcome]]
 SUMMARY = "maintenance"
-ISO_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*Z"
+# Of the invocation's limits, what each batched task (expiry, archive) may use: the integrity
+# step, the records and the summary need the rest. The configured batch counts apply below it.
+TASK_SHARE = 0.25
+ARCHIVE_QUERIES, ARCHIVE_R2_CALLS = 2, 4  # per archive batch: read, delete; two puts, two reads back
+
+
+def batches_within(context: Context, configured: int, queries: int, r2_calls: int = 0) -> int:
+    """``configured`` batches, or fewer when TASK_SHARE of the invocation's D1 queries or
+    subrequests (every D1 query and R2 call is one) would not take them; at least one."""
+    limits = Limits.from_env(context.env)
+    by_queries = int(limits.d1_queries * TASK_SHARE) // queries
+    by_subrequests = int(limits.subrequests * TASK_SHARE) // (queries + r2_calls)
+    return max(1, min(configured, by_queries, by_subrequests))
 
 
 async def cleanup_idempotency(context: Context, config: OpsConfig) -> records.Outcome:
@@ -31,7 +45,7 @@ async def cleanup_idempotency(context: Context, config: OpsConfig) -> records.Ou
     now = now_iso()
     deleted = 0
     more = False
-    for _ in range(config.idempotency_max_batches):
+    for _ in range(batches_within(context, config.idempotency_max_batches, 1)):
         result = await context.db.run(
             "DELETE FROM idempotency_keys WHERE rowid IN "
             "(SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)",
@@ -54,12 +68,12 @@ async def archive(context: Context, config: OpsConfig) -> records.Outcome:
         cutoff=iso(now - timedelta(days=config.log_retention_days)),
         run_id=run_id,
         batch_rows=config.archive_batch_rows,
-        max_batches=config.archive_max_batches,
+        max_batches=batches_within(context, config.archive_max_batches, ARCHIVE_QUERIES, ARCHIVE_R2_CALLS),
     )
     details = {**result.as_dict(), "retention_days": config.log_retention_days}
     if result.mismatch is not None:
         return records.Outcome(records.FAILED, {**details, "problem": "read-back did not match; nothing deleted"})
-    if result.deleted != result.archived:
+    if result.deleted != result.archived or result.attempts_deleted != result.attempts_archived:
         return records.Outcome(records.WARNING, {**details, "problem": "fewer rows deleted than archived"})
     return records.Outcome(records.SUCCESS, details)
 
@@ -69,55 +83,12 @@ async def optimize(context: Context, config: OpsConfig) -> records.Outcome:
     return records.Outcome(records.SUCCESS, {"result": rows})
 
 
-def data_check_queries(now: str) -> list[Query]:
-    statuses = ", ".join(f"'{s}'" for s in STATUSES)
-    return [
-        Query(
-            "SELECT count(*) AS n FROM template_contents tc LEFT JOIN notification_templates_v2 t "
-            "ON t.template_key = tc.template_key WHERE t.template_key IS NULL"
-        ),
-        Query(
-            "SELECT count(*) AS total, "
-            f"coalesce(sum(status NOT IN ({statuses})), 0) AS bad_status, "
-            "coalesce(sum(status = 'success' AND sent_at IS NULL), 0) AS success_without_sent_at, "
-            "coalesce(sum(status = 'failed' AND (error IS NULL OR error = '')), 0) AS failed_without_error, "
-            "coalesce(sum(user_id = '' OR channel_type = ''), 0) AS missing_user_or_channel, "
-            "coalesce(sum(retry_count < 0), 0) AS negative_retry_count, "
-            f"coalesce(sum(created_at NOT GLOB '{ISO_GLOB}'), 0) AS bad_created_at "
-            "FROM notification_logs"
-        ),
-        Query.of("SELECT count(*) AS n FROM idempotency_keys WHERE expires_at <= ?", now),
-    ]
-
-
 async def integrity(context: Context, config: OpsConfig) -> records.Outcome:
-    """quick_check, foreign_key_check and seed 000's data checks; any finding is a warning."""
-    db: Database = context.db
-    quick, fks = await db.batch([Query("PRAGMA quick_check"), Query("PRAGMA foreign_key_check")])
-    orphans, logs, expired = await db.batch(data_check_queries(now_iso()))
-    quick_result = [str(next(iter(r.values()))) for r in quick.rows]
-    invalid = {k: int(v) for k, v in logs.rows[0].items() if k != "total" and int(v)}
-    problems: list[str] = []
-    if quick_result != ["ok"]:
-        problems.append(f"quick_check: {'; '.join(quick_result[:10])}")
-    if fks.rows:
-        problems.append(f"{len(fks.rows)} foreign key violation(s)")
-    if int(orphans.rows[0]["n"]):
-        problems.append(f"{orphans.rows[0]['n']} template content(s) without their template")
-    for name, count in invalid.items():
-        problems.append(f"{count} notification log(s): {name.replace('_', ' ')}")
-    if int(expired.rows[0]["n"]):
-        problems.append(f"{expired.rows[0]['n']} expired idempotency key(s) still present")
-    details: dict[str, Any] = {
-        "quick_check": quick_result[:10],
-        "foreign_key_violations": fks.rows[:20],
-        "orphaned_template_contents": int(orphans.rows[0]["n"]),
-        "invalid_logs": invalid,
-        "logs_checked": int(logs.rows[0]["total"]),
-        "expired_idempotency_keys": int(expired.rows[0]["n"]),
-        "problems": problems,
-    }
-    return records.Outcome(records.WARNING if problems else records.SUCCESS, details)
+    """One step of the integrity pass (``ops.maintenance.integrity``): started here, continued by
+    the job tick. Its outcome is ``running`` until the pass ends; the findings are then recorded
+    once, as ``maintenance.integrity``."""
+    job = await integrity_pass.start_or_continue(context, "cron", config.integrity_range_rows)
+    return integrity_pass.outcome(job)
 
 
 TASKS: list[tuple[str, TaskFn]] = [
@@ -129,6 +100,7 @@ TASKS: list[tuple[str, TaskFn]] = [
 
 
 def overall(statuses: list[str]) -> str:
+    """The worst finished status; a task still ``running`` reports its outcome later, on its own."""
     if records.FAILED in statuses:
         return records.FAILED
     return records.WARNING if records.WARNING in statuses else records.SUCCESS
@@ -146,7 +118,11 @@ async def run_maintenance(context: Context, tasks: list[tuple[str, TaskFn]] | No
     for name, fn in tasks if tasks is not None else TASKS:
         results.append(await records.run_recorded(context.db, f"{SUMMARY}.{name}", lambda fn=fn: fn(context, config)))
     status = overall([r["status"] for r in results])
-    details = {"tasks": {r["task"]: r["status"] for r in results}, "config_problems": problems}
+    details = {
+        "tasks": {r["task"]: r["status"] for r in results},
+        "running": [r["task"] for r in results if r["status"] == records.RUNNING],
+        "config_problems": problems,
+    }
     duration_ms = int((time.monotonic() - clock) * 1000)
     summary: dict[str, Any] = {"task": SUMMARY, "status": status, "execution_time": started, "duration_ms": duration_ms}
     try:
