@@ -22,6 +22,7 @@ BENCHMARKS = {
     "indexes": "bench.indexes",
     "jobs_chain": "bench.jobs_chain",
     "delivery": "bench.delivery",
+    "pyodide_jobs": "bench.pyodide_jobs",
 }
 
 

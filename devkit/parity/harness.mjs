@@ -2,6 +2,11 @@
 //
 //   node devkit/parity/harness.mjs --root <repo> --wheels <dir> [--json <out.json>] [--only name,name]
 //                                  [--receivers <json: name -> base URL>] [--coverage <out.json>]
+//   node devkit/parity/harness.mjs --root <repo> --wheels <dir> --bench <spec.json>
+//
+// The second form is the benchmark mode (bench/pyodide_jobs.py): Miniflare on the spec's config and
+// persist directory (which the caller prepared, e.g. with a generated D1 file), then
+// devkit/parity/pyodide_bench.py instead of the contracts; it writes the figures to the spec's "out".
 //
 // 1. wrangler's getPlatformProxy() starts Miniflare with the bindings of the project's wrangler.toml
 //    (persisted in a fresh temporary directory, removed at exit; offline, no worker script is run).
@@ -29,6 +34,7 @@ function options() {
       only: { type: "string" },
       receivers: { type: "string" },
       coverage: { type: "string" },
+      bench: { type: "string" },
     },
   });
   if (!values.root || !values.wheels) {
@@ -42,16 +48,17 @@ function options() {
     only: values.only ? values.only.split(",").filter(Boolean) : [],
     receivers: values.receivers ?? "{}",
     coverage: values.coverage ? path.resolve(values.coverage) : null,
+    bench: values.bench ? path.resolve(values.bench) : null,
   };
 }
 
-async function startBindings(root, persistDir) {
+async function startBindings(configPath, persistDir) {
   const { getPlatformProxy } = await import("wrangler");
   // The declared secrets, with the values the contract suite's runners give both runtimes
   // (tests/contract/contracts.py: CONTRACT_SECRETS); set, not defaulted, so a developer's cannot leak in.
   Object.assign(process.env, { API_TOKEN: "contract-client-token", ADMIN_TOKEN: "contract-admin-token" });
   return getPlatformProxy({
-    configPath: path.join(root, "wrangler.toml"),
+    configPath,
     persist: { path: persistDir },
     remoteBindings: false,
     // A developer's .dev.vars (e.g. CONFIG_ENCRYPTION_KEY) must not leak into the contracts: wrangler
@@ -203,8 +210,104 @@ function report(results) {
   return results.length > 0 && passed === results.length;
 }
 
+// CPU meters for the benchmark, in microseconds: this (main) thread, where Pyodide runs with the JS it
+// calls and Miniflare's client side; and the whole Node process (adds its helper threads: V8's GC,
+// libuv, Miniflare's synchronous-proxy worker). workerd, which executes the SQL, is another process.
+const threadUs = () => {
+  const u = process.threadCpuUsage();
+  return u.user + u.system;
+};
+const meter = {
+  thread: threadUs,
+  process: () => {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  },
+  miniflare: () => miniflareUs,
+};
+
+// Bench mode only: Miniflare's D1 binding with the main-thread CPU of each of its calls, from the call
+// until its promise settles, added up in miniflareUs. That is the client side of Miniflare's proxy
+// (serialising arguments, decoding results), which production does not have: nothing else runs on the
+// thread meanwhile, and waiting for workerd costs no CPU. Below harness's D1 stand-ins, which see it as
+// the Miniflare binding; statements are handed back to Miniflare unwrapped.
+let miniflareUs = 0;
+const meteredStatements = new WeakMap();
+
+function timed(call) {
+  const started = threadUs();
+  const settle = () => {
+    miniflareUs += threadUs() - started;
+  };
+  let result;
+  try {
+    result = call();
+  } catch (err) {
+    settle();
+    throw err;
+  }
+  if (result && typeof result.then === "function") return Promise.resolve(result).finally(settle);
+  settle();
+  return result;
+}
+
+function meteredStatement(remote) {
+  const statement = {
+    bind: (...values) => meteredStatement(timed(() => remote.bind(...values))),
+    first: (...args) => timed(() => remote.first(...args)),
+    all: (...args) => timed(() => remote.all(...args)),
+    run: (...args) => timed(() => remote.run(...args)),
+    raw: (...args) => timed(() => remote.raw(...args)),
+  };
+  meteredStatements.set(statement, remote);
+  return statement;
+}
+
+function meteredD1(remote) {
+  const unwrapped = (statements) => Array.from(statements, (s) => meteredStatements.get(s) ?? s);
+  return {
+    prepare: (sql) => meteredStatement(timed(() => remote.prepare(sql))),
+    batch: (statements) => timed(() => remote.batch(unwrapped(statements))),
+    exec: (sql) => timed(() => remote.exec(sql)),
+    withSession: (...args) => {
+      const session = timed(() => remote.withSession(...args));
+      return { ...meteredD1(session), getBookmark: () => timed(() => session.getBookmark()) };
+    },
+  };
+}
+
+async function benchMain(opts) {
+  const spec = JSON.parse(fs.readFileSync(opts.bench, "utf8"));
+  const timer = setTimeout(() => {
+    console.error(`parity bench: gave up after ${spec.timeout_ms} ms`);
+    process.exit(1);
+  }, spec.timeout_ms);
+  let proxy = null;
+  let ok = false;
+  try {
+    const [bindings, python] = await Promise.allSettled([startBindings(spec.config, spec.persist), startPython(opts)]);
+    if (bindings.status === "fulfilled") proxy = bindings.value;
+    for (const s of [bindings, python]) if (s.status === "rejected") throw s.reason;
+    const env = proxy.env;
+    const envs = Object.fromEntries(
+      Object.entries(spec.databases).map(([role, name]) => [role, { ...env, DB: new D1Database(meteredD1(env[name])) }]),
+    );
+    const bench = python.value.pyimport("pyodide_bench");
+    const out = await bench.run(envs, runtime, meter, JSON.stringify(spec));
+    fs.writeFileSync(spec.out, out);
+    ok = JSON.parse(out).ok;
+  } catch (err) {
+    console.error(`parity bench: harness error: ${err && err.stack ? err.stack : err}`);
+  } finally {
+    clearTimeout(timer);
+    if (proxy) await proxy.dispose();
+  }
+  process.exit(ok ? 0 : 1);
+}
+
 async function main() {
   const opts = options();
+  if (opts.bench) return benchMain(opts);
   const started = Date.now();
   const persistDir = fs.mkdtempSync(path.join(os.tmpdir(), "edgenotify-parity-"));
   const timer = setTimeout(() => {
@@ -215,7 +318,8 @@ async function main() {
   let ok = false;
   try {
     // Miniflare and Pyodide start in parallel; a failure of either still disposes Miniflare below.
-    const [bindings, python] = await Promise.allSettled([startBindings(opts.root, persistDir), startPython(opts)]);
+    const config = path.join(opts.root, "wrangler.toml");
+    const [bindings, python] = await Promise.allSettled([startBindings(config, persistDir), startPython(opts)]);
     if (bindings.status === "fulfilled") proxy = bindings.value;
     for (const s of [bindings, python]) if (s.status === "rejected") throw s.reason;
     const py = python.value;

@@ -10,7 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from bench import backup, coldstart, datagen, delivery, http_load, indexes, measure, pagination, report, roundtrips
+from bench import (
+    backup,
+    coldstart,
+    datagen,
+    delivery,
+    http_load,
+    indexes,
+    measure,
+    pagination,
+    pyodide_jobs,
+    report,
+    roundtrips,
+)
 from bench.__main__ import main
 from bench.options import Options
 
@@ -109,3 +121,15 @@ def test_indexes_smoke(opts: Options) -> None:
     body = indexes.run(opts)
     assert "| log page, status=failed | SEARCH notification_logs USING INDEX idx_logs_user_status_created" in body
     assert "Writes on SQLite: 50 log rows" in body and "NOT MEASURED" in body  # no Miniflare in smoke mode
+
+
+def test_pyodide_jobs_smoke(opts: Options) -> None:
+    body = pyodide_jobs.run(opts)
+    # the 300 generated log rows were read from the file copied into Miniflare's D1, and restored verified
+    assert "| 300 | backup | complete | 1 |" in body and "300 log rows" in body
+    assert "| 300 | restore | complete | 1 |" in body and "verification ok (12 tables)" in body
+    for phase in ("schema", "data", "tail", "finish", "check", "replace", "verify"):
+        assert f"| {phase} |" in body, phase
+    assert "not attributed" not in body and "| D1 batch |" in body and "| R2 |" in body
+    assert "**backup, 300 rows, profiled** (complete)" in body and "**restore, 300 rows, profiled** (complete)" in body
+    assert "backup: Pyodide main-thread CPU per million rows" in body
