@@ -49,29 +49,24 @@ async def backup(state: str, config: str, r2: str = "embedded") -> dict:
     return {"id": manifest["id"], "object": manifest["object"], "totals": manifest["totals"]}
 
 
-async def _source(env, backup_id: str):
-    from edgenotify.ops.backups import manifest as mf
-    from edgenotify.ops.backups.restore import RestoreSource
-    from edgenotify.ops.backups.source import r2_chunks
-
-    body = await env.BACKUPS.get(mf.manifest_key(backup_id))
-    manifest = mf.parse(await body.text())
-    return RestoreSource(f"backup {backup_id}", r2_chunks(env.BACKUPS, mf.data_key(backup_id)), manifest)
-
-
 async def restore(source_state: str, backup_id: str, target_state: str, config: str, r2: str = "embedded") -> dict:
-    from edgenotify.db import Database
-    from edgenotify.ops.backups.restore import RestoreOptions
-    from edgenotify.ops.backups.restore import restore as run_restore
+    """The restore job (as ``scripts/restore --apply`` runs it) into the target, reading the source's bucket."""
+    from edgenotify.context import Context
+    from edgenotify.migrations import automigrate
+    from edgenotify.ops.jobs import store, usecases
 
     source_env, target_env = _env(source_state, config, r2), _env(target_state, config)
     try:
-        source = await _source(source_env, backup_id)
-        report = await run_restore(Database(target_env.DB), source, RestoreOptions(dry_run=False))
+        target_env.BACKUPS = source_env.BACKUPS
+        await automigrate.ensure_migrated(target_env.DB)  # the job's checkpoint table; empty tables need no force
+        context = Context.create(target_env, None)
+        started = await usecases.start_restore(context, backup_id, dry_run=False, quiesce_seconds=0, trigger="bench")
+        job = await usecases.run_to_end(context, await store.get(context.db, started["job"]["id"]))
     finally:
         source_env.close()
         target_env.close()
-    return {"ok": report["ok"], "status": report["status"], "verification": report["verification"].get("ok")}
+    verification = job.state.get("verification") or {}
+    return {"ok": verification.get("ok", False), "status": job.status, "verification": verification.get("ok")}
 
 
 async def extract(state: str, backup_id: str, out: str, config: str) -> dict:

@@ -9,6 +9,7 @@ checked on its own with a real 5 MiB part. Observations hold outcomes only: step
 each runtime's speed.
 """
 
+import gzip
 import hashlib
 import random
 from typing import Any
@@ -19,6 +20,7 @@ from edgenotify.env import Settings
 from edgenotify.migrations import automigrate
 from edgenotify.ops.backups import catalog
 from edgenotify.ops.backups import manifest as mf
+from edgenotify.ops.backups.backup import run_backup
 from edgenotify.ops.backups.dump import digest_table
 from edgenotify.ops.backups.schema import inspect
 from edgenotify.ops.bucket import MIN_PART_SIZE, Bucket
@@ -173,4 +175,78 @@ async def jobs_bucket_facade_multipart_by_upload_id(env: Any) -> Any:
         "sha256": hashlib.sha256(whole or b"").hexdigest() == hashlib.sha256(first + b"tail").hexdigest(),
         "aborted_absent": await bucket.head("c-jobs/aborted.bin") is None,
         "calls": bucket.calls,
+    }
+
+
+PLAIN_EXPORT = """PRAGMA defer_foreign_keys=TRUE;
+CREATE TABLE c_imp_child (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES c_imp_parent(id), t TEXT);
+INSERT INTO c_imp_child VALUES(1,2,'it''s; é');
+CREATE TABLE c_imp_parent (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, b BLOB);
+INSERT INTO c_imp_parent VALUES(1,'a',X'00ff'),(2,'b',NULL);
+INSERT INTO sqlite_sequence VALUES('c_imp_parent',9);
+CREATE INDEX c_imp_child_parent ON c_imp_child (parent_id);
+"""
+
+
+async def _format_2(env: Any, db: Database) -> str:
+    """A format-2 backup, as older code wrote it: one gzip member, one digest per table, no chunk list."""
+    current = await run_backup(db, env.BACKUPS, trigger="contract")  # not audited: the digests below see its rows
+    sql = gzip.decompress(bytes(await (await env.BACKUPS.get(mf.data_key(current["id"]))).arrayBuffer()))
+    backup_id = current["id"][:-6] + "f2f2f2"
+    data = gzip.compress(sql)
+    stored = await Bucket(env.BACKUPS).put(mf.data_key(backup_id), data)
+    schema = await inspect(db)
+    tables = []
+    for t in current["tables"]:
+        digest = await digest_table(db, schema.table(t["name"]), schema.negative_zero) if t["sha256"] else None
+        tables.append({"name": t["name"], "kind": t["kind"], "rows": t["rows"], "sha256": digest and digest.sha256})
+    obj = {"key": mf.data_key(backup_id), "size": len(data), "etag": stored.etag, "compression": "gzip"}
+    obj.update(sha256=hashlib.sha256(data).hexdigest(), sql_bytes=len(sql))
+    old = {**current, "id": backup_id, "format_version": 2, "tables": tables, "object": obj}
+    await Bucket(env.BACKUPS).put(mf.manifest_key(backup_id), mf.encode(old))
+    return backup_id
+
+
+@contract
+async def jobs_imports_of_a_plain_export_and_a_format_2_backup(env: Any) -> Any:
+    """Sources the restore job cannot read in steps go through an import job first, steps killed inside:
+    a plain SQL export in R2 (children before their parents, a counter; no manifest: row counts) and a
+    format-2 backup (digests); each import hands over to the restore job, which restores exactly."""
+    await reset_database(env.DB)
+    automigrate.forget(env.DB)
+    await automigrate.ensure_migrated(env.DB)
+    await clear_r2(env.BACKUPS, mf.PREFIX)
+    db = Database(env.DB)
+    key = "imports/contract/source"
+    await Bucket(env.BACKUPS).put(key, PLAIN_EXPORT.encode("utf-8"))
+    source = {"key": key, "label": "contract export", "manifest": None, "owned": True}
+    job = await usecases.start_import(_context(env)[0], source, quiesce_seconds=0, trigger="contract")
+    imported = (await _drive(env, job.id))["job"]
+    plain = (await _drive(env, imported.state["restore_job"]))["job"]
+    rows = await db.all(
+        "SELECT c.id, c.t, p.name, hex(p.b) AS b FROM c_imp_child c JOIN c_imp_parent p ON p.id = c.parent_id"
+    )
+    sequence = await db.all("SELECT seq FROM sqlite_sequence WHERE name = 'c_imp_parent'")
+
+    await db.run("CREATE TABLE c_imp_rows (id INTEGER PRIMARY KEY, t TEXT, r REAL)")
+    await db.batch([Query.of("INSERT INTO c_imp_rows (t, r) VALUES (?, ?)", f"r{i} é", i / 3) for i in range(60)])
+    before = (await digest_table(db, (await inspect(db)).table("c_imp_rows"))).sha256
+    old_id = await _format_2(env, db)
+    await db.run("DELETE FROM c_imp_rows")  # the data the restore must bring back (force: other tables have rows)
+    started = await usecases.start_restore(
+        _context(env)[0], old_id, force=True, dry_run=False, quiesce_seconds=0, trigger="contract"
+    )
+    imported_2 = (await _drive(env, started["job"]["id"]))["job"]
+    old = (await _drive(env, imported_2.state["restore_job"]))["job"]
+    after = (await digest_table(db, (await inspect(db)).table("c_imp_rows"))).sha256
+    left = sorted(o.key for o in await Bucket(env.BACKUPS).list_objects("imports/"))
+    await clear_r2(env.BACKUPS, mf.PREFIX)
+    assert plain.status == "complete" and old.status == "complete", (plain.last_error, old.last_error)
+    return {
+        "plain": [imported.status, plain.state["verification"], [c["rows"] for c in plain.state["verify"]["checks"]]],
+        "rows": rows,
+        "sequence": sequence,
+        "format_2": [started["job"]["kind"], imported_2.status, old.state["verification"]["ok"]],
+        "format_2_exact": after == before,
+        "source_copy_left": left,
     }

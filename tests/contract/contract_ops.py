@@ -2,9 +2,9 @@
 
 The data holds every value kind the backup must carry exactly (int64 extremes, REAL edge cases,
 NULL vs '', BLOBs, unicode, quotes, newlines, a value over 100 KB), written with SQL literals so
-that nothing is lost on the way in. After a restore into an emptied database, every value must
-compare equal to the original IN SQL (``a IS b`` per column, joined against the values kept
-aside), and the restore's own verification against the manifest must pass.
+that nothing is lost on the way in. After a restore (the restore job, run to its end) into an emptied
+database, every value must compare equal to the original IN SQL (``a IS b`` per column, joined
+against the values kept aside), and the restore's own verification against the manifest must pass.
 """
 
 import gzip
@@ -21,12 +21,12 @@ from edgenotify.migrations import automigrate
 from edgenotify.ops.backups import manifest as mf
 from edgenotify.ops.backups.backup import BackupOptions, run_backup
 from edgenotify.ops.backups.catalog import backup_status, list_backups
-from edgenotify.ops.backups.restore import RestoreOptions, RestoreSource, restore
 from edgenotify.ops.backups.source import r2_chunks
 from edgenotify.ops.backups.stream import MIN_PART_SIZE, R2ObjectWriter
 from edgenotify.ops.diagnostics.capacity import capacity
 from edgenotify.ops.diagnostics.health import health
 from edgenotify.ops.diagnostics.queryplan import QueryRefused, analyze
+from edgenotify.ops.jobs import store, usecases
 from edgenotify.ops.maintenance.archive import PREFIX as ARCHIVES
 from edgenotify.ops.maintenance.run import run_maintenance
 from edgenotify.scheduled import CRON_TASKS, handle_scheduled
@@ -91,14 +91,20 @@ async def ops_backup_and_restore_round_trip(env: Any) -> Any:
     listed = [o.key for o in (await env.BACKUPS.list(prefix=mf.PREFIX))["objects"]]
     assert sorted(listed) == sorted([mf.data_key(manifest["id"]), mf.manifest_key(manifest["id"])]), listed
 
-    await reset_database(env.DB)
-    source = RestoreSource(f"backup {manifest['id']}", r2_chunks(env.BACKUPS, mf.data_key(manifest["id"])), manifest)
-    dry = await restore(db, source)
-    report = await restore(db, source, RestoreOptions(dry_run=False))
+    await reset_database(env.DB)  # an empty database, migrated (the job's checkpoint table): no force needed
+    automigrate.forget(env.DB)
+    await automigrate.ensure_migrated(env.DB)
+    context = Context.create(env, None)
+    dry = await usecases.start_restore(context, manifest["id"], quiesce_seconds=0, trigger="contract")
+    started = await usecases.start_restore(
+        context, manifest["id"], dry_run=False, quiesce_seconds=0, trigger="contract"
+    )
+    job = await usecases.run_to_end(context, await store.get(db, started["job"]["id"]))
+    verification = job.state["verification"]
     compared = await _compare(db)
     children = await db.all("SELECT c.id, p.name FROM c_child c JOIN c_parent p ON p.id = c.parent_id ORDER BY c.id")
     exact = all(r["present"] and r["i"] and r["r"] and r["t"] and r["b"] for r in compared)
-    assert dry["ok"] and report["ok"], (dry.get("refusals"), report.get("verification"))
+    assert dry["ok"] and job.status == "complete", (dry["refusals"], job.last_error, verification)
     assert exact, [r for r in compared if not (r["present"] and r["i"] and r["r"] and r["t"] and r["b"])]
     return {
         "tables": [[t["name"], t["rows"]] for t in manifest["tables"]],
@@ -109,7 +115,7 @@ async def ops_backup_and_restore_round_trip(env: Any) -> Any:
         "sequences": manifest["sequences"],
         "migration": manifest["migration"],
         "dry_run": [dry["ok"], dry["would"]["insert_rows"]],
-        "verification": [report["verification"]["ok"], report["verification"]["mismatches"]],
+        "verification": [verification["ok"], verification["mismatches"]],
         "restored": compared,
         "children": children,
     }

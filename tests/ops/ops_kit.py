@@ -5,9 +5,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from edgenotify.context import Context
 from edgenotify.db import Database, Query
 from edgenotify.migrations.automigrate import ensure_migrated
 from edgenotify.ops.backups.schema import INSTANCE_TABLES
+from edgenotify.ops.jobs import store, usecases
 
 BIG_TEXT = "Ünïcødé ✓ 'quoted' \"double\"\nnew line\r\n\ttab " * 3000  # ~150 KB: written in pieces
 TRAP_TEXT = "Run BEGIN TRANSACTION; then COMMIT; done -- not a comment /* nor this */ ;"
@@ -123,6 +125,30 @@ def snapshot(path: Path) -> dict[str, Any]:
         return out
     finally:
         conn.close()
+
+
+def data_of(snap: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot without the audit trail (a restore job adds its own rows, and their counter)."""
+    out = {k: v for k, v in snap.items() if k != "audit_logs"}
+    if "sqlite_sequence" in out:
+        out["sqlite_sequence"] = [row for row in out["sqlite_sequence"] if row[0] != "audit_logs"]
+    return out
+
+
+async def restore_job(env: Any, backup_id: str, *, force: bool = False, dry_run: bool = False) -> dict[str, Any]:
+    """What ``scripts/restore ID`` does on ``env`` (a brand-new database is migrated first, for the
+    job's checkpoint table): the dry run, or the restore job started and continued to its end."""
+    if not await Database(env.DB).all("SELECT name FROM sqlite_master WHERE name = 'ops_jobs'"):
+        await ensure_migrated(env.DB)
+    context = Context.create(env, None)
+    started = await usecases.start_restore(
+        context, backup_id, force=force, dry_run=dry_run, quiesce_seconds=0, trigger="test"
+    )
+    if dry_run:
+        return started
+    job = await store.get(context.db, started["job"]["id"])
+    assert job is not None
+    return {**started, "job": usecases.describe(await usecases.run_to_end(context, job))}
 
 
 class FaultInjectingR2:

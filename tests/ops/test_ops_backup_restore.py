@@ -1,4 +1,5 @@
-"""Backup to R2 and restore, on the embedded runtime: exact round trips, refusals, fault injection."""
+"""Backup to R2 and restore by the restore job, on the embedded runtime: exact round trips, refusals,
+fault injection. (Restores of files and of format-2 backups: ``test_ops_file_restore``.)"""
 
 import asyncio
 import copy
@@ -7,7 +8,7 @@ import hashlib
 import re
 
 import pytest
-from ops_kit import KINDS, FaultInjectingR2, object_keys, seed, snapshot
+from ops_kit import KINDS, FaultInjectingR2, data_of, object_keys, restore_job, seed, snapshot
 
 from edgenotify.db import Database, Query
 from edgenotify.migrations import automigrate, ledger
@@ -15,14 +16,11 @@ from edgenotify.ops.backups import catalog
 from edgenotify.ops.backups import manifest as mf
 from edgenotify.ops.backups.backup import BackupFailed, BackupOptions, run_backup
 from edgenotify.ops.backups.dump import TableReader, page_rows
-from edgenotify.ops.backups.restore import RestoreFailed, RestoreOptions, RestoreRefused, RestoreSource, restore
 from edgenotify.ops.backups.schema import inspect
-from edgenotify.ops.backups.source import bytes_chunks, r2_chunks
+from edgenotify.ops.backups.source import SourceError, bytes_chunks
 from edgenotify.ops.backups.sqlwriter import WRANGLER_TRAPS
-
-
-def _source(env, manifest) -> RestoreSource:
-    return RestoreSource(f"backup {manifest['id']}", r2_chunks(env.BACKUPS, mf.data_key(manifest["id"])), manifest)
+from edgenotify.ops.jobs import sourceplan
+from edgenotify.ops.jobs.usecases import JobError
 
 
 async def _sql_text(env, manifest) -> str:
@@ -30,17 +28,29 @@ async def _sql_text(env, manifest) -> str:
     return gzip.decompress(await body.bytes()).decode("utf-8")
 
 
+async def _backup(embedded_env, target_env) -> dict:
+    """The seeded source backed up; the target restores from the same bucket."""
+    db = Database(embedded_env.DB)
+    await seed(db, embedded_env.DB)
+    target_env.BACKUPS = embedded_env.BACKUPS
+    return await run_backup(db, embedded_env.BACKUPS, trigger="test", database="edgenotify")
+
+
+async def _replace_manifest(env, manifest) -> None:
+    await env.BACKUPS.put(mf.manifest_key(manifest["id"]), mf.encode(manifest))
+
+
 def test_round_trip_restores_every_value_exactly(embedded_env, target_env) -> None:
     async def run():
-        db = Database(embedded_env.DB)
-        await seed(db, embedded_env.DB)
-        manifest = await run_backup(db, embedded_env.BACKUPS, trigger="test", database="edgenotify")
-        report = await restore(Database(target_env.DB), _source(embedded_env, manifest), RestoreOptions(dry_run=False))
+        manifest = await _backup(embedded_env, target_env)
+        report = await restore_job(target_env, manifest["id"])
         return manifest, report, await _sql_text(embedded_env, manifest)
 
     manifest, report, sql = asyncio.run(run())
-    assert report["status"] == "restored" and report["verification"]["ok"], report["verification"]
-    assert snapshot(target_env.DB.path) == snapshot(embedded_env.DB.path)
+    job = report["job"]
+    assert job["status"] == "complete" and job["verification"]["ok"], job
+    assert job["verification"]["sequences_ok"] and all(c["ok"] for c in job["checks"])
+    assert data_of(snapshot(target_env.DB.path)) == data_of(snapshot(embedded_env.DB.path))
     # the manifest: format, schema version, per-table rows and digests, the object as stored
     assert manifest["format_version"] == mf.FORMAT_VERSION and manifest["database"] == "edgenotify"
     assert manifest["migration"]["last_applied"] == automigrate.bundled_files()[-1].name
@@ -62,17 +72,19 @@ def test_round_trip_restores_every_value_exactly(embedded_env, target_env) -> No
 
 def test_restored_ledger_matches_the_schema_and_nothing_is_reapplied(embedded_env, target_env) -> None:
     async def run():
-        db = Database(embedded_env.DB)
-        await seed(db, embedded_env.DB)
-        manifest = await run_backup(db, embedded_env.BACKUPS)
-        target = Database(target_env.DB)
-        report = await restore(target, _source(embedded_env, manifest), RestoreOptions(dry_run=False))
+        manifest = await _backup(embedded_env, target_env)
+        report = await restore_job(target_env, manifest["id"])
         applied_again = await automigrate.ensure_migrated(target_env.DB)
-        return await ledger.read(db), await ledger.read(target), report, applied_again
+        return (
+            await ledger.read(Database(embedded_env.DB)),
+            await ledger.read(Database(target_env.DB)),
+            report,
+            applied_again,
+        )
 
     source_ledger, target_ledger, report, applied_again = asyncio.run(run())
+    assert report["job"]["status"] == "complete"
     assert target_ledger == source_ledger and applied_again == []
-    assert report["migrations"]["pending"] == [] and report["migrations"]["head"] == source_ledger[-1].name
 
 
 def test_a_large_backup_streams_as_a_multipart_upload_and_restores(embedded_env, target_env) -> None:
@@ -85,7 +97,8 @@ def test_a_large_backup_streams_as_a_multipart_upload_and_restores(embedded_env,
         options = BackupOptions(part_size=5 * 1024 * 1024)
         manifest = await run_backup(db, embedded_env.BACKUPS, options=options)
         stored = await (await embedded_env.BACKUPS.get(mf.data_key(manifest["id"]))).bytes()
-        report = await restore(Database(target_env.DB), _source(embedded_env, manifest), RestoreOptions(dry_run=False))
+        target_env.BACKUPS = embedded_env.BACKUPS
+        report = await restore_job(target_env, manifest["id"])
         return manifest, stored, report
 
     manifest, stored, report = asyncio.run(run())
@@ -96,8 +109,8 @@ def test_a_large_backup_streams_as_a_multipart_upload_and_restores(embedded_env,
         c["sha256"] for c in chunks
     ]
     assert sum(c["size"] for c in chunks) == len(stored) and len(chunks) >= 3  # schema, data, tail
-    assert report["verification"]["ok"]
-    assert snapshot(target_env.DB.path) == snapshot(embedded_env.DB.path)
+    assert report["job"]["verification"]["ok"]
+    assert data_of(snapshot(target_env.DB.path)) == data_of(snapshot(embedded_env.DB.path))
 
 
 def test_pages_are_bounded_by_rows_and_by_bytes(embedded_env) -> None:
@@ -122,114 +135,89 @@ def test_pages_are_bounded_by_rows_and_by_bytes(embedded_env) -> None:
 
 def test_dry_run_reports_what_would_happen_and_changes_nothing(embedded_env, target_env) -> None:
     async def run():
-        db = Database(embedded_env.DB)
-        await seed(db, embedded_env.DB)
-        manifest = await run_backup(db, embedded_env.BACKUPS)
-        report = await restore(Database(target_env.DB), _source(embedded_env, manifest))
-        tables = await Database(target_env.DB).all("SELECT name FROM sqlite_master")
-        return manifest, report, tables
+        manifest = await _backup(embedded_env, target_env)
+        await automigrate.ensure_migrated(target_env.DB)
+        before = snapshot(target_env.DB.path)
+        return manifest, await restore_job(target_env, manifest["id"], dry_run=True), before
 
-    manifest, report, tables = asyncio.run(run())
-    assert report["dry_run"] and report["ok"] and report["refusals"] == []
+    manifest, report, before = asyncio.run(run())
+    assert report["dry_run"] and report["ok"] and report["refusals"] == [] and "job" not in report
     assert report["would"]["create"][:2] == ["d1_migrations", "d1_migrations_checksums"]
     assert report["would"]["insert_rows"]["kinds"] == len(KINDS) + 2
-    assert "index idx_kinds_label" in report["would"]["then"] and "trigger articles_ai" in report["would"]["then"]
-    assert report["object"]["size"] == manifest["object"]["size"]
-    assert tables == []
+    assert report["would"]["chunks"] == len(manifest["object"]["chunks"]) and not report["would"]["import"]
+    assert 'DROP TABLE IF EXISTS "notification_logs"' in report["would"]["clear"]
+    assert snapshot(target_env.DB.path) == before
 
 
 def test_a_non_empty_target_is_refused_unless_forced(embedded_env, target_env) -> None:
     async def run():
-        db = Database(embedded_env.DB)
-        await seed(db, embedded_env.DB)
-        manifest = await run_backup(db, embedded_env.BACKUPS)
-        target = Database(target_env.DB)
+        manifest = await _backup(embedded_env, target_env)
         await automigrate.ensure_migrated(target_env.DB)
-        await target.run("INSERT INTO system_configs (config_key, config_value) VALUES ('doomed', 'x')")
-        with pytest.raises(RestoreRefused) as refused:
-            await restore(target, _source(embedded_env, manifest), RestoreOptions(dry_run=False))
-        dry = await restore(target, _source(embedded_env, manifest))
-        forced = await restore(target, _source(embedded_env, manifest), RestoreOptions(dry_run=False, force=True))
+        await Database(target_env.DB).run(
+            "INSERT INTO system_configs (config_key, config_value) VALUES ('doomed', 'x')"
+        )
+        with pytest.raises(JobError) as refused:
+            await restore_job(target_env, manifest["id"])
+        dry = await restore_job(target_env, manifest["id"], dry_run=True)
+        forced = await restore_job(target_env, manifest["id"], force=True)
         return refused.value, dry, forced
 
     refused, dry, forced = asyncio.run(run())
     assert refused.code == "target_not_empty" and "system_configs" in refused.message
     assert not dry["ok"] and dry["refusals"][0]["code"] == "target_not_empty"
     assert 'DROP TABLE IF EXISTS "system_configs"' in dry["would"]["clear"]
-    assert forced["status"] == "restored"
-    assert snapshot(target_env.DB.path) == snapshot(embedded_env.DB.path)
-
-
-def test_an_empty_migrated_target_needs_no_force(embedded_env, target_env) -> None:
-    async def run():
-        db = Database(embedded_env.DB)
-        await seed(db, embedded_env.DB)
-        manifest = await run_backup(db, embedded_env.BACKUPS)
-        await automigrate.ensure_migrated(target_env.DB)
-        return await restore(Database(target_env.DB), _source(embedded_env, manifest), RestoreOptions(dry_run=False))
-
-    assert asyncio.run(run())["status"] == "restored"
-    assert snapshot(target_env.DB.path) == snapshot(embedded_env.DB.path)
+    assert forced["job"]["status"] == "complete"
+    assert data_of(snapshot(target_env.DB.path)) == data_of(snapshot(embedded_env.DB.path))
 
 
 def test_a_backup_from_a_newer_schema_is_refused(embedded_env, target_env) -> None:
     async def run():
-        db = Database(embedded_env.DB)
-        await seed(db, embedded_env.DB)
-        manifest = await run_backup(db, embedded_env.BACKUPS)
+        manifest = await _backup(embedded_env, target_env)
         newer = copy.deepcopy(manifest)
         newer["migration"]["applied"].append("0099_future_table.sql")
-        with pytest.raises(RestoreRefused) as refused:
-            await restore(Database(target_env.DB), _source(embedded_env, newer), RestoreOptions(dry_run=False))
+        await _replace_manifest(embedded_env, newer)
+        with pytest.raises(JobError) as refused:
+            await restore_job(target_env, manifest["id"])
         # a file without a manifest: the migration ledger rows it inserts are checked instead
         sql = (await _sql_text(embedded_env, manifest)).replace("'0001_initial_schema.sql'", "'0002_future.sql'", 1)
-        plain = RestoreSource("file", bytes_chunks(sql.encode()), None)
-        with pytest.raises(RestoreRefused) as refused_file:
-            await restore(Database(target_env.DB), plain, RestoreOptions(dry_run=False))
-        return refused.value, refused_file.value
+        plan = await sourceplan.scan(bytes_chunks(sql.encode()), count_rows=True)
+        return refused.value, sourceplan.source_refusals(plan, None, None)
 
     refused, refused_file = asyncio.run(run())
     assert refused.code == "backup_schema_newer" and "0099_future_table.sql" in refused.message
-    assert refused_file.code == "backup_schema_newer" and "0002_future.sql" in refused_file.message
+    assert [r.code for r in refused_file] == ["backup_schema_newer"] and "0002_future.sql" in refused_file[0].message
 
 
 def test_a_corrupt_object_and_foreign_statements_are_refused(embedded_env, target_env) -> None:
     async def run():
-        db = Database(embedded_env.DB)
-        await seed(db, embedded_env.DB)
-        manifest = await run_backup(db, embedded_env.BACKUPS)
+        manifest = await _backup(embedded_env, target_env)
         tampered = copy.deepcopy(manifest)
         tampered["object"]["size"] += 1
-        with pytest.raises(RestoreRefused) as corrupt:
-            await restore(Database(target_env.DB), _source(embedded_env, tampered), RestoreOptions(dry_run=False))
-        script = RestoreSource("file", bytes_chunks(b"CREATE TABLE t (a);\nDROP TABLE users;\nDELETE FROM t;"), None)
-        with pytest.raises(RestoreRefused) as foreign:
-            await restore(Database(target_env.DB), script, RestoreOptions(dry_run=False))
-        truncated = RestoreSource("file", bytes_chunks(gzip.compress(b"CREATE TABLE t (a);" * 1000)[:-20]), None)
-        with pytest.raises(RestoreRefused) as unreadable:
-            await restore(Database(target_env.DB), truncated)
-        return corrupt.value, foreign.value, unreadable.value
+        await _replace_manifest(embedded_env, tampered)
+        with pytest.raises(JobError) as corrupt:
+            await restore_job(target_env, manifest["id"])
+        script = await sourceplan.scan(bytes_chunks(b"CREATE TABLE t (a);\nDROP TABLE users;\nDELETE FROM t;"), True)
+        with pytest.raises(SourceError) as unreadable:
+            await sourceplan.scan(bytes_chunks(gzip.compress(b"CREATE TABLE t (a);" * 1000)[:-20]), True)
+        return corrupt.value, sourceplan.source_refusals(script, None, None), unreadable.value
 
     corrupt, foreign, unreadable = asyncio.run(run())
     assert corrupt.code == "backup_corrupt"
-    assert foreign.code == "unsupported_statements" and "DROP TABLE users" in foreign.message
-    assert unreadable.code == "backup_unreadable"
+    assert [r.code for r in foreign] == ["unsupported_statements"] and "DROP TABLE users" in foreign[0].message
+    assert "truncated" in str(unreadable)
 
 
 def test_a_verification_mismatch_is_a_failure(embedded_env, target_env) -> None:
     async def run():
-        db = Database(embedded_env.DB)
-        await seed(db, embedded_env.DB)
-        manifest = await run_backup(db, embedded_env.BACKUPS)
+        manifest = await _backup(embedded_env, target_env)
         wrong = copy.deepcopy(manifest)
         next(t for t in wrong["tables"] if t["name"] == "kinds")["segments"][0]["sha256"] = "f" * 64
-        with pytest.raises(RestoreFailed) as failed:
-            await restore(Database(target_env.DB), _source(embedded_env, wrong), RestoreOptions(dry_run=False))
-        return failed.value
+        await _replace_manifest(embedded_env, wrong)
+        return await restore_job(target_env, manifest["id"])
 
-    failed = asyncio.run(run())
-    assert failed.code == "restore_verification_failed"
-    assert failed.report["verification"]["mismatches"] == ["kinds"] and failed.report["status"] == "failed"
+    job = asyncio.run(run())["job"]
+    assert job["status"] == "failed" and "does not match the backup: kinds" in job["last_error"]
+    assert job["verification"]["mismatches"] == ["kinds"]
 
 
 @pytest.mark.parametrize("fail_on", ["upload_part", "complete", "put_manifest", "put_data"])
@@ -255,7 +243,7 @@ def test_a_failure_during_upload_leaves_no_backup_and_earlier_ones_intact(embedd
             embedded_env.BACKUPS._db().execute("SELECT state FROM uploads WHERE upload_id = ?", (u,)).fetchone()[0]
             for u in aborted
         ]
-        intact = await restore(Database(embedded_env.DB), _source(embedded_env, earlier))
+        intact = await restore_job(embedded_env, earlier["id"], dry_run=True)
         return failed.value, before, after, listed, states, intact
 
     failed, before, after, listed, states, intact = asyncio.run(run())

@@ -155,5 +155,19 @@ def test_a_block_stays_a_d1_string_and_large_rows_fall_back_to_rows(embedded_env
         return reader, pages
 
     reader, pages = asyncio.run(run())
-    assert 2 * reader.block_bytes + reader.max_rows * (17 * 2 + 3) <= 1_800_000
     assert sum(pages) == 3 and reader._blocks is False  # read as rows, each page under the byte budget
+
+
+def test_a_block_stops_before_its_text_passes_one_d1_string(embedded_env) -> None:
+    db = Database(embedded_env.DB)
+
+    async def run():
+        await db.run("CREATE TABLE m (id INTEGER PRIMARY KEY, v TEXT)")
+        for _ in range(60):  # 30 KB of quotes: 60 KB literals, 3.6 MB of text for 1.8 MB of values
+            await db.run("INSERT INTO m (v) VALUES (replace(printf('%.*c', 30000, 'x'), 'x', ''''))")
+        reader = TableReader(db, (await inspect(db)).table("m"))
+        return [p async for p in reader.pages()]
+
+    blocks = asyncio.run(run())
+    assert all(isinstance(b, Block) for b in blocks) and sum(b.rows for b in blocks) == 60
+    assert max(len(b.data) for b in blocks) < 2_000_000 and len(blocks) >= 3

@@ -19,6 +19,7 @@ from devkit.ops.backup import main as backup
 from devkit.ops.local import local_env
 from devkit.ops.restore import main as restore
 from edgenotify.db import Database, Query
+from edgenotify.ops.backups import manifest as mf
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,16 +58,48 @@ def test_backup_then_restore_by_id_and_from_files(state: Path, tmp_path: Path, c
     assert job["status"] == "complete" and job["verification"]["ok"] and job["trigger"] == "cli"
     assert restore(["--continue", "--state-dir", str(state), "--json"]) == 0  # reports the ended job
     assert _json(capsys)["job"]["id"] == job["id"]
+    assert restore(["--file", str(out), "--state-dir", str(state), "--json"]) == 1  # dry run of the file
+    dry_file = _json(capsys)
+    assert dry_file["dry_run"] and [r["code"] for r in dry_file["refusals"]] == ["target_not_empty"]
+    assert dry_file["would"]["verify"] == "digests" and dry_file["manifest"]["id"] == manifest["id"]
     assert restore(["--file", str(out), "--state-dir", str(state), "--apply", "--force", "--json"]) == 0
     report = _json(capsys)
-    assert report["verification"]["basis"] == "manifest" and report["status"] == "restored"
+    restored = report["job"]  # the file was imported into a format-3 backup, then restored by the job
+    assert restored["kind"] == "restore" and restored["status"] == "complete" and restored["verification"]["ok"]
+    assert restored["subject"] != manifest["id"] and all(c["ok"] and "rows" in c for c in restored["checks"])
+    imported = asyncio.run(_manifest(state, restored["subject"]))
+    assert imported["imported_from"]["backup"] == manifest["id"]
+    assert [t["sha256"] for t in imported["tables"]] == [t["sha256"] for t in manifest["tables"]]  # verified by digest
     after = snapshot(state / "d1" / "DB.sqlite3")
     audit_trail = ("audit_logs", "sqlite_sequence")  # the backup's own audit row came after its start
     assert {k: v for k, v in after.items() if k not in audit_trail} == {
         k: v for k, v in before.items() if k not in audit_trail
     }
     actions = [row[3][1] for row in after["audit_logs"]]
-    assert actions == ["backup.start"]  # the file's state: audited before its rows were read
+    # the file's state (audited before its rows were read), then the import's and the restore's events
+    assert actions == ["backup.start", "import.start", "import.complete", "restore.start", "restore.complete"]
+    assert restore(["--continue", "--state-dir", str(state), "--json"]) == 0  # the newest: that restore job
+    assert _json(capsys)["job"]["id"] == restored["id"]
+    assert asyncio.run(_keys(state)) == sorted(  # the file's copy is gone; the imported backup stays listed
+        [mf.data_key(i) for i in (manifest["id"], restored["subject"])]
+        + [mf.manifest_key(i) for i in (manifest["id"], restored["subject"])]
+    )
+
+
+async def _manifest(state: Path, backup_id: str) -> dict:
+    env = local_env(state, ROOT / "wrangler.toml")
+    try:
+        return mf.parse(await (await env.BACKUPS.get(mf.manifest_key(backup_id))).bytes())
+    finally:
+        env.close()
+
+
+async def _keys(state: Path) -> list[str]:
+    env = local_env(state, ROOT / "wrangler.toml")
+    try:
+        return sorted(str(o.key) for o in (await env.BACKUPS.list())["objects"])
+    finally:
+        env.close()
 
 
 def test_restore_refusals_and_usage_errors(state: Path, tmp_path: Path, capsys) -> None:

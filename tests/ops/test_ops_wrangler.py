@@ -2,28 +2,29 @@
 
 * our backup of the embedded database, gunzipped, is restored by ``wrangler d1 execute DB --local
   --file`` and the data wrangler's SQLite file then holds is identical to the source;
-* a real ``wrangler d1 export --local`` file (full, and ``--no-schema``) is restored by ours.
+* a real ``wrangler d1 export --local`` file (full, and ``--no-schema``) is restored by ours
+  (``scripts/restore --file``: imported into a format-3 backup, then the restore job).
 
 Each test works in a tmp copy of the project config with wrangler's default local state there.
 """
 
 import asyncio
 import gzip
+import json
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from ops_kit import seed, snapshot
+from ops_kit import data_of, seed, snapshot
 
 from devkit.nodejs import node_env
 from devkit.nodejs import wrangler as wrangler_bin
+from devkit.ops.restore import main as restore
 from edgenotify.db import Database
 from edgenotify.migrations import _bundle, automigrate
 from edgenotify.ops.backups import manifest as mf
 from edgenotify.ops.backups.backup import run_backup
-from edgenotify.ops.backups.restore import RestoreOptions, RestoreSource, restore
-from edgenotify.ops.backups.source import bytes_chunks
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,32 +79,51 @@ def test_our_backup_is_restored_exactly_by_wrangler_d1_execute(embedded_env, pro
     assert snapshot(wrangler_db_file(project)) == snapshot(embedded_env.DB.path)
 
 
-def test_a_wrangler_export_is_restored_by_ours(project: Path, target_env) -> None:
+def test_a_wrangler_export_is_restored_by_ours(project: Path, tmp_path: Path, capsys) -> None:
     wrangler(project, "d1", "migrations", "apply", "DB", "--local")
     (project / "rows.sql").write_text(ROWS_SQL, encoding="utf-8")
     wrangler(project, "d1", "execute", "DB", "--local", "--file", "rows.sql", "--yes")
     wrangler(project, "d1", "export", "DB", "--local", "--output", "full.sql", "-y")
     wrangler(project, "d1", "export", "DB", "--local", "--output", "data.sql", "--no-schema", "-y")
-    full = (project / "full.sql").read_bytes()
-    data = (project / "data.sql").read_bytes()
-    assert b"replace(" in full and b"sqlite_sequence" in full  # the export's own idioms
+    assert b"replace(" in (project / "full.sql").read_bytes()  # the export's own idioms
+    assert b"sqlite_sequence" in (project / "full.sql").read_bytes()
+    state = tmp_path / "state"
+    database = state / "d1" / "DB.sqlite3"
 
-    async def run():
-        target = Database(target_env.DB)
-        first = await restore(target, RestoreSource("file full.sql", bytes_chunks(full)), RestoreOptions(dry_run=False))
-        full_snapshot = snapshot(target_env.DB.path)
-        # --no-schema: the target keeps its schema; force replaces its rows (ledger included)
-        only = RestoreSource("file data.sql", bytes_chunks(data))
-        second = await restore(target, only, RestoreOptions(dry_run=False, force=True))
-        data_snapshot = snapshot(target_env.DB.path)
-        applied_again = await automigrate.ensure_migrated(target_env.DB)
-        return first, full_snapshot, second, data_snapshot, applied_again
+    def run(*args: str) -> tuple[int, dict]:
+        code = restore([*args, "--state-dir", str(state), "--json"])
+        return code, json.loads(capsys.readouterr().out)
 
-    first, full_snapshot, second, data_snapshot, applied_again = asyncio.run(run())
-    source = snapshot(wrangler_db_file(project))
-    assert first["status"] == "restored" and first["verification"]["basis"] == "file row counts"
-    assert first["verification"]["ok"] and first["file"]["migrations"] == [name for name, _ in _bundle.MIGRATIONS]
-    assert full_snapshot == source
-    assert second["status"] == "restored" and second["would"]["create"] == []
-    assert data_snapshot == source  # counters replaced, not duplicated (the --no-schema file only INSERTs them)
+    code, first = run("--file", str(project / "full.sql"), "--apply")
+    full_snapshot = snapshot(database)
+    # --no-schema: the target keeps its schema; force replaces its rows (ledger included)
+    code_data, second = run("--file", str(project / "data.sql"), "--apply", "--force")
+    data_snapshot = snapshot(database)
+    applied_again = asyncio.run(automigrate.ensure_migrated(_target_binding(state)))
+    source = data_of(snapshot(wrangler_db_file(project)))
+    assert code == 0 and first["job"]["status"] == "complete" and first["would"]["verify"] == "row counts"
+    assert first["job"]["verification"]["ok"] and {c["table"] for c in first["job"]["checks"]} >= {
+        "extra",
+        "d1_migrations",
+    }
+    assert first["file"]["migrations"] == [name for name, _ in _bundle.MIGRATIONS]
+    # the restore job keeps what the file does not recreate: the migration checksums the CLI's
+    # migration of the brand-new database wrote (next to the job table), which the export lacks
+    assert first["job"]["kept_tables"] == ["d1_migrations_checksums"]
+    assert _without(full_snapshot, "d1_migrations_checksums") == source
+    assert code_data == 0 and second["job"]["status"] == "complete" and second["would"]["create"] == []
+    # counters replaced, not duplicated (the --no-schema file only INSERTs them)
+    assert _without(data_snapshot, "d1_migrations_checksums") == source
     assert applied_again == []  # the restored ledger lists every file: nothing runs twice
+
+
+def _without(snap: dict, table: str) -> dict:
+    out = {k: v for k, v in data_of(snap).items() if k != table}
+    out["schema"] = [s for s in out["schema"] if s[1] != table]
+    return out
+
+
+def _target_binding(state: Path):
+    from devkit.ops.local import local_env
+
+    return local_env(state, ROOT / "wrangler.toml").DB

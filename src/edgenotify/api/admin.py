@@ -26,7 +26,7 @@ from edgenotify.ops import records
 from edgenotify.ops.backups import catalog
 from edgenotify.ops.backups import manifest as mf
 from edgenotify.ops.config import load
-from edgenotify.ops.jobs import marker, usecases
+from edgenotify.ops.jobs import marker, store, usecases
 from edgenotify.ops.jobs.usecases import JobError
 from edgenotify.ops.maintenance import retention
 
@@ -49,7 +49,7 @@ class RestoreRequest(StrictModel):
 
 
 class JobsQuery(QueryModel):
-    kind: str | None = Field(None, pattern="^(backup|restore|integrity)$", description="Only jobs of this kind")
+    kind: str | None = Field(None, pattern="^(backup|restore|import|integrity)$", description="Only jobs of this kind")
     limit: int = Field(50, ge=1, le=1000, description="Jobs to show, newest first")
 
 
@@ -190,7 +190,7 @@ async def continue_job(context: Context) -> HttpResponse:
 async def run_retention(context: Context) -> HttpResponse:
     body = _optional_body(context, RetentionRequest)
     policy = await retention.policy_for(context)
-    running = frozenset(j["id"] for j in await usecases.list_jobs(context, "backup") if j["status"] == "running")
+    running = await store.backups_in_progress(context.db)
     reads = retention.read_budget(context)
     return json_response(
         await retention.enforce(context.r2, policy, dry_run=body.dry_run, running=running, reads=reads)
@@ -299,7 +299,13 @@ ROUTES = [
         other_responses=((202, None), (503, None)),
         errors=_RESTORE_ERRORS,
     ),
-    _admin("GET", "/admin/jobs", list_jobs, "Backup, restore and integrity jobs, newest first", query_model=JobsQuery),
+    _admin(
+        "GET",
+        "/admin/jobs",
+        list_jobs,
+        "Backup, restore, import and integrity jobs, newest first",
+        query_model=JobsQuery,
+    ),
     _admin("GET", "/admin/jobs/{job_id}", get_job, "One job: phase, position, outcome", errors=(errors.JOB_NOT_FOUND,)),
     _admin(
         "POST",

@@ -41,8 +41,9 @@ from edgenotify.ops.backups.sqlwriter import STATEMENT_BUDGET, Row
 MAX_PAGE_ROWS = 2000
 MAX_PRINTF_ARGS = 100  # SQLite allows 127 function arguments by default; wider tables use ``||`` only
 MAX_PAGE_BYTES = 2_000_000
-BLOCK_TEXT_BYTES = 1_800_000  # a block is one TEXT value: D1 refuses strings over 2,000,000 bytes
-MIN_BLOCK_VALUE_BYTES = 100_000  # below this a table's pages are read as rows (very wide tables)
+# A block is one TEXT value and D1 refuses strings over 2,000,000 bytes: its rows stop once their text
+# reaches this, so the last row (at most ~100 KB unless special, see TableReader) still fits.
+BLOCK_TEXT_BYTES = 1_700_000
 WITHOUT_ROWID_PAGE_ROWS = 200  # no byte budget there (see _page_sql); such tables hold small rows
 
 
@@ -243,11 +244,7 @@ class TableReader:
             large_row_bytes = (STATEMENT_BUDGET - 2_000) // 2 - 32 * len(self.value_exprs)
         self.large_row_bytes = large_row_bytes
         self._key_count = len(self.keys)
-        # A literal is at most twice its value's bytes (hex, doubled quotes) plus 16; a row adds its
-        # commas, parentheses and newline: the values a block may hold so that its text stays a D1 string.
-        per_row = 17 * len(self.value_exprs) + 3
-        self.block_bytes = min(self.max_bytes, (BLOCK_TEXT_BYTES - self.max_rows * per_row) // 2)
-        self._blocks = self.rowid_keyed and self.block_bytes >= MIN_BLOCK_VALUE_BYTES
+        self._blocks = self.rowid_keyed
         rowid = self.keys[0] if spec.explicit_rowid else None
         self.fast_tuple = fast_tuple_sql(spec.columns, spec.decl_types, self.value_exprs, rowid)
 
@@ -304,19 +301,26 @@ class TableReader:
         )
 
     def block_sql(self, last: list[str] | None) -> str:
-        """One result row for the whole page: last key, whether a row is special, the tuples joined
-        by newlines and their byte lengths. The ordered subquery feeds the aggregate in key order
-        (SQLite never flattens an ORDER BY subquery into an aggregate); the digest checks it anyway."""
+        """One result row for the whole page: last key, whether a row is special, the tuples' byte
+        lengths and the tuples joined by newlines. The page is cut twice: by its values' bytes, like
+        a page of rows, and where the text would pass ``BLOCK_TEXT_BYTES`` (one D1 string). Ordered
+        subqueries feed the window and the aggregate in key order (SQLite never flattens an ORDER BY
+        subquery into an aggregate); the digest would show any other order."""
         key, table = self.keys[0], quote_ident(self.spec.name)
         rows = (
             f"SELECT page._k AS _k, {self.fast_tuple} AS _row, ({self._special('page._sz')}) AS _sp "
-            f"FROM page JOIN {table} AS t ON t.{key} = page._k WHERE page._before < {self.block_bytes} "
+            f"FROM page JOIN {table} AS t ON t.{key} = page._k WHERE page._before < {self.max_bytes} "
             "ORDER BY page._k"
         )
+        sized = f"SELECT _k, _row, _sp, length(CAST(_row AS BLOB)) AS _tb FROM ({rows})"
+        cut = (
+            "SELECT _k, _row, _sp, _tb, sum(_tb + 1) OVER (ORDER BY _k ROWS UNBOUNDED PRECEDING) - _tb - 1 "
+            f"AS _tbefore FROM ({sized})"
+        )
         return (
-            f"{self._window(last)} SELECT quote(max(_k)), max(_sp), "
-            "ifnull(group_concat(length(CAST(_row AS BLOB)), ','), ''), ifnull(group_concat(_row, char(10)), '') "
-            f"FROM ({rows})"
+            f"{self._window(last)} SELECT quote(max(_k)), max(_sp), ifnull(group_concat(_tb, ','), ''), "
+            f"ifnull(group_concat(_row, char(10)), '') FROM (SELECT * FROM ({cut}) "
+            f"WHERE _tbefore < {BLOCK_TEXT_BYTES} ORDER BY _k)"
         )
 
     async def block(self, last: list[str] | None) -> Block | None:

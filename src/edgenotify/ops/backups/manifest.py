@@ -10,7 +10,9 @@ Layout (one "directory" per backup)::
 A backup is complete when its manifest exists and its data object has the manifest's size and etag
 (``catalog``). The manifest lists the chunks (offset, size, SHA-256 of the stored bytes, SQL bytes)
 and, per table, the segments (key range, rows, SHA-256 of the rows), so a restore verifies the object
-chunk by chunk and the data segment by segment.
+chunk by chunk and the data segment by segment. A backup imported from a file or a format-2 backup
+(``ops.jobs.imports``) says so in ``imported_from``; where its source had no digests, each table
+carries its row count only, with ``"verify": "rows"``.
 
 ``<id>`` is ``YYYYMMDDTHHMMSSmmmZ-<6 hex>``: it sorts by creation time and carries it, so
 listing and retention need no per-object metadata.
@@ -74,6 +76,14 @@ def split_key(key: str) -> tuple[str, str] | None:
     rest = key[len(PREFIX) :]
     backup_id, sep, name = rest.partition("/")
     return (backup_id, name) if sep and is_backup_id(backup_id) else None
+
+
+ROWS_ONLY = "rows"  # a table entry's "verify": the source gave no digest, only its row count is checked
+
+
+def verified(entry: dict[str, Any]) -> bool:
+    """Whether a restore checks this table: by its digest, or (an imported file) by its row count."""
+    return entry.get("sha256") is not None or entry.get("verify") == ROWS_ONLY
 
 
 @dataclass

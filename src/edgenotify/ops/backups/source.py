@@ -72,11 +72,20 @@ class ReadStats:
 
 async def statements(chunks: Chunks, stats: ReadStats | None = None) -> AsyncIterator[str]:
     """Every SQL statement of the source, in order; ``stats`` gets the raw size and SHA-256."""
+    async for statement, _ in located(chunks, 0, stats):
+        yield statement
+
+
+async def located(chunks: Chunks, skip: int = 0, stats: ReadStats | None = None) -> AsyncIterator[tuple[str, int]]:
+    """The statements after the first ``skip`` characters of the SQL text, each with the offset just
+    past it: where a later read resumes (``skip``), the text before it only inflated and decoded,
+    never split again. An offset past a statement lands before its ``;``, which alone is no statement."""
     stats = stats if stats is not None else ReadStats()
     inflater: Any = None
     decoder = codecs.getincrementaldecoder("utf-8")()
     splitter = StatementSplitter()
     first = True
+    seen = 0  # characters decoded so far
     async for chunk in chunks():
         stats.size += len(chunk)
         stats._hash.update(chunk)
@@ -86,15 +95,36 @@ async def statements(chunks: Chunks, stats: ReadStats | None = None) -> AsyncIte
             inflater = _Members() if stats.gzip else None
         for raw in _inflate(inflater, chunk):
             stats.text_bytes += len(raw)
-            for statement in splitter.feed(_decode(decoder, raw)):
-                yield statement
+            text = _decode(decoder, raw)
+            seen += len(text)
+            for found in _split(splitter, _after(text, seen, skip), skip):
+                yield found
+    tail = b""
     if inflater is not None:
         tail = inflater.flush()
         stats.text_bytes += len(tail)
-        for statement in splitter.feed(_decode(decoder, tail)):
-            yield statement
-    for statement in splitter.feed(_decode(decoder, b"", final=True)) + splitter.close():
-        yield statement
+    text = _decode(decoder, tail, final=True)
+    seen += len(text)
+    for found in _split(splitter, _after(text, seen, skip), skip) + _ends(splitter, splitter.close(), skip):
+        yield found
+
+
+def _after(text: str, seen: int, skip: int) -> str:
+    """What of ``text`` (ending at character ``seen`` of the whole) lies past ``skip``."""
+    start = len(text) - (seen - skip)
+    return text if start <= 0 else text[start:]
+
+
+def _split(splitter: StatementSplitter, text: str, base: int) -> list[tuple[str, int]]:
+    return _ends(splitter, splitter.feed(text), base) if text else []
+
+
+def _ends(splitter: StatementSplitter, found: list[str], base: int) -> list[tuple[str, int]]:
+    """Statements with their end offsets; the splitter's start offsets are dropped as they are used
+    (kept, they would grow by one per statement of a file of any size)."""
+    starts = splitter.offsets[len(splitter.offsets) - len(found) :]
+    splitter.offsets.clear()
+    return [(statement, base + start + len(statement)) for statement, start in zip(found, starts, strict=True)]
 
 
 class _Members:

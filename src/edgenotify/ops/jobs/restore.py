@@ -32,6 +32,7 @@ from edgenotify.clock import iso, now_iso, parse_iso, utcnow
 from edgenotify.db import Database, Query
 from edgenotify.db.sqlsplit import StatementSplitter
 from edgenotify.migrations import automigrate
+from edgenotify.ops.backups import manifest as mf
 from edgenotify.ops.backups.restoreplan import classify
 from edgenotify.ops.backups.schema import TABLE, Schema, fk_order, inspect, quote_ident
 from edgenotify.ops.bucket import Bucket
@@ -226,7 +227,7 @@ class RestoreStep:
 
     async def _verify(self) -> bool:
         v = self.state["verify"]
-        tables = [t for t in self.manifest["tables"] if t.get("sha256") is not None]
+        tables = [t for t in self.manifest["tables"] if mf.verified(t)]
         schema: Schema | None = None
         first = True
         while v["table"] < len(tables):

@@ -15,7 +15,7 @@ from edgenotify.clock import now_iso
 from edgenotify.db import Database, Query
 
 RUNNING, COMPLETE, FAILED = "running", "complete", "failed"
-BACKUP, RESTORE = "backup", "restore"
+BACKUP, RESTORE, IMPORT = "backup", "restore", "import"
 _COLUMNS = (
     "id, kind, status, trigger, subject, phase, state, steps, failures, last_error, created_at, updated_at, finished_at"
 )
@@ -161,6 +161,13 @@ async def running(db: Database, kind: str | None = None) -> list[Job]:
             f"SELECT {_COLUMNS} FROM ops_jobs WHERE status = ? AND kind = ? ORDER BY created_at", RUNNING, kind
         )
     return [_job(r) for r in rows]
+
+
+async def backups_in_progress(db: Database) -> frozenset[str]:
+    """Ids of the backups a running job is still writing (a backup job's own, an import's new one):
+    retention must not delete them, however long they wait for their next step."""
+    jobs = await running(db)
+    return frozenset(str(j.subject) for j in jobs if j.kind in (BACKUP, IMPORT) and j.subject)
 
 
 async def recent(db: Database, kind: str | None = None, limit: int = 50) -> list[Job]:

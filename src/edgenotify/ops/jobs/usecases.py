@@ -7,6 +7,11 @@ from the invocation's limits (``budget``) and returns the job. A job that is not
 continued by the next cron tick (every 5 minutes), by ``POST /admin/jobs/{id}/continue``, or by
 the CLI, which simply calls ``continue_job`` until the job ends.
 
+Restores of sources the restore job cannot read directly (a local file, a format-2 backup without
+chunk digests) first run an import job (``ops.jobs.imports``): it rewrites the source into a new
+format-3 backup without touching the database, then hands over to a restore job of that backup
+(``run_to_end`` and the cron tick follow it). So every restore replaces the data the same safe way.
+
 Failures: the checkpoint in D1 is authoritative, so after an exception the job is re-read from
 D1 (whatever the failed step did in memory is discarded) and its failure counted. A backup that
 fails ``MAX_FAILURES`` times, or fails for good (schema changed), is abandoned: upload aborted,
@@ -15,22 +20,26 @@ and resumable until it completes or another restore supersedes it.
 """
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from edgenotify.clock import utcnow
+from edgenotify.clock import now_iso, utcnow
 from edgenotify.context import Context
 from edgenotify.db import Database
 from edgenotify.limits import Limits
 from edgenotify.migrations import automigrate
 from edgenotify.ops.backups import catalog
 from edgenotify.ops.backups import manifest as mf
+from edgenotify.ops.backups.restoreplan import Plan
 from edgenotify.ops.backups.schema import inspect
+from edgenotify.ops.backups.source import SourceError, r2_chunks
+from edgenotify.ops.backups.stream import DEFAULT_PART_SIZE
 from edgenotify.ops.bucket import Bucket
-from edgenotify.ops.jobs import audit, marker, store
+from edgenotify.ops.jobs import audit, imports, marker, sourceplan, store
 from edgenotify.ops.jobs import backup as backup_job
 from edgenotify.ops.jobs import restore as restore_job
 from edgenotify.ops.jobs.budget import Budget
-from edgenotify.ops.jobs.store import BACKUP, FAILED, RESTORE, Job
+from edgenotify.ops.jobs.store import BACKUP, COMPLETE, FAILED, IMPORT, RESTORE, Job
 from edgenotify.ops.maintenance import integrity
 
 MAX_FAILURES = 3
@@ -116,19 +125,20 @@ async def _manifest(bucket: Bucket, backup_id: str) -> dict[str, Any]:
     return manifest
 
 
+def refused(refusal: sourceplan.Refusal) -> JobError:
+    return JobError(INVALID if refusal.reason == sourceplan.SOURCE else CONFLICT, refusal.code, refusal.message)
+
+
+def needs_import(manifest: dict[str, Any]) -> bool:
+    """A backup without chunk digests (format 2) is imported into a format-3 backup first."""
+    return "chunks" not in manifest["object"]
+
+
 async def _restore_refusals(
     context: Context, bucket: Bucket, manifest: dict[str, Any], force: bool, target_rows: list[str]
 ) -> list[JobError]:
-    out: list[JobError] = []
-    if "chunks" not in manifest["object"]:
-        out.append(
-            JobError(
-                INVALID,
-                "backup_format_old",
-                f"backup format {manifest.get('format_version')} has no chunk digests to restore in steps: "
-                "restore it in one go with scripts/restore --file after downloading it",
-            )
-        )
+    old = sourceplan.format_refusal(manifest)
+    out = [refused(old)] if old else []
     known = [f.name for f in automigrate.bundled_files()]
     unknown = [n for n in (manifest.get("migration") or {}).get("applied") or [] if n not in known]
     if unknown:
@@ -157,9 +167,7 @@ async def _restore_refusals(
 
 
 async def _rows_in(db: Database) -> list[str]:
-    from edgenotify.ops.backups.restore import target_rows
-
-    return sorted(name for name, has in (await target_rows(db, await inspect(db))).items() if has)
+    return sorted(name for name, has in (await sourceplan.target_rows(db, await inspect(db))).items() if has)
 
 
 async def start_restore(
@@ -171,9 +179,15 @@ async def start_restore(
     quiesce_seconds: float = marker.QUIESCE_SECONDS,
     trigger: str = "api",
     progress: Progress | None = None,
+    job_id: str | None = None,
+    events: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Dry run (the default): what a restore would do, and why it would be refused. Otherwise start
-    the restore job (the database is marked from now on) and run its first step."""
+    the restore job (the database is marked from now on) and run its first step; a format-2 backup
+    starts an import job instead, which hands over to the restore job when it is done.
+
+    ``job_id`` and ``events`` are an import's hand-over: the restore job's id (so a repeated
+    hand-over finds it) and the import's audit events, written with the restore's at its end."""
     db, bucket = context.db, _bucket(context)
     await require_jobs(db)
     manifest = await _manifest(bucket, backup_id)
@@ -191,8 +205,9 @@ async def start_restore(
             "clear": drops,
             "keep": kept,
             "create": [t["name"] for t in manifest["tables"]],
-            "insert_rows": {t["name"]: t["rows"] for t in manifest["tables"] if t.get("sha256")},
+            "insert_rows": {t["name"]: t["rows"] for t in manifest["tables"] if mf.verified(t)},
             "chunks": len(manifest["object"].get("chunks") or []),
+            "import": needs_import(manifest),
         },
         "refusals": [r.as_dict() for r in refusals],
         "ok": not refusals,
@@ -201,7 +216,13 @@ async def start_restore(
         return plan
     if refusals:
         raise refusals[0]
-    job = restore_job.new_job(backup_id, trigger, force, quiesce_seconds, "restore-" + mf.new_backup_id(utcnow()))
+    if needs_import(manifest):
+        source = {"key": manifest["object"]["key"], "label": f"backup {backup_id}", "manifest": manifest}
+        started = await start_import(context, source, force=force, quiesce_seconds=quiesce_seconds, trigger=trigger)
+        return {**plan, "job": describe(started)}
+    job_id = job_id or "restore-" + mf.new_backup_id(utcnow())
+    job = restore_job.new_job(backup_id, trigger, force, quiesce_seconds, job_id)
+    job.state["audit"].extend(events or [])
     for running_backup in await store.running(db, BACKUP):  # force: it would read half-replaced tables
         await backup_job.abandon(bucket, running_backup, f"abandoned for restore job {job.id}")
         await store.save(db, running_backup)
@@ -219,20 +240,97 @@ async def start_restore(
     return {**plan, "job": restore_job.report(job)}
 
 
+# -- imports (a local file, a format-2 backup) ------------------------------------------------
+
+
+async def start_import(
+    context: Context,
+    source: dict[str, Any],
+    *,
+    plan: Plan | None = None,
+    force: bool = False,
+    quiesce_seconds: float = marker.QUIESCE_SECONDS,
+    trigger: str = "api",
+    progress: Progress | None = None,
+    part_size: int = DEFAULT_PART_SIZE,
+) -> Job:
+    """Start an import of the R2 object ``source["key"]`` (``label``, the source's ``manifest`` or
+    None, ``owned``: a copy made for the import) and run its first step; ``plan``: the caller's scan
+    of the same bytes, already checked (``sourceplan``), so the job skips its own scan."""
+    db = context.db
+    await _refuse_during_restore(db)
+    job = imports.new_job(
+        key=source["key"],
+        label=source["label"],
+        trigger=trigger,
+        manifest=source.get("manifest"),
+        restore={"force": force, "quiesce_seconds": quiesce_seconds},
+        plan=plan,
+        owned=bool(source.get("owned")),
+        part_size=part_size,
+    )
+    audit.defer(job, "start", {"source": source["label"], "force": force}, context.actor, _request_id(context))
+    await db.execute(store.insert_query(job))
+    return await _advance(context, job, progress)
+
+
+async def _hand_over(context: Context, job: Job, progress: Progress | None) -> None:
+    """The imported backup is complete: start its restore job (once), then the import is done."""
+    db = context.db
+    restore_id = f"restore-{job.subject}"
+    if await store.get(db, restore_id) is None:
+        options = job.state["restore"]
+        audit.defer(job, "complete", job.state.get("manifest", {}), context.actor, _request_id(context))
+        try:
+            await start_restore(
+                context,
+                str(job.subject),
+                force=options["force"],
+                dry_run=False,
+                quiesce_seconds=options["quiesce_seconds"],
+                trigger=job.trigger,
+                progress=progress,
+                job_id=restore_id,
+                events=job.state["audit"],
+            )
+        except JobError as exc:
+            reason = f"restore refused ({exc.code}): {exc.message}; backup {job.subject} holds the import"
+            job.status, job.last_error, job.finished_at = FAILED, reason, now_iso()
+            audit.defer(job, "failed", {"reason": job.last_error}, context.actor, _request_id(context))
+            await db.batch([*audit.flush(job), store.save_query(job)])
+            return
+    job.state["audit"] = []  # carried over to the restore job
+    job.state["restore_job"] = restore_id
+    job.status, job.phase, job.finished_at = COMPLETE, "done", now_iso()
+    await store.save(db, job)
+
+
 # -- any job ---------------------------------------------------------------------------------
 
 
 async def _advance(
-    context: Context, job: Job, progress: Progress | None = None, manifest: dict[str, Any] | None = None
+    context: Context,
+    job: Job,
+    progress: Progress | None = None,
+    manifest: dict[str, Any] | None = None,
+    unbounded_import: bool = False,
 ) -> Job:
     """Run the job's next step within this invocation's budget; count a failure instead of raising."""
     if job.kind == integrity.KIND:  # a maintenance pass: its own steps and failure rules
         return await integrity.advance(context, job)
     db, bucket = context.db, _bucket(context)
-    budget = Budget.for_invocation(Limits.from_env(context.env), job.kind, db, bucket)
+    cost = RESTORE if job.kind == IMPORT else job.kind  # an import splits and classifies SQL as a restore does
+    budget = Budget.for_invocation(Limits.from_env(context.env), cost, db, bucket)
+    if unbounded_import and job.kind == IMPORT:
+        budget = Budget.unlimited(db, bucket)
     try:
         if job.kind == BACKUP:
             await backup_job.BackupStep(db, bucket, job, budget, store.saver(db), progress).run()
+        elif job.kind == IMPORT and job.phase == "restore":
+            await _hand_over(context, job, progress)
+        elif job.kind == IMPORT:
+            chunks = r2_chunks(bucket.binding, job.state["source"]["key"])
+            await imports.ImportStep(db, bucket, job, chunks, budget, progress).run()
         else:
             manifest = manifest or await _manifest(bucket, str(job.subject))
             await restore_job.RestoreStep(db, bucket, job, manifest, budget, progress).run()
@@ -252,8 +350,17 @@ async def _failed(context: Context, bucket: Bucket, job_id: str, exc: Exception)
         raise exc
     job.failures += 1
     job.last_error = f"{type(exc).__name__}: {exc}"
-    permanent = isinstance(exc, (backup_job.BackupFailed, restore_job.RestoreCorrupt))
+    permanent = isinstance(
+        exc, (backup_job.BackupFailed, restore_job.RestoreCorrupt, imports.ImportRefused, SourceError)
+    )
     details = {"error": job.last_error, "failures": job.failures, "phase": job.phase}
+    if isinstance(exc, imports.ImportRefused):
+        details["refusals"] = [r.as_dict() for r in exc.refusals]
+    if job.kind == IMPORT and (permanent or job.failures >= MAX_FAILURES):
+        await imports.abandon(bucket, job, job.last_error)
+        audit.defer(job, "failed", details, context.actor, _request_id(context))
+        await db.batch([*audit.flush(job), store.save_query(job)])  # nothing was replaced: write its events now
+        return job
     if job.kind == BACKUP and (permanent or job.failures >= MAX_FAILURES):
         await backup_job.abandon(bucket, job, job.last_error)
         await store.save(db, job)
@@ -270,21 +377,26 @@ async def _failed(context: Context, bucket: Bucket, job_id: str, exc: Exception)
     return job
 
 
-async def continue_job(context: Context, job_id: str, progress: Progress | None = None) -> Job:
-    """Run the next step of a running job (a finished job is returned as it is)."""
+async def continue_job(
+    context: Context, job_id: str, progress: Progress | None = None, unbounded_import: bool = False
+) -> Job:
+    """Run the next step of a running job (a finished job is returned as it is). ``unbounded_import``:
+    the caller is no Worker invocation (a local CLI), so an import runs to its end in this step,
+    checkpointing as it goes, instead of re-reading its source once per bounded step."""
     job = await store.get(context.db, job_id)
     if job is None:
         raise JobError(NOT_FOUND, "job_not_found", f"no job {job_id}")
     if not job.running:
         return job
-    return await _advance(context, job, progress)
+    return await _advance(context, job, progress, unbounded_import=unbounded_import)
 
 
 async def tick(context: Context) -> dict[str, Any]:
-    """Cron: continue the running job, a restore before any backup, a backup before an integrity
-    pass (one job per tick)."""
+    """Cron: continue the running job, a restore before an import before any backup, a backup before
+    an integrity pass (one job per tick)."""
     running = await store.running(context.db)
-    first = next((j for kind in (RESTORE, BACKUP, integrity.KIND) for j in running if j.kind == kind), None)
+    kinds = (RESTORE, IMPORT, BACKUP, integrity.KIND)
+    first = next((j for kind in kinds for j in running if j.kind == kind), None)
     if first is None:
         return {"status": "idle"}
     job = await _advance(context, first)
@@ -306,6 +418,8 @@ def describe(job: Job) -> dict[str, Any]:
     """A job for people: the summary plus what its phase has reached, without bulk lists."""
     if job.kind == RESTORE:
         return restore_job.report(job)
+    if job.kind == IMPORT:
+        return imports.report(job)
     if job.kind == integrity.KIND:
         return integrity.report(job)
     out = job.summary()
@@ -322,11 +436,22 @@ def describe(job: Job) -> dict[str, Any]:
     return out
 
 
-async def run_to_end(context: Context, job: Job, progress: Progress | None = None) -> Job:
-    """Continue ``job`` step after step (a CLI: every call is a fresh budget) until it ends or fails."""
-    while job.running:
-        failures = job.failures
-        job = await continue_job(context, job.id, progress)
-        if job.failures > failures:
-            break
-    return job
+async def run_to_end(
+    context: Context, job: Job, progress: Progress | None = None, unbounded_import: bool = False
+) -> Job:
+    """Continue ``job`` step after step (a CLI: every step a fresh budget and D1 facade, as a new
+    invocation would have) until it ends or fails; a finished import goes on with its restore job."""
+    while True:
+        while job.running:
+            failures = job.failures
+            fresh = replace(context, db=Database(context.db.binding))
+            job = await continue_job(fresh, job.id, progress, unbounded_import)
+            if job.failures > failures:
+                return job
+        follow = job.state.get("restore_job") if job.kind == IMPORT else None
+        if not follow:
+            return job
+        found = await store.get(context.db, follow)
+        if found is None:
+            return job
+        job = found

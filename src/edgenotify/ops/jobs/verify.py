@@ -41,15 +41,3 @@ def check(entry: dict[str, Any], rows: int | None, bad_segments: list[int], erro
     if error:
         out["error"] = error
     return out
-
-
-async def verify_table(db: Database, schema: Schema, entry: dict[str, Any]) -> dict[str, Any]:
-    """One table in one go (the one-shot restore); the restore job walks segments across steps."""
-    if entry["name"] not in schema.names:
-        return check(entry, None, [], "table missing")
-    bad = []
-    for i, segment in enumerate(segments_of(entry)):
-        digest = await segment_digest(db, schema, entry["name"], segment)
-        if digest.rows != int(segment["rows"]) or digest.sha256 != segment["sha256"]:
-            bad.append(i)
-    return check(entry, await row_count(db, entry["name"]), bad)

@@ -169,7 +169,7 @@ async def apply_retention(context: Context) -> dict[str, Any]:
         policy = await policy_for(context)
         now = utcnow()
         abandoned = await dead_jobs(context, policy, now)
-        running = frozenset(j.id for j in await store.running(context.db, store.BACKUP))
+        running = await store.backups_in_progress(context.db)
         result = await enforce(context.r2, policy, now, running=running, reads=read_budget(context))
         details = {
             "policy": {"keep_days": policy.keep_days, "keep_last": policy.keep_last},
