@@ -40,6 +40,10 @@ MINIFLARE = "of which Miniflare's D1 client"  # pyodide_bench.MINIFLARE: inside 
 OUTSIDE_PHASES = "(outside the phase methods)"  # pyodide_bench.Ledger.OUTSIDE
 OUTSIDE_PYTHON = "outside Python frames (JS on the main thread: Miniflare's proxy client, promise callbacks)"
 
+SDK_GROUP = (
+    "D1/R2 call: the SDK's conversions and the JS call itself (workers/rpc.py, to_js, to_py; "
+    "Miniflare's synchronous client work lands here)"
+)
 # Own time (tottime) of profiled functions, grouped: the first rule a function matches wins; a builtin
 # (isinstance, str.encode, ...) counts where its most frequent caller does.
 CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
@@ -47,7 +51,7 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("asyncio / event loop", ("asyncio/", "webloop")),
     ("zlib (compress / decompress)", ("zlib",)),
     ("sha256", ("sha256", "SHA256")),
-    ("D1/R2 call: the SDK's conversions (workers/rpc.py, to_js, to_py)", ("workers/", "to_py", "to_js", "pyodide")),
+    (SDK_GROUP, ("workers/", "to_py", "to_js", "pyodide")),
     ("D1 facade (edgenotify/db/d1.py)", ("edgenotify/db/d1.py",)),
     ("statement splitting (db/sqlsplit.py)", ("edgenotify/db/sqlsplit.py",)),
     ("statement classification (restoreplan.py)", ("restoreplan.py",)),
