@@ -7,10 +7,12 @@ Pyodide 0.28.3 in Node 22 against Miniflare's D1 and R2 (``devkit/parity/harness
 Miniflare's persist layout (no SQL import); the restore goes into a second, empty D1 binding.
 
 CPU is Node's MAIN THREAD (``process.threadCpuUsage``): Pyodide, the JS it calls and Miniflare's
-client-side proxy code (which production does not have); workerd, which runs the SQL, is another
-process. The whole Node process's CPU is shown too. Per-million figures are the measured CPU scaled
-linearly from the measured size; two sizes show how linear that is. A second, profiled pass
-(cProfile inside Pyodide, at the largest size) says where Python's time goes.
+client-side proxy code (which production does not have, so it is metered apart too); workerd, which
+runs the SQL, is another process. The whole Node process's CPU is shown too. Per-million figures are
+the measured CPU scaled linearly from the measured size; two sizes show how linear that is. The CPU
+is broken down by job phase and, within each, by binding call (each D1 and R2 facade method) and the
+rest; a second, profiled pass (cProfile inside Pyodide, at the largest size) says where Python's
+time goes function by function.
 """
 
 import json
@@ -34,8 +36,14 @@ BEFORE = {"backup": 31.0, "restore": 51.0}  # the earlier measurement, on main a
 DATABASES = {"source": "DB", "target": "RESTORE_DB", "profiled": "PROFILE_DB"}
 TOP = 25
 CUMULATIVE_SCOPE = ("edgenotify/", "workers/")
+MINIFLARE = "of which Miniflare's D1 client"  # pyodide_bench.MINIFLARE: inside the D1 kinds' figures
+OUTSIDE_PHASES = "(outside the phase methods)"  # pyodide_bench.Ledger.OUTSIDE
 OUTSIDE_PYTHON = "outside Python frames (JS on the main thread: Miniflare's proxy client, promise callbacks)"
 
+SDK_GROUP = (
+    "D1/R2 call: the SDK's conversions and the JS call itself (workers/rpc.py, to_js, to_py; "
+    "Miniflare's synchronous client work lands here)"
+)
 # Own time (tottime) of profiled functions, grouped: the first rule a function matches wins; a builtin
 # (isinstance, str.encode, ...) counts where its most frequent caller does.
 CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
@@ -43,7 +51,7 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("asyncio / event loop", ("asyncio/", "webloop")),
     ("zlib (compress / decompress)", ("zlib",)),
     ("sha256", ("sha256", "SHA256")),
-    ("D1/R2 call: the SDK's conversions (workers/rpc.py, to_js, to_py)", ("workers/", "to_py", "to_js", "pyodide")),
+    (SDK_GROUP, ("workers/", "to_py", "to_js", "pyodide")),
     ("D1 facade (edgenotify/db/d1.py)", ("edgenotify/db/d1.py",)),
     ("statement splitting (db/sqlsplit.py)", ("edgenotify/db/sqlsplit.py",)),
     ("statement classification (restoreplan.py)", ("restoreplan.py",)),
@@ -87,19 +95,17 @@ def prepare(rows: int, opts: Options) -> dict[str, Any]:
     shutil.copyfile(datagen.cached(rows, opts.out), source)
     config = work / "wrangler.toml"
     config.write_text(bench_config(), encoding="utf-8")
-    spec = {
+    return {
         "config": str(config),
         "persist": str(persist),
         "out": str(work / "figures.json"),
         "databases": DATABASES,
-        "profile": False,
         "timeout_ms": int(1000 * max(300, opts.timeout or rows / 100)),
-        "source_file": str(source),
     }
-    return spec
 
 
 def measure(rows: int, opts: Options, profile: bool) -> dict[str, Any]:
+    """One harness run: the backup and restore of ``rows`` (and, with ``profile``, the profiled pass)."""
     spec = {**prepare(rows, opts), "profile": profile}
     spec_path = Path(spec["out"]).with_name("spec.json")
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
@@ -162,10 +168,6 @@ def summary_rows(runs: list[dict[str, Any]]) -> list[list[object]]:
                 ]
             )
     return out
-
-
-MINIFLARE = "of which Miniflare's D1 client"  # pyodide_bench.MINIFLARE: inside the D1 kinds' figures
-OUTSIDE_PHASES = "(outside the phase methods)"  # pyodide_bench.Ledger.OUTSIDE
 
 
 def call_kinds(runs: list[dict[str, Any]]) -> list[str]:
@@ -360,7 +362,9 @@ def run(opts: Options) -> str:
     notes = (
         "\n\nCPU is Node's main thread (`process.threadCpuUsage`): Pyodide's Python, the JS it calls and "
         "Miniflare's client-side proxy (production has none of the latter); workerd, which runs the SQL, is a "
-        "separate process and not counted. Per-million figures scale the measured CPU linearly. Each invocation "
+        "separate process and not counted. Per-million figures scale the measured CPU linearly; 'less "
+        "Miniflare's D1 client' subtracts the CPU metered inside Miniflare's D1 proxy (harness.mjs `meteredD1`), "
+        "a part production does not have (its D1 binding's own cost is unknown here). Each invocation "
         "is a fresh `Context` under the paid limits (steps stop at half of each; on Pyodide the budget's clock is "
         "wall time, which a loaded machine inflates, so steps may be cut shorter than on the edge). The wasm heap "
         "never shrinks: 'after' is the peak so far in that process "
