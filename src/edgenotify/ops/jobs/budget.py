@@ -23,8 +23,9 @@ from edgenotify.limits import Limits
 from edgenotify.ops.bucket import Bucket
 
 SHARE = 0.5
-# Pyodide main-thread CPU per row, measured on 1M generated log rows (backup 31 s, restore 51 s),
-# rounded up: the row cap of a step is SHARE of the CPU limit divided by these.
+# Pyodide main-thread CPU per row, rounded up: the row cap of a step is SHARE of the CPU limit divided
+# by these. Measured by `scripts/bench pyodide_jobs` (bench/RESULTS.md) at 200k log rows: backup 36 s
+# per million, restore 82 s, of which Miniflare's D1 client (not in production) 11 s and 50 s.
 # An integrity pass touches no row in Python (SQLite counts them): its entry only caps the rows one
 # step asks D1 to scan.
 CPU_MS_PER_ROW = {"backup": 0.035, "restore": 0.06, "integrity": 0.001}
