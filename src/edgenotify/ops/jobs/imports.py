@@ -51,11 +51,10 @@ from edgenotify.ops.backups.stream import DEFAULT_PART_SIZE
 from edgenotify.ops.bucket import Bucket
 from edgenotify.ops.jobs import sourceplan
 from edgenotify.ops.jobs.budget import Budget
-from edgenotify.ops.jobs.chunks import CHUNK_SQL_BYTES, ChunkWriter
+from edgenotify.ops.jobs.chunks import CHUNK_SQL_BYTES, GZIP_LEVEL, ChunkWriter
 from edgenotify.ops.jobs.store import FAILED, IMPORT, Job, save
 from edgenotify.ops.jobs.upload import ResumableUpload, new_state
 
-GZIP_LEVEL = 4
 UNIT_SQL_BYTES = 256 * 1024  # statements read between two budget checks
 CHECKPOINT_SQL_BYTES = 64 * 1024 * 1024  # at most this much read between two checkpoints of one step
 SQL_BYTES_PER_ROW = 512
