@@ -43,9 +43,11 @@ an ``await`` and two bindings on one file in one event loop never wait on each o
 timeout covers other threads and processes (the test server thread, the migrate CLI).
 """
 
+import asyncio
 import math
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -68,6 +70,7 @@ from devkit.embedded.meter import current as current_meter
 
 SERVED_BY = "miniflare.db"
 MAX_BOUND_PARAMETERS = 100
+MAX_VALUE_BYTES = 2_000_000  # D1's limit on one string, BLOB or row: past it SQLite says SQLITE_TOOBIG
 BUSY_TIMEOUT_SECONDS = 10.0
 # sqlite3 caches compiled statements by SQL text (default 128). A restore sends hundreds of distinct
 # 100 KB multi-row INSERTs, each compiling to a program of several hundred KB: at 128 entries the cache
@@ -262,9 +265,9 @@ def _error_text(exc: Exception, guard: _Guard) -> str:
     return f"{message}: {primary}{suffix}"  # as workerd prints it
 
 
-def _call() -> AbstractContextManager[Any]:
+def _call(own_time: bool = True) -> AbstractContextManager[Any]:
     """One D1 call of the current invocation (counted against its limits), if there is one."""
-    return binding_call("d1")
+    return binding_call("d1", own_time)
 
 
 class _Query:
@@ -287,6 +290,8 @@ class D1Database:
         self._conn: sqlite3.Connection | None = None
         self._guard = _Guard()
         self._bookmark_seq = 0
+        # raw() reads run on a worker thread (see D1PreparedStatement.raw): one statement at a time
+        self._lock = threading.RLock()
 
     # -- the JS API ------------------------------------------------------------------
     def prepare(self, query: str) -> "D1PreparedStatement":
@@ -318,9 +323,10 @@ class D1Database:
         return D1DatabaseSession(self, constraint_or_bookmark)
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     # -- execution -------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
@@ -336,6 +342,7 @@ class D1Database:
             conn.text_factory = str  # the C fast path; invalid UTF-8 falls back (see _transaction)
             conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, MAX_BOUND_PARAMETERS)
             conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_STATEMENT_BYTES)
+            conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = OFF")  # local dev state: no fsync per commit
             conn.execute("PRAGMA journal_mode = TRUNCATE")  # no journal file created and deleted per commit
@@ -374,16 +381,17 @@ class D1Database:
         queries = [q for q in queries if _has_statement_text(q.sql)]  # Miniflare's exact filter
         if not queries:
             raise _Failure(NO_STATEMENTS)
-        conn = self._connection()
-        try:
-            return self._all_or_nothing(conn, queries)
-        except _InvalidUtf8:
-            pass  # rolled back; redone below, outside the handler (its traceback holds the cursor)
-        conn.text_factory = _replacing_decoder
-        try:
-            return self._all_or_nothing(conn, queries)
-        finally:
-            conn.text_factory = str
+        with self._lock:
+            conn = self._connection()
+            try:
+                return self._all_or_nothing(conn, queries)
+            except _InvalidUtf8:
+                pass  # rolled back; redone below, outside the handler (its traceback holds the cursor)
+            conn.text_factory = _replacing_decoder
+            try:
+                return self._all_or_nothing(conn, queries)
+            finally:
+                conn.text_factory = str
 
     def _all_or_nothing(self, conn: sqlite3.Connection, queries: list[_Query]) -> list[dict[str, Any]]:
         self._internal("BEGIN IMMEDIATE")
@@ -523,8 +531,15 @@ class D1PreparedStatement:
         return rows[0][colName]
 
     async def raw(self, *args: Any, **kwargs: Any) -> list[list[Any]]:
+        """On a worker thread: D1 runs a query while the isolate goes on, so a reader that asks for
+        its next page before processing this one (``dump.TableReader``) overlaps the two, as on the
+        edge. Counted on the calling thread; SQLite's time is on the worker's, not the invocation's CPU."""
         column_names = bool(options(args, kwargs, 0).get("columnNames"))
-        result = self._send()
+        with _call(own_time=False):
+            self.database.calls += 1
+            result = (await asyncio.to_thread(self.database._run_or_throw, [_Query(self.statement, self.params)]))[0]
+        if self._session is not None:
+            self._session._advance()
         return ([list(result["columns"])] if column_names else []) + [list(r) for r in result["rows"]]
 
 

@@ -122,8 +122,10 @@ class Meter:
         raise LimitExceeded(message, limit)
 
     @contextmanager
-    def binding_call(self, service: str) -> Iterator["Meter"]:
-        """One D1/KV/R2 call: counted (or refused), its own time kept out of the CPU figure."""
+    def binding_call(self, service: str, own_time: bool = True) -> Iterator["Meter"]:
+        """One D1/KV/R2 call: counted (or refused), its own time kept out of the CPU figure
+        (``own_time=False``: the call runs on another thread and awaits, so this thread's time
+        meanwhile is the invocation's own)."""
         self.check_cpu()
         usage, limits = self.usage, self.limits
         if usage.subrequests >= limits.subrequests:
@@ -139,6 +141,9 @@ class Meter:
         else:
             usage.r2_operations += 1
         usage.subrequests += 1
+        if not own_time:
+            yield self
+            return
         started = time.thread_time()
         try:
             yield self
@@ -195,10 +200,10 @@ def current() -> Meter | None:
     return CURRENT.get()
 
 
-def binding_call(service: str) -> AbstractContextManager[Any]:
+def binding_call(service: str, own_time: bool = True) -> AbstractContextManager[Any]:
     """``Meter.binding_call`` of the current invocation; nothing outside one (tests, CLIs, migrations)."""
     meter = CURRENT.get()
-    return nullcontext() if meter is None else meter.binding_call(service)
+    return nullcontext() if meter is None else meter.binding_call(service, own_time)
 
 
 class _Stepper:

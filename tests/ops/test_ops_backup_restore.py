@@ -252,3 +252,33 @@ def test_a_failure_during_upload_leaves_no_backup_and_earlier_ones_intact(embedd
     assert [b.id for b in listed] == [before[0].split("/")[1]] and listed[0].complete
     assert all(state == "aborted" for state in states)
     assert [r["code"] for r in intact["refusals"]] == ["target_not_empty"]  # readable, uncorrupted
+
+
+def test_values_too_big_for_one_d1_literal_are_read_in_pieces(embedded_env, target_env) -> None:
+    """The embedded D1 refuses strings over 2,000,000 bytes as D1 does: a 1.9 MB BLOB, a 1.2 MB TEXT full
+    of quotes (2.4 MB quoted), a TEXT holding a NUL, six 300 KB values in one row (3.6 MB of literals
+    together) and a WITHOUT ROWID table with a composite key all back up, restore and verify exactly."""
+
+    async def run():
+        db = Database(embedded_env.DB)
+        await automigrate.ensure_migrated(embedded_env.DB)
+        cols = ", ".join(f"b{i} BLOB" for i in range(6))
+        await db.run(f"CREATE TABLE wide (id INTEGER PRIMARY KEY, t TEXT, {cols})")
+        await db.run("INSERT INTO wide (t, b0) VALUES ('small', randomblob(1900000))")
+        await db.run("INSERT INTO wide (t) VALUES (replace(printf('%.*c', 1200000, 'x'), 'x', ''''))")
+        await db.run("INSERT INTO wide (t) VALUES ('a' || char(0) || printf('%.*c', 700000, 'z') || 'é')")
+        blobs = ", ".join("randomblob(300000)" for _ in range(6))
+        await db.run(f"INSERT INTO wide (t, {', '.join(f'b{i}' for i in range(6))}) VALUES ('six', {blobs})")
+        await db.run("CREATE TABLE pairs (a TEXT, b INTEGER, v BLOB, PRIMARY KEY (a, b)) WITHOUT ROWID")
+        await db.run("INSERT INTO pairs VALUES ('k''1', 1, randomblob(1500000)), ('k''1', 2, x'00')")
+        manifest = await run_backup(db, embedded_env.BACKUPS)
+        target_env.BACKUPS = embedded_env.BACKUPS
+        return manifest, await restore_job(target_env, manifest["id"])
+
+    manifest, report = asyncio.run(run())
+    assert {t["name"]: t["rows"] for t in manifest["tables"] if t["name"] in ("wide", "pairs")} == {
+        "wide": 4,
+        "pairs": 2,
+    }
+    assert report["job"]["verification"]["ok"]
+    assert data_of(snapshot(target_env.DB.path)) == data_of(snapshot(embedded_env.DB.path))

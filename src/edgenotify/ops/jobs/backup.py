@@ -230,22 +230,30 @@ class BackupStep:
         digest = TableDigest()
         after = last = self.state["after"]
         done = False
-        while self.budget.allows(queries=1, subrequests=3, rows=opts.page_rows):
-            started = time.monotonic()
-            page = await reader.next(last)
-            rows = page_rows(page)
-            if rows:
-                await digest.add(page)
-                self.budget.rows_done += rows
-                last = page_key(page)
-                if writer is not None:
-                    await self._write(writer, page)
-                await self.out.maybe_end("data")
-                self._report(spec.name, rows)
-            self.budget.measure(time.monotonic() - started)
-            if reader.is_last(page):
-                done = True
-                break
+        try:
+            while True:
+                cost = self._page_cost(reader)
+                if not (reader.reading_ahead or self.budget.allows(**cost)):
+                    break  # a page read ahead is always taken: its query is spent
+                started = time.monotonic()
+                page = await reader.next(last)
+                rows = page_rows(page)
+                if rows and not reader.is_last(page) and self.budget.allows(**{k: 2 * v for k, v in cost.items()}):
+                    await reader.read_ahead(page_key(page))  # read while this page is written
+                if rows:
+                    await digest.add(page)
+                    self.budget.rows_done += rows
+                    last = page_key(page)
+                    if writer is not None:
+                        await self._write(writer, page)
+                    await self.out.maybe_end("data")
+                    self._report(spec.name, rows)
+                self.budget.measure(time.monotonic() - started)
+                if reader.is_last(page):
+                    done = True
+                    break
+        finally:
+            reader.drop_ahead()
         if digest.rows:
             sha256 = await digest.finish()
             entry["segments"].append({"after": after, "until": last, "rows": digest.rows, "sha256": sha256})
@@ -255,6 +263,12 @@ class BackupStep:
             entry["sha256"] = table_digest(entry["segments"])
             self._next_table()
         return done
+
+    def _page_cost(self, reader: TableReader) -> dict[str, int]:
+        """What one more page may take: its queries as the table's pages took so far (a page with
+        large values reads them in pieces), the step's writes, and its rows."""
+        queries = reader.most_queries_per_page
+        return {"queries": queries, "subrequests": queries + 2, "rows": self.options.page_rows}
 
     async def _write(self, writer: TableWriter, page: Page) -> None:
         """A block goes out as bytes, sliced; a page of rows (or a block holding the words wrangler
