@@ -4,7 +4,9 @@ Phases (``Job.phase``), each resumable from the checkpoint in ``ops_jobs``:
 
 ``check``    every chunk of the object is read (ranged GETs) and its SHA-256 compared with the
              manifest, before anything is touched: a corrupt or replaced object fails the job
-             here and the database keeps its data.
+             here and the database keeps its data. The first read's etag is kept (``etag``)
+             and every later read is conditional on it (R2's ``onlyIf``): all checked chunks
+             come from one version of the object.
 ``quiesce``  the job row itself is the marker (``marker``): client routes answer 503 and crons
              skip their work once an isolate has seen it; the replacement waits ``quiesce_until``
              so that every isolate's cached view has expired and requests in flight have ended.
@@ -14,7 +16,10 @@ Phases (``Job.phase``), each resumable from the checkpoint in ``ops_jobs``:
 ``data``     chunk by chunk, statements in D1 batches; each batch carries the checkpoint UPDATE
              (chunk, statement reached), so the rows and the position commit together: a kill at
              any point replays nothing twice and skips nothing. The last chunk holds the
-             AUTOINCREMENT counters, then indexes, views and triggers.
+             AUTOINCREMENT counters, then indexes, views and triggers. Chunks (and chunk 0 in
+             ``replace``) are read conditional on the checked etag and not hashed again: R2
+             proves they are the checked object's bytes, gzip's CRC32 catches damage in transit
+             (a job checked without an etag, by an older version, hashes them again).
 ``verify``   every table's segments (key ranges with row counts and digests) against the manifest.
 ``finish``   counters checked, the outcome and the audit rows written, the marker lifted.
 
@@ -35,7 +40,7 @@ from edgenotify.migrations import automigrate
 from edgenotify.ops.backups import manifest as mf
 from edgenotify.ops.backups.restoreplan import classify
 from edgenotify.ops.backups.schema import TABLE, Schema, fk_order, inspect, quote_ident
-from edgenotify.ops.bucket import Bucket
+from edgenotify.ops.bucket import Body, Bucket, ObjectChanged
 from edgenotify.ops.jobs import audit
 from edgenotify.ops.jobs.budget import Budget
 from edgenotify.ops.jobs.chunks import split_by_lengths
@@ -74,12 +79,18 @@ def _after(seconds: float) -> str:
     return iso(utcnow() + timedelta(seconds=seconds))
 
 
-def chunk_statements(data: bytes, chunk: dict[str, Any]) -> list[str]:
-    """The statements of one chunk, after its digest is checked (one gzip member)."""
-    if hashlib.sha256(data).hexdigest() != chunk["sha256"] or len(data) != chunk["size"]:
+def chunk_statements(data: bytes, chunk: dict[str, Any], hashed: bool = True) -> list[str]:
+    """The statements of one chunk (exactly one gzip member), its size and, when ``hashed``, its
+    SHA-256 checked against the manifest. Without ``hashed`` the caller has proven otherwise that
+    these are the bytes already checked (a read conditional on the checked etag); zlib still
+    checks the member's CRC32 and length at its end."""
+    if len(data) != chunk["size"] or (hashed and hashlib.sha256(data).hexdigest() != chunk["sha256"]):
         raise RestoreCorrupt(f"chunk at offset {chunk['offset']} does not match the manifest's digest")
     inflater = zlib.decompressobj(31)
-    text = inflater.decompress(data)
+    try:
+        text = inflater.decompress(data)
+    except zlib.error as exc:
+        raise RestoreCorrupt(f"chunk at offset {chunk['offset']} is not valid gzip: {exc}") from exc
     if not inflater.eof or inflater.unused_data:
         raise RestoreCorrupt(f"chunk at offset {chunk['offset']} is not exactly one gzip member")
     pieces = split_by_lengths(text)
@@ -130,10 +141,21 @@ class RestoreStep:
                 return
 
     async def _read(self, chunk: dict[str, Any]) -> list[str]:
-        data = await self.bucket.read(self.key, chunk["offset"], chunk["size"])
+        """A chunk's statements after the check: read on the checked etag, hashed only without one."""
+        etag = self.state.get("etag")
+        try:
+            data = await self.bucket.read(self.key, chunk["offset"], chunk["size"], etag)
+        except ObjectChanged as exc:
+            raise RestoreCorrupt(
+                f"the backup object {self.key} changed since it was checked (etag {exc.actual}, checked "
+                f"{exc.expected}): put the checked object back to continue"
+            ) from exc
         if data is None:
             raise RestoreCorrupt(f"the backup object {self.key} is gone")
-        return chunk_statements(data, chunk)
+        if etag is None:
+            progress = self.state["progress"]
+            progress["rehashed"] = progress.get("rehashed", 0) + 1
+        return chunk_statements(data, chunk, hashed=etag is None)
 
     async def _check(self) -> bool:
         saved = self.state["check"]
@@ -142,12 +164,18 @@ class RestoreStep:
                 break
             chunk = self.chunks[self.state["check"]]
             started = time.monotonic()
-            data = await self.bucket.read(self.key, chunk["offset"], chunk["size"])
+            body = await self._checked_read(chunk)
             self.budget.measure(time.monotonic() - started)
-            if data is None or len(data) != chunk["size"] or hashlib.sha256(data).hexdigest() != chunk["sha256"]:
+            if (
+                body is None
+                or len(body.data) != chunk["size"]
+                or hashlib.sha256(body.data).hexdigest() != chunk["sha256"]
+            ):
                 raise RestoreCorrupt(
                     f"chunk {self.state['check']} (offset {chunk['offset']}) differs from the manifest"
                 )
+            if self.state["check"] == 0:
+                self.state["etag"] = body.etag  # every later read is conditional on it
             self.state["check"] += 1
         done = self.state["check"] >= len(self.chunks)
         if done:
@@ -155,6 +183,18 @@ class RestoreStep:
         if done or self.state["check"] != saved:
             await self._save()
         return done
+
+    async def _checked_read(self, chunk: dict[str, Any]) -> Body | None:
+        """One check read, conditional on the etag of the first (a job whose check began without
+        recording one, under an older version, records none: its data phase hashes again)."""
+        etag = self.state.get("etag")
+        try:
+            return await self.bucket.get(self.key, chunk["offset"], chunk["size"], etag)
+        except ObjectChanged as exc:
+            raise RestoreCorrupt(
+                f"the backup object {self.key} changed during the check (etag {exc.actual}, the first "
+                f"chunks were read with {exc.expected}): nothing was replaced"
+            ) from exc
 
     def _quiesced(self) -> bool:
         if utcnow() < parse_iso(self.state["quiesce_until"]):
