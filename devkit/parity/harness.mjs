@@ -18,6 +18,7 @@
 //    tests/contract/, and returns the results.
 // Prints one line per test and "N passed, N failed"; exits 1 when anything failed or could not run.
 // Miniflare and Pyodide start once per run: the whole suite is one process.
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -90,6 +91,33 @@ async function startPython(opts) {
   py.runPython("import sys; sys.path[:0] = ['/parity/src', '/parity', '/parity/glue']");
   return py;
 }
+
+// workerd's non-standard crypto.DigestStream, which Node lacks: a WritableStream whose `digest` promise
+// resolves to the ArrayBuffer of the hash of all bytes written, once it is closed. The stand-in hashes
+// with node:crypto (OpenSSL, natively, on this thread, as workerd's BoringSSL does), so the benchmark
+// meters a native hash where production has one. Algorithm names as workerd takes them ("SHA-256").
+class DigestStream extends WritableStream {
+  constructor(algorithm) {
+    const name = typeof algorithm === "string" ? algorithm : algorithm.name;
+    const hash = createHash(name.toLowerCase().replace("-", ""));
+    let settle;
+    const digest = new Promise((resolve, reject) => (settle = { resolve, reject }));
+    super({
+      write(chunk) {
+        hash.update(chunk);
+      },
+      close() {
+        const out = hash.digest();
+        settle.resolve(out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength));
+      },
+      abort(reason) {
+        settle.reject(reason);
+      },
+    });
+    this.digest = digest;
+  }
+}
+globalThis.crypto.DigestStream ??= DigestStream;
 
 // Local stand-ins for D1's client-side objects, forwarding every call one-to-one to Miniflare's binding.
 //

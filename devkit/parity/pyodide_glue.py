@@ -186,6 +186,8 @@ async def run_async(js_env: Any, only: str, startup_ms: int, runtime: Any, recei
         tracer.start()
     stub_runtime_modules(runtime)
     leave_out_pydantic_routes()
+    import entry  # noqa: F401  (as in production, the worker's module registers how src/ reaches the SDK's JS objects)
+
     env = wrap_env(js_env)
     from tests.contract import contracts
 

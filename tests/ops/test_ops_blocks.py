@@ -47,13 +47,14 @@ async def _read(db: Database, blocks: bool, max_rows: int) -> tuple[list[bytes],
     statements: list[bytes] = []
     kinds = 0
     async for page in reader.pages():
-        digest.add(page)
+        await digest.add(page)
         if isinstance(page, Block):
             kinds += 1
             groups = page.groups(writer.head_bytes, STATEMENT_BUDGET)
             statements += list(writer.block_statements(page.data, page.spans(), groups))
         else:
             statements += [s.encode() for s in writer.statements(page)]
+    await digest.finish()
     return statements, digest, kinds
 
 

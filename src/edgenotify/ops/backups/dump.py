@@ -26,15 +26,14 @@ REALs in Python's shortest repr, see ``canonical``) followed by a newline. Backu
 verification compute it with this same reader, so equal digests mean equal data.
 """
 
-import hashlib
 import json
 from bisect import bisect_right
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Any
 
 from edgenotify.db import D1Error, Database
+from edgenotify.hashing import Sha256
 from edgenotify.ops.backups.schema import ROWID_ALIASES, TableSpec, affinity_may_hold_negative_zero, quote_ident
 from edgenotify.ops.backups.sqlwriter import STATEMENT_BUDGET, Row
 
@@ -104,27 +103,25 @@ def page_text(rows: list[Row]) -> str:
 
 @dataclass
 class TableDigest:
-    """Row count and SHA-256 of a table's pages."""
+    """Row count and SHA-256 of a table's pages; ``sha256`` is set by ``finish``."""
 
     rows: int = 0
-    _hash: Any = field(default_factory=hashlib.sha256)
+    sha256: str | None = None
+    _hash: Sha256 = field(default_factory=Sha256)
 
-    def update(self, rows: list[Row]) -> None:
-        self.rows += len(rows)
-        self._hash.update(page_text(rows).encode("utf-8"))
-
-    def add(self, page: "Block | list[Row]") -> None:
+    async def add(self, page: "Block | list[Row]") -> None:
         """A page's rows; a block's text already is the page's digest text, less the final newline."""
         if isinstance(page, Block):
             self.rows += page.rows
-            self._hash.update(page.data)
-            self._hash.update(b"\n")
+            await self._hash.update(page.data)
+            await self._hash.update(b"\n")
         else:
-            self.update(page)
+            self.rows += len(page)
+            await self._hash.update(page_text(page).encode("utf-8"))
 
-    @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
+    async def finish(self) -> str:
+        self.sha256 = await self._hash.hexdigest()
+        return self.sha256
 
 
 def _tuple_sql(literals: list[str]) -> str:
@@ -393,5 +390,6 @@ async def digest_table(db: Database, spec: TableSpec, negative_zero: bool = True
     reader = TableReader(db, spec, negative_zero, **limits)
     digest = TableDigest()
     async for page in reader.pages():
-        digest.add(page)
+        await digest.add(page)
+    await digest.finish()
     return digest

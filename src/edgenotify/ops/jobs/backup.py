@@ -235,7 +235,7 @@ class BackupStep:
             page = await reader.next(last)
             rows = page_rows(page)
             if rows:
-                digest.add(page)
+                await digest.add(page)
                 self.budget.rows_done += rows
                 last = page_key(page)
                 if writer is not None:
@@ -247,7 +247,8 @@ class BackupStep:
                 done = True
                 break
         if digest.rows:
-            entry["segments"].append({"after": after, "until": last, "rows": digest.rows, "sha256": digest.sha256})
+            sha256 = await digest.finish()
+            entry["segments"].append({"after": after, "until": last, "rows": digest.rows, "sha256": sha256})
             entry["rows"] += digest.rows
         self.state["after"] = last
         if done:

@@ -11,11 +11,11 @@ a restore slices the statements out instead of scanning ~4 MB of SQL for their e
 that scan was a tenth of a restore's CPU). SQL tools read it as the comment it is.
 """
 
-import hashlib
 import zlib
 from itertools import accumulate
 from typing import Any
 
+from edgenotify.hashing import Sha256
 from edgenotify.ops.jobs.upload import ResumableUpload
 
 GZIP_WBITS = 31
@@ -73,7 +73,7 @@ class ChunkWriter:
         """One statement, already UTF-8."""
         if self._zlib is None:
             self._zlib = zlib.compressobj(self.level, zlib.DEFLATED, GZIP_WBITS)
-            self._hash, self._size, self._sql_bytes, self._statements = hashlib.sha256(), 0, 0, 0
+            self._hash, self._size, self._sql_bytes, self._statements = Sha256(), 0, 0, 0
             self._lengths = []
         self._lengths.append(len(data))
         self._sql_bytes += len(data)
@@ -86,7 +86,7 @@ class ChunkWriter:
 
     async def _emit(self, data: bytes) -> None:
         if data:
-            self._hash.update(data)
+            await self._hash.update(data)
             self._size += len(data)
             await self.upload.write(data)
 
@@ -107,7 +107,7 @@ class ChunkWriter:
             {
                 "offset": self.offset,
                 "size": self._size,
-                "sha256": self._hash.hexdigest(),
+                "sha256": await self._hash.hexdigest(),
                 "sql_bytes": self._sql_bytes,
                 "statements": self._statements,
                 "kind": kind,

@@ -257,7 +257,7 @@ class RestoreStep:
             progress["chunk"] = self.state["chunk"]
             self.job.steps += 1
             queries = [Query("PRAGMA defer_foreign_keys = ON"), *map(Query, batch), save_query(self.job)]
-            await self.db.batch(queries)
+            await self.db.write(queries)
             self.budget.rows_done += rows
             self.budget.measure(time.monotonic() - started)
             if self.progress is not None:

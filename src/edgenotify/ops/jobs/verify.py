@@ -24,7 +24,8 @@ async def segment_digest(db: Database, schema: Schema, table: str, segment: dict
     reader = TableReader(db, spec, schema.negative_zero, after=segment["after"], until=segment["until"])
     digest = TableDigest()
     async for page in reader.pages():
-        digest.add(page)
+        await digest.add(page)
+    await digest.finish()
     return digest
 
 
