@@ -27,7 +27,6 @@ Audit rows go to ``audit_logs`` only at the end (``audit.flush``): written earli
 dropped by the replacement, or collide with the restored ids.
 """
 
-import hashlib
 import time
 import zlib
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from typing import Any
 from edgenotify.clock import iso, now_iso, parse_iso, utcnow
 from edgenotify.db import Database, Query
 from edgenotify.db.sqlsplit import StatementSplitter
+from edgenotify.hashing import sha256_hex
 from edgenotify.migrations import automigrate
 from edgenotify.ops.backups import manifest as mf
 from edgenotify.ops.backups.restoreplan import classify
@@ -79,13 +79,12 @@ def _after(seconds: float) -> str:
     return iso(utcnow() + timedelta(seconds=seconds))
 
 
-def chunk_statements(data: bytes, chunk: dict[str, Any], hashed: bool = True) -> list[str]:
-    """The statements of one chunk (exactly one gzip member), its size and, when ``hashed``, its
-    SHA-256 checked against the manifest. Without ``hashed`` the caller has proven otherwise that
-    these are the bytes already checked (a read conditional on the checked etag); zlib still
-    checks the member's CRC32 and length at its end."""
-    if len(data) != chunk["size"] or (hashed and hashlib.sha256(data).hexdigest() != chunk["sha256"]):
-        raise RestoreCorrupt(f"chunk at offset {chunk['offset']} does not match the manifest's digest")
+def chunk_statements(data: bytes, chunk: dict[str, Any]) -> list[str]:
+    """The statements of one chunk known to hold the checked bytes (its SHA-256 compared, or read
+    on the checked etag): its size and exactly one gzip member, whose CRC32 and length zlib checks
+    at its end (damage in transit)."""
+    if len(data) != chunk["size"]:
+        raise RestoreCorrupt(f"chunk at offset {chunk['offset']} does not have the manifest's size")
     inflater = zlib.decompressobj(31)
     try:
         text = inflater.decompress(data)
@@ -152,10 +151,12 @@ class RestoreStep:
             ) from exc
         if data is None:
             raise RestoreCorrupt(f"the backup object {self.key} is gone")
-        if etag is None:
+        if etag is None:  # nothing proves these are the checked bytes: hash them again
             progress = self.state["progress"]
             progress["rehashed"] = progress.get("rehashed", 0) + 1
-        return chunk_statements(data, chunk, hashed=etag is None)
+            if await sha256_hex(data) != chunk["sha256"]:
+                raise RestoreCorrupt(f"chunk at offset {chunk['offset']} does not match the manifest's digest")
+        return chunk_statements(data, chunk)
 
     async def _check(self) -> bool:
         saved = self.state["check"]
@@ -166,11 +167,7 @@ class RestoreStep:
             started = time.monotonic()
             body = await self._checked_read(chunk)
             self.budget.measure(time.monotonic() - started)
-            if (
-                body is None
-                or len(body.data) != chunk["size"]
-                or hashlib.sha256(body.data).hexdigest() != chunk["sha256"]
-            ):
+            if body is None or len(body.data) != chunk["size"] or await sha256_hex(body.data) != chunk["sha256"]:
                 raise RestoreCorrupt(
                     f"chunk {self.state['check']} (offset {chunk['offset']}) differs from the manifest"
                 )
