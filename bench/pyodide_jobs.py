@@ -36,7 +36,7 @@ BEFORE = {"backup": 31.0, "restore": 51.0}  # the earlier measurement, on main a
 DATABASES = {"source": "DB", "target": "RESTORE_DB", "profiled": "PROFILE_DB"}
 TOP = 25
 CUMULATIVE_SCOPE = ("edgenotify/", "workers/")
-MINIFLARE = "of which Miniflare's D1 client"  # pyodide_bench.MINIFLARE: inside the D1 kinds' figures
+MINIFLARE = "of which Miniflare's D1/R2 client"  # pyodide_bench.MINIFLARE: inside the D1 kinds' figures
 OUTSIDE_PHASES = "(outside the phase methods)"  # pyodide_bench.Ledger.OUTSIDE
 OUTSIDE_PYTHON = "outside Python frames (JS on the main thread: Miniflare's proxy client, promise callbacks)"
 
@@ -132,7 +132,8 @@ def _s(seconds: float) -> str:
 
 
 def miniflare_s(job: dict[str, Any]) -> float:
-    """CPU of the job in Miniflare's D1 client (harness.mjs ``meteredD1``), which production has not."""
+    """CPU of the job in Miniflare's D1 and R2 clients (harness.mjs ``meteredD1``, ``meteredR2``): production
+    has no such proxies."""
     return sum(calls.get(MINIFLARE, 0.0) for calls in job["calls"].values())
 
 
@@ -346,7 +347,7 @@ def run(opts: Options) -> str:
         "invocations",
         "main-thread CPU",
         "per 1M rows (scaled)",
-        "per 1M less Miniflare's D1 client",
+        "per 1M less Miniflare's D1/R2 client",
         "Node process CPU",
         "wall",
         "D1 calls",
@@ -363,7 +364,8 @@ def run(opts: Options) -> str:
         "\n\nCPU is Node's main thread (`process.threadCpuUsage`): Pyodide's Python, the JS it calls and "
         "Miniflare's client-side proxy (production has none of the latter); workerd, which runs the SQL, is a "
         "separate process and not counted. Per-million figures scale the measured CPU linearly; 'less "
-        "Miniflare's D1 client' subtracts the CPU metered inside Miniflare's D1 proxy (harness.mjs `meteredD1`), "
+        "Miniflare's D1/R2 client' subtracts the CPU metered inside Miniflare's D1 and R2 proxies "
+        "(harness.mjs `meteredD1`, `meteredR2`), "
         "a part production does not have (its D1 binding's own cost is unknown here). Each invocation "
         "is a fresh `Context` under the paid limits (steps stop at half of each; on Pyodide the budget's clock is "
         "wall time, which a loaded machine inflates, so steps may be cut shorter than on the edge). The wasm heap "

@@ -254,18 +254,21 @@ const meter = {
   miniflare: () => miniflareUs,
 };
 
-// Bench mode only: Miniflare's D1 binding with the main-thread CPU of each of its calls, from the call
-// until its promise settles, added up in miniflareUs. That is the client side of Miniflare's proxy
-// (serialising arguments, decoding results), which production does not have: nothing else runs on the
-// thread meanwhile, and waiting for workerd costs no CPU. Below harness's D1 stand-ins, which see it as
-// the Miniflare binding; statements are handed back to Miniflare unwrapped.
+// Bench mode only: Miniflare's D1 and R2 bindings with the main-thread CPU of each of their calls, from
+// the call until its promise settles, added up in miniflareUs. That is the client side of Miniflare's
+// proxies (serialising arguments, decoding results), which production does not have: nothing else runs
+// on the thread meanwhile, and waiting for workerd costs no CPU. Overlapping calls (R2 uploads in
+// flight together) count once: the meter runs while at least one call is open. Below the harness's
+// D1 stand-ins, which see it as the Miniflare binding; statements are handed back to Miniflare unwrapped.
 let miniflareUs = 0;
+let openCalls = 0;
+let openedAt = 0;
 const meteredStatements = new WeakMap();
 
 function timed(call) {
-  const started = threadUs();
+  if (openCalls++ === 0) openedAt = threadUs();
   const settle = () => {
-    miniflareUs += threadUs() - started;
+    if (--openCalls === 0) miniflareUs += threadUs() - openedAt;
   };
   let result;
   try {
@@ -277,6 +280,31 @@ function timed(call) {
   if (result && typeof result.then === "function") return Promise.resolve(result).finally(settle);
   settle();
   return result;
+}
+
+// An R2 binding, or an object one returned (R2Object, R2ObjectBody, multipart upload, uploaded part,
+// list page): every property read and call on Miniflare's proxy is timed, objects it returns are wrapped
+// alike, data (primitives, ArrayBuffers and views) is returned as it is, and a wrapped object passed back
+// as an argument reaches Miniflare unwrapped.
+const isData = (v) => v === null || typeof v !== "object" || v instanceof ArrayBuffer || ArrayBuffer.isView(v);
+const meteredTargets = new WeakMap();
+const unmetered = (v) => (Array.isArray(v) ? v.map(unmetered) : isData(v) ? v : (meteredTargets.get(v) ?? v));
+
+function meteredR2(remote) {
+  const wrap = (v) => (isData(v) ? v : meteredR2(v));
+  const metered = new Proxy(remote, {
+    get(target, prop) {
+      const value = timed(() => Reflect.get(target, prop));
+      if (typeof value !== "function") return wrap(value);
+      if (prop === "constructor") return value; // the SDK reads constructor.name to choose its wrapper
+      return (...args) => {
+        const out = timed(() => value.apply(target, args.map(unmetered)));
+        return out && typeof out.then === "function" ? out.then(wrap) : wrap(out);
+      };
+    },
+  });
+  meteredTargets.set(metered, remote);
+  return metered;
 }
 
 function meteredStatement(remote) {
@@ -318,7 +346,10 @@ async function benchMain(opts) {
     for (const s of [bindings, python]) if (s.status === "rejected") throw s.reason;
     const env = proxy.env;
     const envs = Object.fromEntries(
-      Object.entries(spec.databases).map(([role, name]) => [role, { ...env, DB: new D1Database(meteredD1(env[name])) }]),
+      Object.entries(spec.databases).map(([role, name]) => [
+        role,
+        { ...env, DB: new D1Database(meteredD1(env[name])), BACKUPS: meteredR2(env.BACKUPS) },
+      ]),
     );
     const bench = python.value.pyimport("pyodide_bench");
     const out = await bench.run(envs, runtime, meter, JSON.stringify(spec));

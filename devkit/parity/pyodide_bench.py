@@ -35,7 +35,7 @@ PHASES = {
     "backup": {"schema": "_begin", "data": "_table", "tail": "_tail", "finish": "_finish"},
     "restore": {"check": "_check", "replace": "_replace", "data": "_data", "verify": "_verify", "finish": "_finish"},
 }
-MINIFLARE = "of which Miniflare's D1 client"
+MINIFLARE = "of which Miniflare's D1/R2 client"
 
 
 class Meter:
@@ -48,7 +48,8 @@ class Meter:
         return self._js.thread() / 1e6, self._js.process() / 1e6, time.perf_counter()
 
     def miniflare(self) -> float:
-        """CPU seconds so far in the client side of Miniflare's D1 proxy (harness.mjs ``meteredD1``)."""
+        """CPU seconds so far in the client side of Miniflare's D1 and R2 proxies (harness.mjs
+        ``meteredD1``, ``meteredR2``)."""
         return self._js.miniflare() / 1e6
 
     def thread(self) -> float:
