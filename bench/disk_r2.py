@@ -5,7 +5,7 @@ bodies in SQLite and join a multipart upload's parts in memory, holding a whole 
 fixed in 2cc5527). On the edge the parts live in R2, not in the Worker. Running our
 backup/restore against this stand-in measures the memory of our code alone, whatever the local
 emulation does, with the same Workers API calls (``createMultipartUpload``/``resumeMultipartUpload``/
-``uploadPart``/``complete``/``abort``, ``put``/``get`` with ranges/``head``/``list``/``delete``). No
+``uploadPart``/``complete``/``abort``, ``put``/``get`` with ranges and ``etagMatches``/``head``/``list``/``delete``). No
 validation: it is not an emulator (etags are the size, enough for the backup's completeness check).
 """
 
@@ -29,6 +29,7 @@ class _Body:
     def __init__(self, data: bytes, size: int):
         self._data = data
         self.size = size
+        self.etag = f"size-{size}"
 
     async def arrayBuffer(self) -> bytes:
         return self._data
@@ -96,11 +97,15 @@ class DiskR2:
         target = self.root / key
         return _info(key, target.stat().st_size) if target.is_file() else None
 
-    async def get(self, key: str, *args: Any, range: dict[str, int] | None = None, **kwargs: Any) -> _Body | None:
+    async def get(
+        self, key: str, *args: Any, range: dict[str, int] | None = None, onlyIf: Any = None, **kwargs: Any
+    ) -> _Body | _Obj | None:
         target = self.root / key
         if not target.is_file():
             return None
         size = target.stat().st_size
+        if onlyIf and onlyIf.get("etagMatches") not in (None, "*", f"size-{size}"):
+            return _info(key, size)  # R2's answer to a failed condition: the object without a body
         with open(target, "rb") as fh:
             if range is None:
                 return _Body(fh.read(), size)

@@ -3,7 +3,8 @@
 Rules and messages follow Miniflare (workers-sdk ``packages/miniflare/src/workers/r2/
 {bucket,validator,errors}.worker.ts``, ``constants.ts``): keys ≤ 1024 bytes, values ≤ 5 GiB −
 5 MiB, custom metadata ≤ 2048 bytes, list ``limit`` 1..1000 (default 1000), ``get`` ranges
-(offset/length/suffix, 416 when unsatisfiable); multipart: parts exist with matching etags,
+(offset/length/suffix, 416 when unsatisfiable) and ``onlyIf`` etag conditions (a failed one
+returns the object without a body); multipart: parts exist with matching etags,
 every part but the last ≥ 5 MiB and all of one size, the last no bigger, completed or aborted
 uploads are gone; ``etag`` is the MD5 (multipart: MD5 of the part MD5s + ``-N``). Errors read
 ``Error: <op>: <message> (<v4 code>)`` as workerd reports them. ``delete`` of more than 1000 keys
@@ -131,6 +132,29 @@ def _check_metadata(op: str, custom: dict[str, Any]) -> dict[str, str]:
     if sum(length(k) + length(v) for k, v in custom.items()) > MAX_METADATA_SIZE:
         raise _fail(op, METADATA_TOO_LARGE)
     return custom
+
+
+def _condition(only_if: Any) -> Callable[[str], bool] | None:
+    """``onlyIf`` as a test of the object's etag: ``etagMatches`` (strong comparison, ``*`` any)
+    and ``etagDoesNotMatch`` (``*`` none), each ONE unquoted etag as workerd's ``R2Conditional``
+    takes it (a quoted one is its TypeError). Dates and the ``Headers`` form are not implemented
+    and refused rather than ignored."""
+    if only_if is None:
+        return None
+    spec = dict(only_if)
+    unknown = set(spec) - {"etagMatches", "etagDoesNotMatch"}
+    if unknown:
+        raise JsException(f"get: onlyIf {sorted(unknown)} is not implemented by the embedded runtime", "TypeError")
+    tests: list[Callable[[str], bool]] = []
+    for name, wanted in (("etagMatches", True), ("etagDoesNotMatch", False)):
+        value = spec.get(name)
+        if value is None:
+            continue
+        value = str(value)
+        if value.startswith('"') and value.endswith('"'):
+            raise JsException(f"Conditional ETag should not be wrapped in quotes ({value}).", "TypeError")
+        tests.append(lambda etag, v=value, w=wanted: (v == "*" or v == etag) == w)
+    return lambda etag: all(test(etag) for test in tests)
 
 
 def _uploaded(ms: int) -> dt.datetime:
@@ -352,14 +376,22 @@ class R2Bucket:
         return R2Object({**_fields(row), "range": JsDict(offset=0, length=row["size"])})
 
     @_operation
-    async def get(self, key: Any, *args: Any, **kwargs: Any) -> R2ObjectBody | None:
+    async def get(self, key: Any, *args: Any, **kwargs: Any) -> R2ObjectBody | R2Object | None:
+        """The object with its body (the ``range`` asked for), None when there is none; with
+        ``onlyIf`` and a condition that does not hold, the object WITHOUT a body (an ``R2Object``,
+        its ``range`` the whole object), as workerd returns a 412 from R2; the condition is
+        tested before the range, so a failed one wins over an unsatisfiable range (Miniflare)."""
         key = _check_key("get", key)
         opts = options(args, kwargs, 0)
+        condition = _condition(opts.get("onlyIf"))
         self.calls += 1
         found = self._open_body(key)
         if found is None:
             return None
         row, fd = found
+        if condition is not None and not condition(row["etag"]):
+            os.close(fd)
+            return R2Object({**_fields(row), "range": JsDict(offset=0, length=row["size"])})
         try:
             start, length = 0, row["size"]
             if opts.get("range") is not None:

@@ -148,6 +148,9 @@ async def jobs_backup_and_restore_across_invocations_with_kills(env: Any) -> Any
         "within_limit": backup["most_d1_calls"] <= 20 and restore["most_d1_calls"] <= 20,
         "bookmark_taken": manifest["bookmark"] is not None,
         "digest_equal": after == before,
+        # the restore read every chunk after the check on the checked etag, hashing none again
+        "rehashed": restored.state["progress"].get("rehashed", 0),
+        "etag_checked": restored.state.get("etag") == (await Bucket(env.BACKUPS).head(manifest["object"]["key"])).etag,
     }
 
 

@@ -235,3 +235,39 @@ async def r2_results_are_not_mappings(env: Any) -> Any:
 def _tail(message: str) -> str:
     """``"'R2Object' object is not iterable"`` -> ``"object is not iterable"`` (the JS name differs by runtime)."""
     return message.split("' ", 1)[-1]
+
+
+@contract
+async def r2_conditional_ranged_get(env: Any) -> Any:
+    """``get`` with ``range`` and ``onlyIf``: a matching ``etagMatches`` gives the range's bytes; a failed
+    condition gives the object WITHOUT a body (an ``R2Object``: metadata, ``range`` the whole object, no
+    ``arrayBuffer``), not None, even with a range past the end (the condition is tested first);
+    ``etagDoesNotMatch`` is the reverse, ``*`` matches any object, a quoted etag is a TypeError. Through
+    ``Bucket.get``/``read``: bytes with the etag, ``ObjectChanged`` on a failed condition, None when
+    there is no object. (Observations hold no etags: they differ by runtime.)"""
+    from edgenotify.ops.bucket import Bucket, ObjectChanged
+
+    bucket = env.BACKUPS
+    key = "c/r2/conditional/object.bin"
+    put = await bucket.put(key, b"0123456789")
+    hit = await bucket.get(key, range={"offset": 2, "length": 4}, onlyIf={"etagMatches": put.etag})
+    miss = await bucket.get(key, range={"offset": 2, "length": 4}, onlyIf={"etagMatches": "0" * 32})
+    past_end = await bucket.get(key, range={"offset": 50, "length": 4}, onlyIf={"etagMatches": "0" * 32})
+    not_match = await bucket.get(key, onlyIf={"etagDoesNotMatch": put.etag})
+    other = await bucket.get(key, onlyIf={"etagDoesNotMatch": "0" * 32})
+    wildcard = await bucket.get(key, range={"offset": 8, "length": 2}, onlyIf={"etagMatches": "*"})
+    quoted = await raises(lambda: bucket.get(key, onlyIf={"etagMatches": put.httpEtag}), "wrapped in quotes")
+    facade = Bucket(bucket)
+    body = await facade.get(key, 2, 4, put.etag)
+    changed = await raises(lambda: facade.read(key, 2, 4, "0" * 32), "it was replaced", kind=ObjectChanged)
+    gone = await facade.read("c/r2/conditional/missing", 0, 4, put.etag)
+    assert body is not None and body.etag == put.etag
+    return {
+        "hit": [bytes(await hit.arrayBuffer()), dict(hit.range)],
+        "miss": [hasattr(miss, "arrayBuffer"), miss.key, miss.size, miss.etag == put.etag, dict(miss.range)],
+        "past_end": [hasattr(past_end, "arrayBuffer"), dict(past_end.range)],
+        "does_not_match": [hasattr(not_match, "arrayBuffer"), await other.text()],
+        "wildcard": await wildcard.text(),
+        "quoted": quoted.split(":")[0],
+        "facade": [body.data, changed.startswith(f"R2 object {key} has etag "), gone],
+    }

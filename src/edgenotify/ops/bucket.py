@@ -2,7 +2,7 @@
 
 Why a facade: R2 results arrive as JavaScript objects (attribute access only on the edge, no
 mapping protocol), bodies as ``ArrayBuffer``s, and each call is a subrequest counted against the
-invocation's limit. The facade hands out Python values (``ObjectInfo``, ``bytes``), lists every
+invocation's limit. The facade hands out Python values (``ObjectInfo``, ``Body``, ``bytes``), lists every
 page, deletes in R2's batches of 1,000 keys, drives multipart uploads by key and upload id (so an
 upload started by one invocation is continued or aborted by another), and counts ``calls`` so a
 job can stay inside its subrequest budget.
@@ -21,6 +21,23 @@ class BucketError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class ObjectChanged(Exception):
+    """A conditional read found the object with another etag than the one asked for: it was
+    replaced (or rewritten) since that etag was seen. Not a failed call: R2 answered."""
+
+    def __init__(self, key: str, expected: str, actual: str):
+        super().__init__(f"R2 object {key} has etag {actual}, not {expected}: it was replaced")
+        self.key, self.expected, self.actual = key, expected, actual
+
+
+@dataclass
+class Body:
+    """What a read returns: the bytes and the etag of the object they came from."""
+
+    data: bytes
+    etag: str
 
 
 @dataclass
@@ -57,16 +74,35 @@ class Bucket:
         obj = await self._call(f"head {key}", self.binding.head(key))
         return None if obj is None else _info(obj)
 
-    async def read(self, key: str, offset: int | None = None, length: int | None = None) -> bytes | None:
-        """The object's bytes (or the range ``offset``, ``length``); None when there is no such object."""
-        if offset is None:
-            body = await self._call(f"get {key}", self.binding.get(key))
-        else:
-            ranged = {"offset": offset, "length": length}
-            body = await self._call(f"get {key}", self.binding.get(key, range=ranged))
-        if body is None:
+    async def get(
+        self, key: str, offset: int | None = None, length: int | None = None, etag: str | None = None
+    ) -> Body | None:
+        """The object's bytes (or the range ``offset``, ``length``) with its etag.
+
+        None when there is no such object. With ``etag`` the read is conditional (R2's ``onlyIf:
+        {etagMatches}``): when the object's etag differs, R2 sends no bytes and this raises
+        ``ObjectChanged`` (R2 answers with the object's metadata and no body, not null, so "gone"
+        and "replaced" stay distinct). A matching etag proves the bytes are those of the object
+        that had it, without hashing them again.
+        """
+        options: dict[str, Any] = {}
+        if offset is not None:
+            options["range"] = {"offset": offset, "length": length}
+        if etag is not None:
+            options["onlyIf"] = {"etagMatches": etag}
+        obj = await self._call(f"get {key}", self.binding.get(key, **options))
+        if obj is None:
             return None
-        return bytes(await body.arrayBuffer())
+        if not hasattr(obj, "arrayBuffer"):  # an R2Object: the condition failed
+            raise ObjectChanged(key, etag or "", str(obj.etag))
+        return Body(bytes(await obj.arrayBuffer()), str(obj.etag))
+
+    async def read(
+        self, key: str, offset: int | None = None, length: int | None = None, etag: str | None = None
+    ) -> bytes | None:
+        """``get``'s bytes alone: None when there is no such object, ``ObjectChanged`` as there."""
+        body = await self.get(key, offset, length, etag)
+        return None if body is None else body.data
 
     async def list_objects(self, prefix: str) -> list[ObjectInfo]:
         """Every object under ``prefix``, in key order (one call per 1,000 keys)."""

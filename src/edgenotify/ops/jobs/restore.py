@@ -4,7 +4,9 @@ Phases (``Job.phase``), each resumable from the checkpoint in ``ops_jobs``:
 
 ``check``    every chunk of the object is read (ranged GETs) and its SHA-256 compared with the
              manifest, before anything is touched: a corrupt or replaced object fails the job
-             here and the database keeps its data.
+             here and the database keeps its data. The first read's etag is kept (``etag``)
+             and every later read is conditional on it (R2's ``onlyIf``): all checked chunks
+             come from one version of the object.
 ``quiesce``  the job row itself is the marker (``marker``): client routes answer 503 and crons
              skip their work once an isolate has seen it; the replacement waits ``quiesce_until``
              so that every isolate's cached view has expired and requests in flight have ended.
@@ -14,7 +16,10 @@ Phases (``Job.phase``), each resumable from the checkpoint in ``ops_jobs``:
 ``data``     chunk by chunk, statements in D1 batches; each batch carries the checkpoint UPDATE
              (chunk, statement reached), so the rows and the position commit together: a kill at
              any point replays nothing twice and skips nothing. The last chunk holds the
-             AUTOINCREMENT counters, then indexes, views and triggers.
+             AUTOINCREMENT counters, then indexes, views and triggers. Chunks (and chunk 0 in
+             ``replace``) are read conditional on the checked etag and not hashed again: R2
+             proves they are the checked object's bytes, gzip's CRC32 catches damage in transit
+             (a job checked without an etag, by an older version, hashes them again).
 ``verify``   every table's segments (key ranges with row counts and digests) against the manifest.
 ``finish``   counters checked, the outcome and the audit rows written, the marker lifted.
 
@@ -22,7 +27,6 @@ Audit rows go to ``audit_logs`` only at the end (``audit.flush``): written earli
 dropped by the replacement, or collide with the restored ids.
 """
 
-import hashlib
 import time
 import zlib
 from collections.abc import Callable
@@ -31,11 +35,12 @@ from typing import Any
 from edgenotify.clock import iso, now_iso, parse_iso, utcnow
 from edgenotify.db import Database, Query
 from edgenotify.db.sqlsplit import StatementSplitter
+from edgenotify.hashing import sha256_hex
 from edgenotify.migrations import automigrate
 from edgenotify.ops.backups import manifest as mf
 from edgenotify.ops.backups.restoreplan import classify
 from edgenotify.ops.backups.schema import TABLE, Schema, fk_order, inspect, quote_ident
-from edgenotify.ops.bucket import Bucket
+from edgenotify.ops.bucket import Body, Bucket, ObjectChanged
 from edgenotify.ops.jobs import audit
 from edgenotify.ops.jobs.budget import Budget
 from edgenotify.ops.jobs.chunks import split_by_lengths
@@ -75,11 +80,16 @@ def _after(seconds: float) -> str:
 
 
 def chunk_statements(data: bytes, chunk: dict[str, Any]) -> list[str]:
-    """The statements of one chunk, after its digest is checked (one gzip member)."""
-    if hashlib.sha256(data).hexdigest() != chunk["sha256"] or len(data) != chunk["size"]:
-        raise RestoreCorrupt(f"chunk at offset {chunk['offset']} does not match the manifest's digest")
+    """The statements of one chunk known to hold the checked bytes (its SHA-256 compared, or read
+    on the checked etag): its size and exactly one gzip member, whose CRC32 and length zlib checks
+    at its end (damage in transit)."""
+    if len(data) != chunk["size"]:
+        raise RestoreCorrupt(f"chunk at offset {chunk['offset']} does not have the manifest's size")
     inflater = zlib.decompressobj(31)
-    text = inflater.decompress(data)
+    try:
+        text = inflater.decompress(data)
+    except zlib.error as exc:
+        raise RestoreCorrupt(f"chunk at offset {chunk['offset']} is not valid gzip: {exc}") from exc
     if not inflater.eof or inflater.unused_data:
         raise RestoreCorrupt(f"chunk at offset {chunk['offset']} is not exactly one gzip member")
     pieces = split_by_lengths(text)
@@ -130,9 +140,22 @@ class RestoreStep:
                 return
 
     async def _read(self, chunk: dict[str, Any]) -> list[str]:
-        data = await self.bucket.read(self.key, chunk["offset"], chunk["size"])
+        """A chunk's statements after the check: read on the checked etag, hashed only without one."""
+        etag = self.state.get("etag")
+        try:
+            data = await self.bucket.read(self.key, chunk["offset"], chunk["size"], etag)
+        except ObjectChanged as exc:
+            raise RestoreCorrupt(
+                f"the backup object {self.key} changed since it was checked (etag {exc.actual}, checked "
+                f"{exc.expected}): put the checked object back to continue"
+            ) from exc
         if data is None:
             raise RestoreCorrupt(f"the backup object {self.key} is gone")
+        if etag is None:  # nothing proves these are the checked bytes: hash them again
+            progress = self.state["progress"]
+            progress["rehashed"] = progress.get("rehashed", 0) + 1
+            if await sha256_hex(data) != chunk["sha256"]:
+                raise RestoreCorrupt(f"chunk at offset {chunk['offset']} does not match the manifest's digest")
         return chunk_statements(data, chunk)
 
     async def _check(self) -> bool:
@@ -142,12 +165,14 @@ class RestoreStep:
                 break
             chunk = self.chunks[self.state["check"]]
             started = time.monotonic()
-            data = await self.bucket.read(self.key, chunk["offset"], chunk["size"])
+            body = await self._checked_read(chunk)
             self.budget.measure(time.monotonic() - started)
-            if data is None or len(data) != chunk["size"] or hashlib.sha256(data).hexdigest() != chunk["sha256"]:
+            if body is None or len(body.data) != chunk["size"] or await sha256_hex(body.data) != chunk["sha256"]:
                 raise RestoreCorrupt(
                     f"chunk {self.state['check']} (offset {chunk['offset']}) differs from the manifest"
                 )
+            if self.state["check"] == 0:
+                self.state["etag"] = body.etag  # every later read is conditional on it
             self.state["check"] += 1
         done = self.state["check"] >= len(self.chunks)
         if done:
@@ -155,6 +180,18 @@ class RestoreStep:
         if done or self.state["check"] != saved:
             await self._save()
         return done
+
+    async def _checked_read(self, chunk: dict[str, Any]) -> Body | None:
+        """One check read, conditional on the etag of the first (a job whose check began without
+        recording one, under an older version, records none: its data phase hashes again)."""
+        etag = self.state.get("etag")
+        try:
+            return await self.bucket.get(self.key, chunk["offset"], chunk["size"], etag)
+        except ObjectChanged as exc:
+            raise RestoreCorrupt(
+                f"the backup object {self.key} changed during the check (etag {exc.actual}, the first "
+                f"chunks were read with {exc.expected}): nothing was replaced"
+            ) from exc
 
     def _quiesced(self) -> bool:
         if utcnow() < parse_iso(self.state["quiesce_until"]):
