@@ -44,6 +44,7 @@ timeout covers other threads and processes (the test server thread, the migrate 
 """
 
 import asyncio
+import ctypes
 import math
 import re
 import sqlite3
@@ -69,6 +70,19 @@ from devkit.embedded.meter import binding_call
 from devkit.embedded.meter import current as current_meter
 
 SERVED_BY = "miniflare.db"
+
+
+def _one_malloc_arena() -> None:
+    """glibc gives each thread that allocates its own malloc arena: the worker thread reading
+    pages (see ``D1PreparedStatement.raw``) kept ~11 MB more resident at 1M rows (measured: 81 MB
+    vs 70 MB for a backup). One arena, as a single-threaded process has; elsewhere nothing."""
+    try:
+        ctypes.CDLL(None).mallopt(ctypes.c_int(-8), ctypes.c_int(1))  # M_ARENA_MAX (glibc's malloc.h)
+    except (AttributeError, OSError):  # not glibc
+        pass
+
+
+_one_malloc_arena()
 MAX_BOUND_PARAMETERS = 100
 MAX_VALUE_BYTES = 2_000_000  # D1's limit on one string, BLOB or row: past it SQLite says SQLITE_TOOBIG
 BUSY_TIMEOUT_SECONDS = 10.0

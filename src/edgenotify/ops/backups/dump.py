@@ -336,14 +336,13 @@ class TableReader:
         key, table = self.keys[0], quote_ident(self.spec.name)
         special = self._special(f"({self._sizes('t.')})")
         text = self.tuple_sql((special, "''"))  # not a special row's: it may pass one D1 string
-        rows_sql = (
-            f"SELECT t.{key} AS _k, {text} AS _row, ({special}) AS _sp "
-            f"FROM {table} AS t{self._cursor(last, 't.')} ORDER BY t.{key} LIMIT {rows}"
-        )
+        where = self._cursor(last, "t.")
+        rows_sql = f"SELECT t.{key} AS _k, {text} AS _row FROM {table} AS t{where} ORDER BY t.{key} LIMIT {rows}"
+        # A tuple is never empty: an empty one marks a special row (no second test of the row).
         return (
-            "SELECT quote(max(_k)), max(_sp), ifnull(group_concat(_tb, ','), ''), "
+            "SELECT quote(max(_k)), max(_tb = 0), ifnull(group_concat(_tb, ','), ''), "
             "ifnull(group_concat(_row, char(10)), '') "
-            f"FROM (SELECT _k, _row, _sp, length(CAST(_row AS BLOB)) AS _tb FROM ({rows_sql}))"
+            f"FROM (SELECT _k, _row, length(CAST(_row AS BLOB)) AS _tb FROM ({rows_sql}))"
         )
 
     async def block(self, last: list[str] | None) -> Block | None:
