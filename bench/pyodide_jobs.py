@@ -368,7 +368,9 @@ def run(opts: Options) -> str:
         "(harness.mjs `meteredD1`, `meteredR2`), "
         "a part production does not have (its D1 binding's own cost is unknown here). Each invocation "
         "is a fresh `Context` under the paid limits (steps stop at half of each; on Pyodide the budget's clock is "
-        "wall time, which a loaded machine inflates, so steps may be cut shorter than on the edge). The wasm heap "
+        "wall time, which a loaded machine inflates, so steps may be cut shorter than on the edge). Pages are read "
+        "one after the other: reading the next while writing this one, as production does, saves wall time, not "
+        "CPU, and would blur the per-call meters. The wasm heap "
         "never shrinks: 'after' is the peak so far in that process "
         f"(start {largest['heap_mb_start']:.0f} MB after imports)."
     )
