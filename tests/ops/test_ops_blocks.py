@@ -83,7 +83,8 @@ def test_the_fast_tuple_is_the_quote_tuple_for_every_row(embedded_env) -> None:
     async def run():
         reader = TableReader(db, (await inspect(db)).table("v"))
         general = "'(' || " + " || ',' || ".join(reader.value_exprs) + " || ')'"
-        return await db.values(f"SELECT {reader.fast_tuple}, {general}, {reader.fast_tuple} = {general} FROM v AS t")
+        fast = reader.tuple_sql()
+        return await db.values(f"SELECT {fast}, {general}, {fast} = {general} FROM v AS t")
 
     rows = asyncio.run(run())
     assert len(rows) == 310 and all(r[2] == 1 for r in rows), [r for r in rows if r[2] != 1][:3]
@@ -176,3 +177,27 @@ def test_a_block_stops_before_its_text_passes_one_d1_string(embedded_env) -> Non
     # rows are refused, 31 rows (1.86 MB) pass the reader's cap and are read again as the 28 that fit;
     # later blocks are sized from the bytes per row seen. Then 3 blocks and the empty page that ends.
     assert queries == 4 + len(blocks) + 1
+
+
+def test_a_page_read_ahead_is_taken_only_for_its_cursor(embedded_env) -> None:
+    db = Database(embedded_env.DB)
+
+    async def run():
+        await db.run("CREATE TABLE r (id INTEGER PRIMARY KEY, v TEXT)")
+        await db.batch([Query.of("INSERT INTO r (v) VALUES (?)", f"row {i}") for i in range(25)])
+        spec = (await inspect(db)).table("r")
+        in_turn = TableReader(db, spec, max_rows=10)
+        pages, last = [], None
+        while page_rows(page := await in_turn.next(last)):
+            pages.append(page.data)
+            last = page_key(page)
+        ahead = TableReader(db, spec, max_rows=10)
+        streamed = [p.data async for p in ahead.pages()]
+        other = TableReader(db, spec, max_rows=10)
+        await other.read_ahead(["10"])  # then asked for another page: the one read ahead is dropped
+        first = await other.next(None)
+        return pages, streamed, first.data, other.reading_ahead, in_turn.queries, ahead.queries
+
+    pages, streamed, first, still_ahead, queries_in_turn, queries_ahead = asyncio.run(run())
+    assert streamed == pages and len(pages) == 3 and first == pages[0] and not still_ahead
+    assert queries_ahead == queries_in_turn == 4  # three pages and the empty one that ends the table

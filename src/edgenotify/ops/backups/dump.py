@@ -258,7 +258,6 @@ class TableReader:
         self._ahead: tuple[list[str] | None, asyncio.Future[Page]] | None = None
         self.most_queries_per_page = 1  # a page's pieces of large values, or a block read again, add some
         self._rowid = self.keys[0] if spec.explicit_rowid else None
-        self.fast_tuple = self.tuple_sql()
         limit = bigvalues.inline_bytes(len(self.value_exprs))
         offset = len(self.value_exprs) - len(spec.columns)  # the explicit rowid, never large
         self.row_literals = self.value_exprs[:offset] + [
@@ -399,9 +398,13 @@ class TableReader:
         await asyncio.sleep(0)
 
     def drop_ahead(self) -> None:
-        """Forget a page read ahead and not taken (its query may still finish; nothing uses it)."""
+        """Forget a page read ahead and not taken (its query may still finish; nothing uses it). An
+        error it ended with is the caller's no more: it is retrieved, so asyncio does not report it."""
         if self._ahead is not None:
-            self._ahead[1].cancel()
+            task = self._ahead[1]
+            if task.done() and not task.cancelled():
+                task.exception()
+            task.cancel()
             self._ahead = None
 
     @property
