@@ -16,6 +16,7 @@ import sqlite3
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from jobs_kit import Invocation, Killed, Killer
 from ops_kit import data_of, seed, snapshot
@@ -152,16 +153,21 @@ async def _kill_everywhere(env, job_id: str, killed: list[str], old: dict, plann
         n += 1
 
 
+async def _file_import_over_old_data(source, target, path) -> tuple[dict, Any, Any]:
+    """A backup of the source as a file, old data in the target, and a forced import of the file started."""
+    await _source_data(source)
+    manifest = await _backup_file(source, path)
+    await _old_data(target)
+    old = data_of(snapshot(target.DB.path))
+    return manifest, old, await _start_file_import(target, path, manifest, force=True)
+
+
 def test_a_file_restore_killed_anywhere_keeps_the_old_data_or_a_continuable_job(limited_envs, tmp_path) -> None:
     source, target = limited_envs
     path = tmp_path / "backup.sql"
 
     async def run():
-        await _source_data(source)
-        manifest = await _backup_file(source, path)
-        await _old_data(target)
-        old = data_of(snapshot(target.DB.path))
-        job = await _start_file_import(target, path, manifest, force=True)
+        manifest, old, job = await _file_import_over_old_data(source, target, path)
         killed: list[str] = []
         done = await _drive_chain(target, job.id, killed, old)
         return manifest, job, done, killed, await store.get(Database(target.DB), job.id)
@@ -271,11 +277,7 @@ def test_a_local_import_runs_in_one_step_checkpointing_as_it_goes(limited_envs, 
     path = tmp_path / "backup.sql"
 
     async def run():
-        await _source_data(source)
-        manifest = await _backup_file(source, path)
-        await _old_data(target)
-        old = data_of(snapshot(target.DB.path))
-        job = await _start_file_import(target, path, manifest, force=True)
+        manifest, old, job = await _file_import_over_old_data(source, target, path)
         runs, n = 0, 0
         while (await store.get(Database(target.DB), job.id)).phase not in ("restore", "done"):
             n += 1

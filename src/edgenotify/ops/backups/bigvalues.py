@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgenotify.db import Database
-from edgenotify.ops.backups.schema import quote_ident
+from edgenotify.ops.backups.schema import key_compare, quote_ident
 
 PLACEHOLDER = "#big:"  # no literal starts with "#"
 PIECE_BYTES = 900_000  # its hex is 1.8 MB: under D1's 2,000,000-byte string
@@ -69,10 +69,11 @@ async def fill(db: Database, table: str, columns: list[str], key_sql: list[str],
         wanted = [b for b in big if b.value == column]
         for start in range(0, max(b.size for b in wanted), PIECE_BYTES):
             for group in _groups([b.row for b in wanted if b.size > start], rows, key_sql):
+                where = " OR ".join(key_compare(key_sql, "=", rows[r].key) for r in group)
                 got = await db.values(
                     f"SELECT {', '.join(f'quote({k})' for k in key_sql)}, "
                     f"hex(substr(CAST(t.{quote_ident(columns[column])} AS BLOB), {start + 1}, {PIECE_BYTES})) "
-                    f"FROM {quote_ident(table)} AS t WHERE {' OR '.join(_where(key_sql, rows[r].key) for r in group)}"
+                    f"FROM {quote_ident(table)} AS t WHERE {where}"
                 )
                 queries += 1
                 by_key = {tuple(map(str, found[:-1])): found[-1] for found in got}
@@ -83,18 +84,12 @@ async def fill(db: Database, table: str, columns: list[str], key_sql: list[str],
     return queries
 
 
-def _where(key_sql: list[str], key: list[str]) -> str:
-    if len(key_sql) == 1:
-        return f"{key_sql[0]} = {key[0]}"
-    return f"({', '.join(key_sql)}) = ({', '.join(key)})"
-
-
 def _groups(indexes: list[int], rows: list[Any], key_sql: list[str]) -> list[list[int]]:
     """Row indexes in groups whose key conditions stay under ``KEYS_SQL_BYTES``."""
     groups: list[list[int]] = [[]]
     size = 0
     for r in indexes:
-        n = len(_where(key_sql, rows[r].key)) + 4
+        n = len(key_compare(key_sql, "=", rows[r].key)) + 4
         if groups[-1] and size + n > KEYS_SQL_BYTES:
             groups.append([])
             size = 0

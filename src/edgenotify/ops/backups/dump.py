@@ -36,7 +36,13 @@ from itertools import accumulate
 from edgenotify.db import D1Error, Database
 from edgenotify.hashing import Sha256
 from edgenotify.ops.backups import bigvalues
-from edgenotify.ops.backups.schema import ROWID_ALIASES, TableSpec, affinity_may_hold_negative_zero, quote_ident
+from edgenotify.ops.backups.schema import (
+    ROWID_ALIASES,
+    TableSpec,
+    affinity_may_hold_negative_zero,
+    key_compare,
+    quote_ident,
+)
 from edgenotify.ops.backups.sqlwriter import STATEMENT_BUDGET, Row
 
 MAX_PAGE_ROWS = 2000
@@ -272,10 +278,7 @@ class TableReader:
         return fast_tuple_sql(spec.columns, spec.decl_types, self.value_exprs, self._rowid, unless)
 
     def _compare(self, op: str, key: list[str], prefix: str) -> str:
-        cols = [f"{prefix}{k}" for k in self.keys]
-        if len(cols) == 1:
-            return f"{cols[0]} {op} {key[0]}"
-        return f"({', '.join(cols)}) {op} ({', '.join(key)})"
+        return key_compare([f"{prefix}{k}" for k in self.keys], op, key)
 
     def _cursor(self, last: list[str] | None, prefix: str = "") -> str:
         conditions = [] if last is None else [self._compare(">", last, prefix)]

@@ -38,6 +38,14 @@ _REFERENCES = re.compile(r"""\bREFERENCES\s+("(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|'
 _WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\s*(?:,|$)", re.I)
 
 
+def key_compare(columns: list[str], op: str, key: list[str]) -> str:
+    """SQL comparing a row's key ``columns`` (SQL expressions) with ``key`` (literals): ``c op k``, or
+    row values ``(c1, c2) op (k1, k2)`` for a composite key (SQLite orders them column by column)."""
+    if len(columns) == 1:
+        return f"{columns[0]} {op} {key[0]}"
+    return f"({', '.join(columns)}) {op} ({', '.join(key)})"
+
+
 def unquote_ident(token: str) -> str:
     token = token.strip()
     if len(token) >= 2 and token[0] == token[-1] and token[0] in "\"'`":

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from edgenotify.ops.backups.schema import TableSpec, quote_ident
+from edgenotify.ops.backups.schema import TableSpec, key_compare, quote_ident
 
 STATEMENT_BUDGET = 98_000  # bytes per statement, under D1's 100,000
 PIECE_BYTES = 40_000  # raw bytes of a large value per UPDATE (quotes may double it when escaped)
@@ -221,10 +221,7 @@ class TableWriter:
 
     def _where(self, key: list[str]) -> str:
         names = [k if k.lower() in ("rowid", "_rowid_", "oid") else quote_ident(k) for k in self.spec.key]
-        lits = [safe_literal(k) for k in key]
-        if len(names) == 1:
-            return f"{names[0]} = {lits[0]}"
-        return f"({', '.join(names)}) = ({', '.join(lits)})"
+        return key_compare(names, "=", [safe_literal(k) for k in key])
 
     def _split_row(self, row: Row) -> Iterator[str]:
         values = row.literals()
